@@ -36,6 +36,10 @@ def landing_dir() -> Path:
     return env_path("EC_LANDING_DIR", REPO_ROOT / ".landing")
 
 
+def upload_keys_file() -> Path:
+    return env_path("EC_UPLOAD_KEYS_FILE", REPO_ROOT / ".secrets" / "upload_keys")
+
+
 def warehouse_db_name() -> str:
     return os.environ.get("EC_WAREHOUSE_DB", "equity_connect")
 

@@ -65,6 +65,8 @@ class Runtime:
             "EC_PG_PASSWORD": self.password,
             "EC_PG_DBNAME": self.warehouse_db,
             "DAGSTER_HOME": str(settings.dagster_home()),
+            "EC_LANDING_DIR": str(settings.landing_dir()),
+            "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
         }
 
     def with_databases(self, warehouse_db: str, dagster_db: str | None = None) -> "Runtime":

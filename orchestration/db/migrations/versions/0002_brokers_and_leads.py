@@ -135,8 +135,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
-        DROP TABLE IF EXISTS leads;
-        DROP TABLE IF EXISTS brokers;
+        -- CASCADE: dbt's views over leads depend on it; dbt rebuilds them on its next run.
+        DROP TABLE IF EXISTS leads CASCADE;
+        DROP TABLE IF EXISTS brokers CASCADE;
         DROP FUNCTION IF EXISTS set_added_to_campaign_at();
         DROP FUNCTION IF EXISTS set_updated_at();
         DROP TYPE IF EXISTS campaign_status;

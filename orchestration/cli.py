@@ -1,0 +1,293 @@
+"""``equity``: set up, run and inspect the pipeline from a terminal.
+
+    equity setup            start/attach the database, migrate, prepare dbt, create dev key + landing dir
+    equity status           what runs where (database, migrations, landing, keys)
+    equity stop             stop the embedded PostgreSQL
+    equity env              print the environment the other parts read (export lines)
+    equity migrate [up|down] [REV]
+    equity demo             the main job on bundled sample data, with a summary
+    equity test [PYTEST ARGS]  run the test suite (fails when no test ran)
+    equity ui               Dagster UI (database first; Ctrl-C / SIGTERM stop it cleanly)
+    equity serve            the HTTP upload endpoint (POST /uploads)
+    equity upload FILE --source S [--url U]   sign and POST a CSV (what a vendor script runs)
+    equity sign FILE --source S                write FILE.sig.json for an SFTP-style drop
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration import settings
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False)
+
+
+def _runtime(create: bool = True):
+    from orchestration.db import runtime
+
+    return runtime.bring_up(create=create)
+
+
+def apply_env(rt) -> dict[str, str]:
+    env = rt.env()
+    os.environ.update(env)
+    return env
+
+
+def ensure_key_file() -> Path:
+    path = settings.upload_keys_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("# active upload keys, one 'key_id:secret' per line (generated for local use)\n")
+            fh.write(f"local-{datetime.now(UTC):%Y%m}:{secrets.token_hex(32)}\n")
+    return path
+
+
+def ensure_dagster_home() -> Path:
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    source = settings.REPO_ROOT / "dagster.yaml"
+    if not target.exists() or target.read_text() != source.read_text():
+        target.write_text(source.read_text())
+    return home
+
+
+def prepare_dbt(env: dict[str, str]) -> None:
+    """Write dbt_project/target/manifest.json (what the code location loads)."""
+    subprocess.run([str(Path(sys.executable).with_name("dbt")), "parse", "--quiet",
+                    "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)],
+                   check=True, env={**os.environ, **env})
+
+
+def cmd_setup(args) -> int:
+    from orchestration.db import migrate
+
+    con = _console()
+    with con.status("starting the database"):
+        rt = _runtime()
+    env = apply_env(rt)
+    con.print(f"database: {'embedded PostgreSQL at ' + str(rt.pgdata) if rt.embedded else 'DATABASE_URL server'}"
+              f" (warehouse {rt.warehouse_db}, dagster {rt.dagster_db})")
+    with con.status("migrating"):
+        migrate.upgrade(rt.warehouse_url)
+    con.print(f"schema at revision {migrate.current(rt.warehouse_url)}")
+    ensure_key_file()
+    ensure_dagster_home()
+    from orchestration.ingest.landing import Landing
+
+    Landing(settings.landing_dir()).ensure()
+    if not args.skip_dbt:
+        with con.status("preparing the dbt manifest"):
+            prepare_dbt(env)
+        con.print("dbt manifest prepared")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from orchestration.db import runtime
+
+    info = runtime.status()
+    info["landing_dir"] = str(settings.landing_dir())
+    info["upload_keys_file"] = str(settings.upload_keys_file())
+    info["upload_keys_file_exists"] = settings.upload_keys_file().exists()
+    if info.get("running") or info.get("reachable"):
+        from orchestration.db import migrate
+
+        rt = _runtime(create=False)
+        try:
+            info["schema_revision"] = migrate.current(rt.warehouse_url)
+        except Exception as exc:  # noqa: BLE001 - status must always print
+            info["schema_revision"] = f"unknown ({type(exc).__name__})"
+    _console().print_json(json.dumps(info, default=str))
+    return 0
+
+
+def cmd_stop(args) -> int:
+    from orchestration.db import runtime
+
+    print("stopped" if runtime.stop() else "embedded PostgreSQL was not running")
+    return 0
+
+
+def cmd_env(args) -> int:
+    rt = _runtime()
+    for k, v in rt.env().items():
+        print(f"export {k}={json.dumps(v)}")
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from orchestration.db import migrate
+
+    rt = _runtime()
+    if args.direction == "down":
+        migrate.downgrade(rt.warehouse_url, args.revision or "base")
+    else:
+        migrate.upgrade(rt.warehouse_url, args.revision or "head")
+    print(f"schema at revision {migrate.current(rt.warehouse_url)}")
+    return 0
+
+
+def _reset_signals():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def cmd_ui(args) -> int:
+    """Run `dagster dev` with SIGINT/SIGTERM restored (a backgrounded dagster ignores both)."""
+    cmd_setup(argparse.Namespace(skip_dbt=False))
+    exe = Path(sys.executable).with_name("dagster")
+    proc = subprocess.Popen([str(exe), "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
+                             "-h", args.host, "-p", str(args.port)],
+                            cwd=settings.REPO_ROOT, preexec_fn=_reset_signals)
+
+    def forward(signum, _frame):
+        proc.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    return proc.wait()
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from orchestration.ingest import signing
+    from orchestration.ingest.http import create_app
+    from orchestration.ingest.landing import Landing
+    from orchestration.ingest.receipt import Receiver
+
+    cmd_setup(argparse.Namespace(skip_dbt=True))
+    receiver = Receiver(Landing(settings.landing_dir()), signing.load_keys(os.environ),
+                        os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes)
+    uvicorn.run(create_app(receiver), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def client_key():
+    """The sender's key: EC_UPLOAD_KEY ('key_id:secret'), else the first active local key."""
+    from orchestration.ingest import signing
+
+    spec = os.environ.get("EC_UPLOAD_KEY")
+    keys = signing.parse_keys(spec) if spec else signing.load_keys(
+        {"EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file())} if settings.upload_keys_file().exists() else {})
+    if not keys:
+        raise SystemExit("no upload key: set EC_UPLOAD_KEY='key_id:secret' (or run `equity setup` for a local key)")
+    return keys[0]
+
+
+def upload_file(path: Path, source: str, url: str, timeout: float = 300.0) -> tuple[int, dict]:
+    import httpx
+
+    from orchestration.ingest import signing
+
+    body = path.read_bytes()
+    headers = signing.sign(body, source=source, key=client_key())
+    headers["Content-Type"] = "text/csv"
+    resp = httpx.post(url.rstrip("/") + "/uploads", params={"filename": path.name}, content=body,
+                      headers=headers, timeout=timeout)
+    try:
+        payload = resp.json()
+    except ValueError:
+        payload = {"message": resp.text[:500]}
+    return resp.status_code, payload
+
+
+def cmd_upload(args) -> int:
+    status, payload = upload_file(Path(args.file), args.source, args.url)
+    print(json.dumps(payload, indent=2))
+    return 0 if status == 202 else 1
+
+
+def cmd_sign(args) -> int:
+    from orchestration.ingest import signing
+
+    path = Path(args.file)
+    headers = signing.sign(path.read_bytes(), source=args.source, key=client_key())
+    sidecar = path.with_name(path.name + ".sig.json")
+    sidecar.write_text(json.dumps(headers, indent=2))
+    print(f"wrote {sidecar}: drop both files into {settings.landing_dir() / 'incoming'} within 5 minutes")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    cmd_setup(argparse.Namespace(skip_dbt=False))
+    from orchestration.demo import run_demo
+
+    return run_demo(rows=args.rows)
+
+
+def cmd_test(args) -> int:
+    cmd_setup(argparse.Namespace(skip_dbt=False))
+    code = subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=settings.REPO_ROOT)
+    if code == 5:
+        print("pytest collected no tests: that is a failure here", file=sys.stderr)
+        return 1
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="equity", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("setup", help="start the database, migrate, prepare dbt")
+    s.add_argument("--skip-dbt", action="store_true", help="do not prepare the dbt manifest")
+    s.set_defaults(func=cmd_setup)
+    sub.add_parser("status", help="show database, schema and landing status").set_defaults(func=cmd_status)
+    sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
+    sub.add_parser("env", help="print export lines for Dagster/dbt/psql").set_defaults(func=cmd_env)
+    m = sub.add_parser("migrate", help="alembic upgrade/downgrade")
+    m.add_argument("direction", nargs="?", choices=["up", "down"], default="up")
+    m.add_argument("revision", nargs="?", help="target revision (default head / base)")
+    m.set_defaults(func=cmd_migrate)
+    d = sub.add_parser("demo", help="run the main job on bundled sample data and print a summary")
+    d.add_argument("--rows", type=int, default=0, help="generate this many rows instead of the bundled file")
+    d.set_defaults(func=cmd_demo)
+    t = sub.add_parser("test", help="set up and run pytest (no tests collected = failure)")
+    t.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    t.set_defaults(func=cmd_test)
+    u = sub.add_parser("ui", help="open the Dagster UI (dagster dev)")
+    u.add_argument("--host", default="127.0.0.1")
+    u.add_argument("--port", type=int, default=3000)
+    u.set_defaults(func=cmd_ui)
+    sv = sub.add_parser("serve", help="run the HTTP upload endpoint")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--max-bytes", type=int, default=512 * 1024 * 1024)
+    sv.set_defaults(func=cmd_serve)
+    up = sub.add_parser("upload", help="sign a CSV and POST it to the upload endpoint")
+    up.add_argument("file")
+    up.add_argument("--source", required=True, choices=["propstream", "batchdata", "generic"])
+    up.add_argument("--url", default=os.environ.get("EC_UPLOAD_URL", "http://127.0.0.1:8080"))
+    up.set_defaults(func=cmd_upload)
+    sg = sub.add_parser("sign", help="write FILE.sig.json for a signed drop into the landing directory")
+    sg.add_argument("file")
+    sg.add_argument("--source", required=True, choices=["propstream", "batchdata", "generic"])
+    sg.set_defaults(func=cmd_sign)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The pipeline's database access, in one place: events, DLQ, replay guard, COPY in and out,
+and the calls into the SQL functions the migrations define (the merge itself lives in SQL).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+LA_TZ = "America/Los_Angeles"
+
+
+@contextmanager
+def connect(url: str, *, role: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A connection acting as ``role`` (RLS applies) with the scheduled-job time zone."""
+    with psycopg.connect(url, autocommit=autocommit) as conn:
+        with conn.transaction() if not autocommit else _null():
+            if role:
+                conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("SET TIME ZONE {}").format(sql.Literal(LA_TZ)))
+        yield conn
+
+
+@contextmanager
+def _null():
+    yield
+
+
+def record_event(conn: psycopg.Connection, event_type: str, *, stage: str | None = None,
+                 upload_id: str | None = None, run_id: str | None = None, row_count: int | None = None,
+                 duration_ms: int | None = None, http_status: int | None = None,
+                 details: dict | None = None) -> None:
+    conn.execute(
+        "INSERT INTO pipeline_events (event_type, stage, upload_id, run_id, row_count, duration_ms,"
+        " http_status, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (event_type, stage, upload_id, run_id, row_count, duration_ms, http_status, Jsonb(details or {})),
+    )
+
+
+def record_dlq(conn: psycopg.Connection, source: str, reason: str, payload: dict) -> None:
+    conn.execute("INSERT INTO pipeline_dlq (source, reason, payload) VALUES (%s, %s, %s)",
+                 (source, reason, Jsonb(payload)))
+
+
+def record_dlq_many(conn: psycopg.Connection, source: str, items: list[tuple[str, dict]]) -> None:
+    frame = pd.DataFrame({"source": source, "reason": [r for r, _ in items],
+                          "payload": [json.dumps(p, default=str) for _, p in items]})
+    copy_frame(conn, "pipeline_dlq", frame)
+
+
+def clear_dlq_for_upload(conn: psycopg.Connection, source: str, upload_id: str) -> int:
+    """Unresolved DLQ items a previous run of the same upload step left (a re-run replaces them)."""
+    cur = conn.execute("DELETE FROM pipeline_dlq WHERE source = %s AND payload->>'upload_id' = %s"
+                       " AND resolved_at IS NULL", (source, upload_id))
+    return cur.rowcount
+
+
+def claim_content(conn: psycopg.Connection, sha256: str, source: str, upload_id: str,
+                  headers: dict) -> bool:
+    """Replay guard: True when these bytes were not accepted within the last 7 days."""
+    row = conn.execute(
+        "INSERT INTO ingest_replay_guard (content_sha256, source, upload_id, headers) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (content_sha256) DO UPDATE SET received_at = now(), source = EXCLUDED.source,"
+        "   upload_id = EXCLUDED.upload_id, headers = EXCLUDED.headers"
+        " WHERE ingest_replay_guard.received_at < now() - interval '7 days'"
+        " RETURNING content_sha256",
+        (sha256, source, upload_id, Jsonb(headers)),
+    ).fetchone()
+    return row is not None
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    return buf.getvalue()
+
+
+def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame, chunk: int = 1 << 22) -> int:
+    """COPY a frame (columns named as the table's) through pyarrow's CSV writer.
+
+    PostgreSQL refuses COPY FROM into a table whose row-level security applies to the caller, and
+    the pipeline deliberately runs under RLS: so rows are COPYed into a temporary table shaped like
+    the target (temp tables have no RLS) and moved with one INSERT ... SELECT, which the policies check.
+    """
+    if frame.empty:
+        return 0
+    data = _csv_bytes(frame)
+    temp = sql.Identifier(f"_copy_{table}")
+    cols = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+        temp, sql.Identifier(table)))
+    conn.execute(sql.SQL("TRUNCATE {}").format(temp))
+    with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(temp, cols)) as copy:
+        view = memoryview(data)
+        for start in range(0, len(view), chunk):
+            copy.write(view[start:start + chunk])
+    conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(sql.Identifier(table), cols, cols, temp))
+    return len(frame)
+
+
+def pg_array(values: pd.Series) -> pd.Series:
+    """Lists of strings -> PostgreSQL array literals ('{"a","b"}')."""
+    def lit(items) -> str:
+        return "{" + ",".join('"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"' for x in items) + "}"
+    return pd.Series([lit(v) for v in values], index=values.index, dtype="string")
+
+
+def replace_staged(conn: psycopg.Connection, upload_id: str, profile: str, frame: pd.DataFrame) -> int:
+    conn.execute("DELETE FROM leads_staging WHERE upload_id = %s", (upload_id,))
+    out = frame.copy()
+    out.insert(0, "source_profile", profile)
+    out.insert(0, "upload_id", upload_id)
+    return copy_frame(conn, "leads_staging", out)
+
+
+def read_staged(conn: psycopg.Connection, upload_id: str, columns: list[str]) -> pd.DataFrame:
+    stmt = sql.SQL("COPY (SELECT {} FROM leads_staging WHERE upload_id = {} ORDER BY row_number)"
+                   " TO STDOUT WITH (FORMAT csv, HEADER)").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Literal(upload_id))
+    buf = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(stmt) as copy:
+        for block in copy:
+            buf.write(block)
+    buf.seek(0)
+    types = {c: pa.string() for c in columns}
+    types["row_number"] = pa.int64()
+    table = pacsv.read_csv(buf, parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                           convert_options=pacsv.ConvertOptions(
+                               column_types=types, strings_can_be_null=True,
+                               quoted_strings_can_be_null=False))
+    frame = table.to_pandas()
+    for c in columns:
+        if c != "row_number":
+            frame[c] = frame[c].astype("string")
+    return frame
+
+
+def code_map(conn: psycopg.Connection, provider: str) -> dict[tuple[str, str], bool]:
+    rows = conn.execute("SELECT channel, lower(code), is_verified FROM verification_code_map"
+                        " WHERE provider = %s", (provider,)).fetchall()
+    return {(ch, code): ok for ch, code, ok in rows}
+
+
+def replace_validated(conn: psycopg.Connection, upload_id: str, frame: pd.DataFrame) -> int:
+    conn.execute("DELETE FROM leads_validated WHERE upload_id = %s", (upload_id,))
+    out = frame.copy()
+    out.insert(0, "upload_id", upload_id)
+    out["email_verification_codes"] = pg_array(out["email_verification_codes"])
+    out["phone_verification_codes"] = pg_array(out["phone_verification_codes"])
+    out["property_value"] = out["property_value"].round(2)
+    out["estimated_equity"] = out["estimated_equity"].round(2)
+    return copy_frame(conn, "leads_validated", out)
+
+
+def merge_upload(conn: psycopg.Connection, upload_id: str, source: str, seen_at: datetime) -> dict[str, int]:
+    row = conn.execute("SELECT * FROM merge_validated_leads(%s, %s, %s)",
+                       (upload_id, source, seen_at)).fetchone()
+    names = ("inserted", "updated", "unchanged", "conflicts", "not_inserted")
+    return {n: int(v) for n, v in zip(names, row)}
+
+
+def upload_counts(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
+    staged = conn.execute("SELECT count(*) FROM leads_staging WHERE upload_id = %s", (upload_id,)).fetchone()[0]
+    valid = conn.execute("SELECT count(*) FROM leads_validated WHERE upload_id = %s", (upload_id,)).fetchone()[0]
+    return {"staged": staged, "validated": valid}

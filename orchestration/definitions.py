@@ -1,0 +1,32 @@
+"""The Dagster code location: assets, jobs, sensors and resources, wired from the environment
+(EnvVar) when runs start — importing this module connects to nothing and parses nothing."""
+
+import sys
+from pathlib import Path
+
+from dagster import Definitions, EnvVar, define_asset_job
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.dbt_assets import warehouse_dbt_models
+from orchestration.defs.dbt_project import dbt_project
+from orchestration.defs.ingest_assets import INGEST_ASSETS, ingest_job
+from orchestration.defs.resources import IngestSettings, WarehouseResource
+from orchestration.defs.sensors import upload_sensor
+
+_DBT = str(Path(sys.executable).with_name("dbt"))
+
+dbt_build_job = define_asset_job("dbt_build", selection=[warehouse_dbt_models],
+                                 description="Build and test the dbt models over leads.")
+
+defs = Definitions(
+    assets=[*INGEST_ASSETS, warehouse_dbt_models],
+    jobs=[ingest_job, dbt_build_job],
+    sensors=[upload_sensor],
+    resources={
+        "warehouse": WarehouseResource(url=EnvVar("EC_WAREHOUSE_URL")),
+        "ingest": IngestSettings(landing_dir=EnvVar("EC_LANDING_DIR"),
+                                 upload_keys_file=EnvVar("EC_UPLOAD_KEYS_FILE")),
+        # The dbt next to this interpreter (the venv's), so PATH need not include the venv.
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_DBT),
+    },
+)

@@ -1,0 +1,1 @@
+"""Dagster wiring: thin assets, resources, sensors and schedules over the pure logic."""

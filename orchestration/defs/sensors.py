@@ -1,0 +1,77 @@
+"""The upload sensor: one dynamic partition and one run per accepted upload.
+
+Each tick (bounded work, well inside Dagster's 60 s tick limit):
+1. verifies up to ``max_sidecars_per_tick`` signed drops in ``incoming/`` (the ±5 min window is
+   measured from the file's arrival, i.e. its mtime) and lands or quarantines them;
+2. lists manifests in ``uploads/`` modified since the cursor minus a safety lag, and requests a
+   run for each upload id that is not yet a partition (run_key = upload id, so never twice).
+The cursor (max manifest mtime seen) survives restarts; the lag and the partition check mean a
+file that lands late, or while a tick is running, is never skipped.
+"""
+
+
+import json
+import time
+from datetime import UTC, datetime
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+
+from orchestration.defs.ingest_assets import ingest_job, uploads_partitions
+from orchestration.defs.resources import IngestSettings, WarehouseResource
+from orchestration.ingest.landing import SIDECAR_SUFFIX
+from orchestration.ingest.receipt import Receiver
+
+LAG_NS = 120 * 1_000_000_000
+SIDECAR_BUDGET_S = 30.0
+
+
+def _process_sidecars(context: SensorEvaluationContext, ingest: IngestSettings,
+                      warehouse: WarehouseResource) -> list[str]:
+    landing = ingest.landing()
+    receiver = Receiver(landing, ingest.signing_keys(), warehouse.url, role=warehouse.role or None)
+    notes = []
+    started = time.monotonic()
+    for sidecar in landing.scan_sidecars()[: ingest.max_sidecars_per_tick]:
+        if time.monotonic() - started > SIDECAR_BUDGET_S:
+            break
+        data_file = sidecar.with_name(sidecar.name[: -len(SIDECAR_SUFFIX)])
+        if not data_file.exists():
+            continue  # the CSV has not arrived yet: wait for it
+        arrived = max(data_file.stat().st_mtime, sidecar.stat().st_mtime)
+        try:
+            headers = json.loads(sidecar.read_text())
+            if not isinstance(headers, dict):
+                raise ValueError("not an object")
+        except (ValueError, OSError):
+            headers = {}
+        outcome = receiver.receive_file(data_file, {str(k): str(v) for k, v in headers.items()},
+                                        received_at=datetime.fromtimestamp(arrived, UTC))
+        if outcome.accepted:
+            data_file.unlink(missing_ok=True)
+        else:
+            data_file.unlink(missing_ok=True)  # bytes are kept in quarantine/
+        sidecar.unlink(missing_ok=True)
+        notes.append(f"{data_file.name}: {outcome.status} {outcome.code}")
+        context.log.info(f"signed drop {data_file.name}: {outcome.status} {outcome.code} {outcome.message}")
+    return notes
+
+
+@sensor(job=ingest_job, minimum_interval_seconds=15, default_status=DefaultSensorStatus.RUNNING,
+        description="Launches ingest for each newly accepted upload (HTTP or signed drop).")
+def upload_sensor(context: SensorEvaluationContext, ingest: IngestSettings, warehouse: WarehouseResource):
+    notes = _process_sidecars(context, ingest, warehouse)
+    cursor = json.loads(context.cursor) if context.cursor else {"mtime_ns": 0}
+    since = max(0, int(cursor.get("mtime_ns", 0)) - LAG_NS)
+    candidates = ingest.landing().scan_manifests(since)
+    known = set(context.instance.get_dynamic_partitions(uploads_partitions.name))
+    new = [(m, uid) for m, uid in candidates if uid not in known][: ingest.max_uploads_per_tick]
+    if not new:
+        return SkipReason("no new uploads" + (f" ({'; '.join(notes)})" if notes else ""))
+    # Only advance the cursor over what this tick handed on, so a capped tick resumes where it stopped.
+    high = max(m for m, _ in new)
+    keys = [uid for _, uid in new]
+    return SensorResult(
+        run_requests=[RunRequest(partition_key=k, run_key=k, tags={"upload_id": k}) for k in keys],
+        dynamic_partitions_requests=[uploads_partitions.build_add_request(keys)],
+        cursor=json.dumps({"mtime_ns": max(high, int(cursor.get("mtime_ns", 0)))}),
+    )

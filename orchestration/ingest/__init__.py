@@ -1,0 +1,1 @@
+"""Pure ingest logic (no Dagster imports): signing, column profiles, normalisation, validation."""
