@@ -1,0 +1,171 @@
+"""Shared fixtures: a real PostgreSQL (the embedded one, and PostgreSQL 15 where installed), a
+fresh migrated warehouse database and Dagster database per test session, and a clean slate per test.
+
+Nothing is mocked: tests talk to the running server, run real Dagster runs and real dbt.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orchestration import settings
+from orchestration.db import migrate, runtime
+
+TEST_KEYS = "test-2026:0123456789abcdef0123456789abcdef\ntest-old:retired-secret-do-not-use"
+ACTIVE_KEYS = "test-2026:0123456789abcdef0123456789abcdef\n"
+
+# Tables the per-test cleanup empties (verification_code_map keeps its seed rows).
+DATA_TABLES = ["consent_tokens", "leads", "brokers", "leads_staging", "leads_validated",
+               "ingest_replay_guard", "pipeline_dlq", "pipeline_events"]
+
+
+@dataclass
+class Server:
+    name: str
+    rt: runtime.Runtime
+
+    def fresh_database(self, prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        runtime.ensure_database(self.rt, name)
+        return name
+
+    def url(self, db: str) -> str:
+        return self.rt.url(db)
+
+
+@pytest.fixture(scope="session")
+def embedded() -> Server:
+    return Server("postgres18-embedded", runtime.bring_up(create=False).with_databases("postgres", "postgres"))
+
+
+def _pg15_bindir() -> Path | None:
+    try:
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    bindir = Path(out)
+    if not (bindir / "initdb").exists() or not (bindir / "pg_ctl").exists():
+        return None
+    version = subprocess.run([bindir / "postgres", "--version"], capture_output=True, text=True).stdout
+    return bindir if " 15." in version else None
+
+
+@pytest.fixture(scope="session")
+def pg15():
+    """The machine's PostgreSQL 15 (pg_config --bindir), started in a temp dir for this session."""
+    bindir = _pg15_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL 15 server binaries not found (pg_config --bindir)")
+    tmp = Path(tempfile.mkdtemp(prefix="ec-pg15-"))
+    os.chmod(tmp, 0o755)
+    data, sock = tmp / "data", tmp / "sock"
+    data.mkdir()
+    sock.mkdir()
+    user_kw: dict = {}
+    if os.geteuid() == 0:  # initdb refuses root: run the server as the embedded server's OS user
+        try:
+            pw = pwd.getpwnam("pgserver")
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "pgserver"], check=True)
+            pw = pwd.getpwnam("pgserver")
+        for p in (tmp, data, sock):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        user_kw = {"user": pw.pw_uid, "group": pw.pw_gid}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True, **user_kw)
+    subprocess.run([bindir / "pg_ctl", "-D", data, "-w", "-l", tmp / "log", "-o",
+                    f"-c listen_addresses='' -c unix_socket_directories={sock} -p {port}", "start"],
+                   check=True, capture_output=True, **user_kw)
+    rt = runtime.Runtime(host=str(sock), port=port, user="postgres", password="", warehouse_db="postgres",
+                         dagster_db="postgres", embedded=False)
+    try:
+        yield Server("postgres15", rt)
+    finally:
+        subprocess.run([bindir / "pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True, **user_kw)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=["embedded", "pg15"])
+def server(request) -> Server:
+    """Parametrises a test over the embedded PostgreSQL 18 and PostgreSQL 15."""
+    return request.getfixturevalue(request.param)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--drop-policy", default=None,
+                     help="drop this RLS policy after migrating (to check that some test then fails)")
+
+
+@pytest.fixture(scope="session")
+def migrated_url(server: Server, request) -> str:
+    """A freshly migrated database on each server (schema tests; shared within the session)."""
+    db = server.fresh_database("ec_schema")
+    url = server.url(db)
+    migrate.upgrade(url)
+    dropped = request.config.getoption("--drop-policy")
+    if dropped:
+        with psycopg.connect(url, autocommit=True) as conn:
+            table = conn.execute("SELECT tablename FROM pg_policies WHERE policyname = %s", (dropped,)).fetchone()[0]
+            conn.execute(f'DROP POLICY "{dropped}" ON "{table}"')
+    yield url
+    runtime.drop_database(server.rt, db)
+
+
+@pytest.fixture(scope="session")
+def stack(embedded: Server, tmp_path_factory):
+    """The pipeline's own environment for this session: warehouse + Dagster databases on the
+    embedded server, a landing dir, a key file and DAGSTER_HOME, all exported like `equity` does."""
+    wh = embedded.fresh_database("ec_test")
+    dg = embedded.fresh_database("ec_test_dagster")
+    rt = embedded.rt.with_databases(wh, dg)
+    migrate.upgrade(rt.warehouse_url)
+    root = tmp_path_factory.mktemp("stack")
+    keys = root / "upload_keys"
+    keys.write_text(ACTIVE_KEYS)
+    home = root / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((settings.REPO_ROOT / "dagster.yaml").read_text())
+    env = {**rt.env(), "DAGSTER_HOME": str(home), "EC_LANDING_DIR": str(root / "landing"),
+           "EC_UPLOAD_KEYS_FILE": str(keys)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield rt
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        time.sleep(0.1)
+        runtime.drop_database(embedded.rt, wh)
+        runtime.drop_database(embedded.rt, dg)
+
+
+@pytest.fixture
+def db(stack) -> str:
+    """The session's warehouse URL, emptied before the test (superuser; bypasses RLS)."""
+    with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " CASCADE")
+    shutil.rmtree(os.environ["EC_LANDING_DIR"], ignore_errors=True)
+    return stack.warehouse_url
+
+
+def scalar(url: str, query: str, params: tuple = ()):
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchone()[0]
