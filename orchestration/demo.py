@@ -55,7 +55,7 @@ def tick_and_run(instance, defs) -> list[str]:
     """One evaluation of the upload sensor, then execute each run it requested, in process."""
     from dagster import build_sensor_context
 
-    sensor_def = defs.get_sensor_def("upload_sensor")
+    sensor_def = defs.resolve_sensor_def("upload_sensor")
     resources = defs.get_repository_def().get_top_level_resources()
     cursor_key = "demo_upload_sensor_cursor"
     ctx = build_sensor_context(instance=instance, resources={k: resources[k] for k in ("ingest", "warehouse")},
@@ -66,7 +66,7 @@ def tick_and_run(instance, defs) -> list[str]:
         instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
     if getattr(result, "cursor", None):
         instance.run_storage.set_cursor_values({cursor_key: result.cursor})
-    job = defs.get_job_def("ingest_upload")
+    job = defs.resolve_job_def("ingest_upload")
     keys = []
     for req in requests:
         job.execute_in_process(instance=instance, partition_key=req.partition_key, tags=req.tags,
@@ -115,12 +115,12 @@ def run_demo(rows: int = 0) -> int:
             upload_id = conn.execute("SELECT upload_id FROM ingest_replay_guard WHERE content_sha256 = %s",
                                      (sha,)).fetchone()[0]
         con.print(f"[bold]2.[/] already ingested as {upload_id}: re-executing its partition (must change nothing)")
-        defs.get_job_def("ingest_upload").execute_in_process(instance=instance, partition_key=upload_id,
+        defs.resolve_job_def("ingest_upload").execute_in_process(instance=instance, partition_key=upload_id,
                                                              run_config=QUIET)
     else:
         return 1
     con.print("[bold]3.[/] dbt build")
-    defs.get_job_def("dbt_build").execute_in_process(instance=instance, run_config=QUIET)
+    defs.resolve_job_def("dbt_build").execute_in_process(instance=instance, run_config=QUIET)
 
     with store.connect(url) as conn:
         events = {r[0]: r[1] for r in conn.execute(

@@ -169,3 +169,66 @@ def db(stack) -> str:
 def scalar(url: str, query: str, params: tuple = ()):
     with psycopg.connect(url) as conn:
         return conn.execute(query, params).fetchone()[0]
+
+
+@pytest.fixture
+def endpoint(db):
+    """The real HTTP upload endpoint on loopback (uvicorn thread), 64 KiB size limit."""
+    from orchestration.demo import EndpointThread, _free_port
+    from orchestration.ingest import signing
+    from orchestration.ingest.http import create_app
+    from orchestration.ingest.landing import Landing
+    from orchestration.ingest.receipt import Receiver
+
+    receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db,
+                        max_bytes=64 * 1024)
+    with EndpointThread(create_app(receiver), _free_port()) as ep:
+        ep.receiver = receiver
+        yield ep
+
+
+def signing_key(key_id: str = "test-2026"):
+    from orchestration.ingest import signing
+
+    return next(k for k in signing.parse_keys(TEST_KEYS) if k.key_id == key_id)
+
+
+@pytest.fixture
+def instance(stack):
+    """A real DagsterInstance on PostgreSQL (the session's Dagster database)."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as inst:
+        yield inst
+
+
+def tick_sensor(instance, db_url: str):
+    """Evaluate the upload sensor once against the instance; register its partitions."""
+    from dagster import build_sensor_context
+
+    from orchestration.defs.resources import IngestSettings, WarehouseResource
+    from orchestration.defs.sensors import upload_sensor
+
+    ctx = build_sensor_context(instance=instance, cursor=getattr(instance, "_ec_cursor", None), resources={
+        "ingest": IngestSettings(landing_dir=os.environ["EC_LANDING_DIR"],
+                                 upload_keys_file=os.environ["EC_UPLOAD_KEYS_FILE"]),
+        "warehouse": WarehouseResource(url=db_url)})
+    result = upload_sensor(ctx)
+    for req in getattr(result, "dynamic_partitions_requests", None) or []:
+        instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+    if getattr(result, "cursor", None):
+        instance._ec_cursor = result.cursor
+    return result
+
+
+def run_ingest(instance, partition_key: str, raise_on_error: bool = True):
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def("ingest_upload").execute_in_process(
+        instance=instance, partition_key=partition_key, raise_on_error=raise_on_error,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+
+
+def leads_checksum(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT md5(coalesce(string_agg(l::text, '|' ORDER BY l.id), '')) FROM leads l").fetchone()[0]

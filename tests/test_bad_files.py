@@ -1,0 +1,111 @@
+"""Bad files get a clear error or per-row rejects, never a bare crash, and lose nothing valid."""
+
+import json
+import os
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from orchestration.ingest import pipeline, signing
+from orchestration.ingest.landing import Landing
+from orchestration.ingest.receipt import Receiver
+from tests.conftest import ACTIVE_KEYS, run_ingest, scalar, signing_key
+
+HEADER = "address,city,state,zip,first_name,email\n"
+
+
+def land(db, body: bytes, source="generic") -> str:
+    receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db)
+    r = receiver.start(signing.sign(body, source=source, key=signing_key()), received_at=datetime.now(UTC))
+    r.feed(body)
+    outcome = r.finish()
+    assert outcome.accepted, outcome
+    return outcome.upload_id
+
+
+def ctx(db):
+    return pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None)
+
+
+@pytest.mark.parametrize("body,needle", [
+    (b"   \n", "empty"),
+    (HEADER.encode(), "header but no data rows"),
+    (b"address;city;state;zip\n1 Main St;Town;CA;90210\n", "does not look comma-separated"),
+    (b"address,city,state\n1 Main St,Town,CA\n", "missing required column(s) for the generic profile: "
+                                                 "property_zip"),
+    (b"address,city,state,zip\n\x81\x8d\x8f,Town,CA,90210\n", "neither UTF-8 nor Windows-1252"),
+])
+def test_file_level_refusals_are_clear_and_recorded(db, body, needle):
+    uid = land(db, body)
+    with pytest.raises(pipeline.StageFailed) as exc:
+        pipeline.stage(ctx(db), uid)
+    assert needle in str(exc.value)
+    assert scalar(db, "SELECT count(*) FROM pipeline_dlq WHERE source = 'leads_staging' "
+                      "AND payload->>'upload_id' = %s", (uid,)) == 1
+    assert scalar(db, "SELECT count(*) FROM pipeline_events WHERE event_type = 'upload_failed' "
+                      "AND upload_id = %s", (uid,)) == 1
+    assert scalar(db, "SELECT count(*) FROM leads_staging") == 0
+
+
+def test_windows_1252_file_is_read(db):
+    uid = land(db, (HEADER + "1 Main St,Town,CA,90210,Jos\xe9,\n").encode("cp1252"))
+    r = pipeline.stage(ctx(db), uid)
+    assert r.details["encoding"] == "windows-1252"
+    assert scalar(db, "SELECT first_name FROM leads_staging WHERE upload_id = %s", (uid,)) == "José"
+
+
+def test_bom_quoted_newlines_wide_row_and_formula_cells(db):
+    wide = ",".join(["x"] * 5000)
+    body = ("\ufeff" + HEADER
+            + '"1 Main St",Springfield,IL,62704,"=cmd|\' /C calc\'!A0",a@example.com\n'
+            + '"2 Main St\nRear",Springfield,IL,62704,Bo,\n'
+            + wide + "\n"
+            + "3 Main St,Springfield,IL,62704,@SUM(A1),\n").encode()
+    uid = land(db, body)
+    r = pipeline.stage(ctx(db), uid)
+    assert r.counts["rows"] == 3 and r.counts["malformed_rows"] == 1
+    with psycopg.connect(db) as conn:
+        names = [x[0] for x in conn.execute("SELECT first_name FROM leads_staging WHERE upload_id = %s "
+                                            "ORDER BY row_number", (uid,))]
+        addr2 = conn.execute("SELECT property_address FROM leads_staging WHERE upload_id = %s "
+                             "AND row_number = 2", (uid,)).fetchone()[0]
+        wide_dlq = conn.execute("SELECT reason, length(payload->>'text') FROM pipeline_dlq "
+                                "WHERE source = 'leads_staging'").fetchone()
+    assert names[0] == "=cmd|' /C calc'!A0" and names[2] == "@SUM(A1)"  # kept verbatim, as inert text
+    assert addr2 == "2 Main St\nRear"
+    assert wide_dlq[0] == "row has 5000 fields, the header has 6" and wide_dlq[1] <= 500
+    v = pipeline.validate_upload(ctx(db), uid)
+    assert v.counts["valid"] == 3
+
+
+def test_row_rejects_go_to_dlq_with_every_failed_check_and_valid_rows_survive(db):
+    body = (HEADER + "1 Main St,Town,CA,90210,Al,\n"
+            + ",Town,ZZ,1,Bad,\n"
+            + "2 Main St,Town,CA,90210,Cy,not-an-email\n").encode()
+    uid = land(db, body)
+    pipeline.stage(ctx(db), uid)
+    c = ctx(db)
+    c.max_reject_rate = 0.5
+    r = pipeline.validate_upload(c, uid)
+    assert r.counts["valid"] == 2 and r.counts["rejected"] == 1 and r.counts["invalid_emails"] == 1
+    with psycopg.connect(db) as conn:
+        payload = conn.execute("SELECT payload FROM pipeline_dlq WHERE source = 'validated_leads'").fetchone()[0]
+    assert payload["row_number"] == 2
+    assert set(payload["reasons"]) >= {"street address is missing", "state is not a US state or territory code",
+                                       "ZIP is missing or not 5 digits"}
+    # Re-running replaces this upload's DLQ items instead of piling them up.
+    pipeline.validate_upload(c, uid)
+    assert scalar(db, "SELECT count(*) FROM pipeline_dlq WHERE source = 'validated_leads'") == 1
+
+
+def test_reject_rate_over_threshold_fails_the_run_naming_top_reasons(db, instance):
+    body = (HEADER + "1 Main St,Town,CA,90210,Al,\n" + ",Town,ZZ,1,Bad,\n" * 3).encode()
+    uid = land(db, body)
+    instance.add_dynamic_partitions("uploads", [uid])
+    result = run_ingest(instance, uid, raise_on_error=False)
+    assert not result.success
+    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    text = json.dumps(failure.event_specific_data.error.to_string()) if failure.event_specific_data else ""
+    assert "75% of rows were rejected" in text and "street address is missing" in text
+    assert scalar(db, "SELECT count(*) FROM leads") == 0
