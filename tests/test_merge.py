@@ -1,0 +1,94 @@
+"""The set-based merge: safe-merge rules, the key cascade and its conflicts, broker assignment."""
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+
+from orchestration.ingest import pipeline, signing
+from orchestration.ingest.landing import Landing
+from orchestration.ingest.receipt import Receiver
+from tests.conftest import ACTIVE_KEYS, signing_key
+
+COLS = "mak,apn,property_address,property_city,property_state,property_zip,owner_first_name,owner_age," \
+       "email_1,email_1_status,phone_1,phone_1_status,phone_2,phone_2_status\n"
+
+
+def ingest(db, rows: list[str]) -> dict:
+    body = (COLS + "\n".join(rows) + "\n").encode()
+    receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db)
+    r = receiver.start(signing.sign(body, source="batchdata", key=signing_key()), received_at=datetime.now(UTC))
+    r.feed(body)
+    outcome = r.finish()
+    assert outcome.accepted, outcome
+    ctx = pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None)
+    pipeline.check_raw(ctx, outcome.upload_id)
+    pipeline.stage(ctx, outcome.upload_id)
+    pipeline.validate_upload(ctx, outcome.upload_id)
+    return pipeline.merge(ctx, outcome.upload_id).counts
+
+
+def lead(db, where="true"):
+    with psycopg.connect(db) as conn:
+        conn.row_factory = psycopg.rows.dict_row
+        return conn.execute(f"SELECT * FROM leads WHERE {where}").fetchall()
+
+
+def test_safe_merge_never_loses_known_values(db):
+    ingest(db, ["M1,,1 Main St,Town,CA,90210,Ann,70,ann@example.com,deliverable,(415) 555-0100,connected,,"])
+    before = lead(db)[0]
+    counts = ingest(db, ["M1,,1 MAIN STREET,TOWN,CA,90210,,,other@example.com,risky,(415) 555-0111,disconnected,,"])
+    assert counts == {**counts, "inserted": 0, "updated": 1}
+    after = lead(db)[0]
+    assert after["id"] == before["id"]
+    assert after["first_name"] == "Ann" and after["age"] == 70                # NULL never erases
+    assert after["email"] == "ann@example.com" and after["email_verified"]    # verified beats unverified
+    assert after["phone"] == "+14155550100" and after["phone_verified"]
+    assert after["email_verification_codes"] == ["deliverable", "risky"]     # union, sorted, no duplicates
+    assert after["phone_verification_codes"] == ["connected", "disconnected"]
+    assert len(after["melissa_payload"]["phones"]) == 1                      # jsonb ||: newest payload keys
+    assert after["last_seen_at"] >= before["last_seen_at"]
+
+
+def test_booleans_only_turn_true(db):
+    ingest(db, ["M2,,2 Main St,Town,CA,90210,Bo,,bo@example.com,risky,,,,"])
+    assert lead(db)[0]["email_verified"] is False
+    ingest(db, ["M2,,2 Main St,Town,CA,90210,,,bo@example.com,deliverable,,,,"])
+    assert lead(db)[0]["email_verified"] is True
+    ingest(db, ["M2,,2 Main St,Town,CA,90210,,,bo@example.com,undeliverable,,,,"])
+    assert lead(db)[0]["email_verified"] is True
+
+
+def test_cascade_earlier_key_wins_and_conflict_is_recorded(db):
+    ingest(db, ["M3,,3 Main St,Town,CA,90210,Cy,,,,,,,",
+                ",APN9,9 Oak St,Town,CA,90210,Di,,,,,,,"])
+    ids = {r["mak"] or r["apn"]: r["id"] for r in lead(db)}
+    # MAK says lead M3; the address says the Oak St lead: MAK wins, the address hash is not copied.
+    counts = ingest(db, ["M3,,9 Oak Street,Town,CA,90210,Cyrus,,,,,,,"])
+    assert counts["inserted"] == 0 and counts["conflicts"] == 1
+    m3 = lead(db, f"id = '{ids['M3']}'")[0]
+    assert m3["first_name"] == "Cyrus" and m3["property_address"] == "3 MAIN ST"
+    with psycopg.connect(db) as conn:
+        ev = conn.execute("SELECT lead_id, details FROM pipeline_events WHERE event_type = 'dedupe_conflict'").fetchone()
+    assert ev[0] == ids["M3"] and ev[1]["key"] == "addr_hash" and ev[1]["other_lead_id"] == str(ids["APN9"])
+    assert len(lead(db)) == 2
+
+
+def test_new_leads_get_a_broker_by_territory_and_license(db):
+    with psycopg.connect(db) as conn:
+        b = uuid.uuid4()
+        conn.execute("INSERT INTO brokers (id, company_name, license_states, territory_zip_codes) VALUES "
+                     "(%s, 'West', '{CA}', '{90210}'), (gen_random_uuid(), 'Paused', '{CA}', '{90211}')", (b,))
+        conn.execute("UPDATE brokers SET status = 'paused' WHERE company_name = 'Paused'")
+    ingest(db, ["M4,,4 Main St,Town,CA,90210,,,,,,,,", "M5,,5 Main St,Town,CA,90211,,,,,,,,",
+                "M6,,6 Main St,Town,NV,90210,,,,,,,,"])
+    brokers = {r["mak"]: r["assigned_broker_id"] for r in lead(db)}
+    assert brokers == {"M4": b, "M5": None, "M6": None}
+
+
+def test_in_file_conflict_keeps_both_and_drops_the_clashing_key(db):
+    counts = ingest(db, ["MA,,7 Main St,Town,CA,90210,,,,,,,,", "MB,,7 Main St,Town,CA,90210,,,,,,,,"])
+    assert counts["inserted"] == 2
+    rows = sorted(lead(db), key=lambda r: r["mak"])
+    assert rows[0]["addr_hash"] is not None and rows[1]["addr_hash"] is None
