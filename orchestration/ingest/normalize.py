@@ -20,6 +20,8 @@ import re
 from functools import lru_cache
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scourgify import address_constants as usps
 
 # --- addresses ------------------------------------------------------------------------------
@@ -31,18 +33,27 @@ _UNIT_WORDS: dict[str, str] = {k: v for k, v in usps.OCCUPANCY_TYPE_ABBREVIATION
 _UNIT_WORDS.update({v: v for v in usps.OCCUPANCY_TYPE_ABBREVIATIONS.values()})
 _UNIT_WORDS.update({"NO": "#", "NUM": "#", "NUMBER": "#"})
 
-_PUNCT = re.compile(r"[^\w#/\- ]")      # keep # (units), / (1/2) and - (123-45 house numbers)
 _SPACES = re.compile(r"\s+")
 _PO_BOX = re.compile(r"^(?:P\s*O|POST\s+OFFICE)\s*BOX\b")
-_HASH_GLUE = re.compile(r"#\s*")
+
+
+def _ascii_upper(text: pd.Series) -> pd.Series:
+    """Upper case with accents folded (PEÑASCO -> PENASCO), as USPS writes addresses."""
+    s = text.fillna("").astype("string")
+    arr = pa.array(s.to_numpy(dtype=object), type=pa.large_string())
+    if pc.all(pc.string_is_ascii(arr)).as_py() is not False:
+        return s.str.upper()
+    arr = pc.utf8_upper(pc.utf8_normalize(arr, "NFKD"))
+    arr = pc.replace_substring_regex(arr, r"\p{M}", "")
+    return pd.Series(arr.to_pandas(types_mapper=pd.ArrowDtype), index=text.index).astype("string")
 
 
 def _clean(text: pd.Series) -> pd.Series:
-    s = text.fillna("").astype(str).str.upper()
-    s = s.str.replace(_PUNCT.pattern, " ", regex=True)
-    s = s.str.replace(r"(?<=\s)-|-(?=\s)", " ", regex=True)
-    s = s.str.replace(_HASH_GLUE.pattern, "# ", regex=True)
-    return s.str.replace(_SPACES.pattern, " ", regex=True).str.strip()
+    s = _ascii_upper(text)
+    s = s.str.replace(r"[^A-Z0-9#/\- ]", " ", regex=True)   # keep # (units), / (1/2), - (123-45)
+    s = s.str.replace(r" -+|-+ |^-+|-+$", " ", regex=True)
+    s = s.str.replace(r"# *", "# ", regex=True)
+    return s.str.replace(r" +", " ", regex=True).str.strip()
 
 
 @lru_cache(maxsize=1 << 20)
@@ -96,9 +107,9 @@ def street_and_unit(address: pd.Series, unit: pd.Series | None = None) -> tuple[
 
 def unit_key(unit: pd.Series) -> pd.Series:
     """Designator-free unit identifier for keys: APT 4B, UNIT 4B and # 4B are one unit."""
-    ident = unit.fillna("").str.split(" ", n=1).str[1].fillna("")
-    bare = unit.fillna("").where(ident.eq(""), "")  # a designator alone (e.g. "REAR") is the id
-    return (ident + bare).str.replace(" ", "", regex=False)
+    u = unit.fillna("").astype("string")
+    # "APT 4B" -> "4B"; a designator alone (e.g. "REAR") is its own id.
+    return u.str.replace(r"^[^ ]+ ", "", regex=True).str.replace(" ", "", regex=False)
 
 
 def full_address(street: pd.Series, unit: pd.Series) -> pd.Series:
@@ -115,12 +126,12 @@ _STATE_NAMES = {k.upper(): v for k, v in usps.STATE_ABBREVIATIONS.items()}
 
 def state(text: pd.Series) -> pd.Series:
     s = _clean(text)
-    return s.map(lambda x: _STATE_NAMES.get(x, x), na_action="ignore").astype("string")
+    return s.map(_STATE_NAMES).astype("string").fillna(s)
 
 
 def zip5(text: pd.Series) -> pd.Series:
     """ZIP or ZIP+4 -> five digits; Excel-dropped leading zeros (e.g. 2134) are restored."""
-    digits = text.fillna("").astype(str).str.strip().str.extract(r"^(\d{3,5})(?:-?\d{4})?(?:\.0)?$")[0]
+    digits = text.fillna("").astype(str).str.strip().str.extract(r"^([0-9]{3,5})(?:-?[0-9]{4})?(?:\.0)?$")[0]
     return digits.str.zfill(5).astype("string")
 
 
@@ -150,14 +161,13 @@ def mak(text: pd.Series) -> pd.Series:
 # --- names, numbers, flags --------------------------------------------------------------------
 
 def name(text: pd.Series) -> pd.Series:
-    s = text.fillna("").astype(str).str.replace(_SPACES.pattern, " ", regex=True).str.strip()
-    s = s.str.replace(r"^[=+\-@]+", "", regex=True)  # formula-ish prefixes never reach a name
+    s = text.fillna("").astype(str).str.replace(r"[ \t\r\n]+", " ", regex=True).str.strip()
     return s.str.title().where(s.ne("")).astype("string")
 
 
 def money(text: pd.Series) -> pd.Series:
     """'$123,456' / '123456.00' -> float; anything else -> NA."""
-    s = text.fillna("").astype(str).str.replace(r"[\s$,]", "", regex=True)
+    s = text.fillna("").astype(str).str.replace(r"[ \t\r\n$,]", "", regex=True)
     return pd.to_numeric(s.where(s.ne("")), errors="coerce")
 
 
@@ -188,12 +198,13 @@ def _us_phone_pattern() -> str:
     kinds = ("fixed_line", "mobile", "toll_free", "premium_rate", "personal_number", "voip", "uan")
     pats = [getattr(md, k).national_number_pattern for k in kinds
             if getattr(md, k) is not None and getattr(md, k).national_number_pattern]
-    return "(?:" + "|".join(f"(?:{p})" for p in pats) + ")"
+    # [0-9] instead of \d keeps pandas on pyarrow's RE2 path (\d forces Python's re).
+    return ("(?:" + "|".join(f"(?:{p})" for p in pats) + ")").replace(r"\d", "[0-9]")
 
 
 def phone_e164(text: pd.Series) -> pd.Series:
     """US numbers -> '+1XXXXXXXXXX' when phonenumbers' US metadata calls them valid, else NA."""
-    digits = text.fillna("").astype(str).str.replace(r"\D", "", regex=True)
+    digits = text.fillna("").astype(str).str.replace(r"[^0-9]", "", regex=True)
     national = digits.where(~(digits.str.len().eq(11) & digits.str.startswith("1")), digits.str[1:])
     ok = national.str.fullmatch(_us_phone_pattern()).fillna(False).astype(bool)
     return ("+1" + national).where(ok).astype("string")
@@ -218,7 +229,7 @@ def _email_slow(value: str) -> str | None:
 def email(text: pd.Series) -> pd.Series:
     """Lower-cased, syntax-checked e-mail; invalid -> NA."""
     s = text.fillna("").astype(str).str.strip().str.lower()
-    fast = s.str.fullmatch(_EMAIL_FAST) & s.str.len().le(254) & s.str.split("@").str[0].str.len().le(64)
+    fast = s.str.fullmatch(_EMAIL_FAST) & s.str.len().le(254) & s.str.match(r"[^@]{1,64}@")
     fast = fast.fillna(False).astype(bool)
     out = s.where(fast).astype("string")
     slow = s.ne("") & ~fast

@@ -30,12 +30,12 @@ class NormalisedLead(pa.DataFrameModel):
     property_address: Series[str] = pa.Field(str_length={"min_value": 1})
     property_city: Series[str] = pa.Field(str_length={"min_value": 1})
     property_state: Series[str] = pa.Field(isin=sorted(STATES))
-    property_zip: Series[str] = pa.Field(str_matches=r"^\d{5}$")
+    property_zip: Series[str] = pa.Field(str_matches=r"^[0-9]{5}$")
     addr_hash: Series[str] = pa.Field(str_matches=HEX64)
     age: Series[pa.Int64] = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 120})
     property_value: Series[float] = pa.Field(nullable=True, ge=0)
-    email: Series[str] = pa.Field(nullable=True, str_matches=r"^[^@\s]+@[^@\s]+$")
-    phone: Series[str] = pa.Field(nullable=True, str_matches=r"^\+1\d{10}$")
+    email: Series[str] = pa.Field(nullable=True, str_matches=r"^[^@ ]+@[^@ ]+$")
+    phone: Series[str] = pa.Field(nullable=True, str_matches=r"^\+1[0-9]{10}$")
 
     class Config:
         coerce = True

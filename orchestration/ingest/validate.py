@@ -17,7 +17,6 @@ Rules (each one is tested):
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -68,61 +67,82 @@ def _pick(valid: np.ndarray, verified: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return idx, has_ver
 
 
-def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter) -> pd.DataFrame:
-    out = pd.DataFrame(index=df.index)
-    litigator = norm.yes_no(df["litigator"]).fillna(False).astype(bool).to_numpy()
+def _json_text(s: pd.Series) -> pd.Series:
+    """A string column as JSON string literals ('null' for NA), vectorised."""
+    esc = (s.str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
+           .str.replace(r"[\x00-\x1f]", " ", regex=True))
+    return ('"' + esc + '"').fillna("null").astype("string")
 
-    phones = [norm.phone_e164(df[s]) for s in PHONE_SLOTS]
-    dnc = [norm.yes_no(df[f"{s}_dnc"]).fillna(False).astype(bool) for s in PHONE_SLOTS]
-    pver = [_verified(df[f"{s}_code"], "phone", code_map, unknown) for s in PHONE_SLOTS]
-    counts["invalid_phones"] = int(sum((df[s].notna() & p.isna()).sum() for s, p in zip(PHONE_SLOTS, phones)))
+
+def _join_nonnull(frags: list[pd.Series], index: pd.Index) -> pd.Series:
+    acc = pd.Series("", index=index, dtype="string")
+    for frag in frags:
+        has = frag.notna()
+        if not has.any():
+            continue
+        acc = acc.where(~has, acc.where(acc.eq(""), acc + ",") + frag.fillna(""))
+    return acc
+
+
+def _empty(index: pd.Index) -> pd.Series:
+    return pd.Series(pd.NA, index=index, dtype="string")
+
+
+def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter) -> pd.DataFrame:
+    """Choose each lead's phone and e-mail and keep every channel in melissa_payload (see module doc)."""
+    idx = df.index
+    out = pd.DataFrame(index=idx)
+    litigator = norm.yes_no(df["litigator"]).fillna(False).astype(bool).to_numpy()
+    rows = np.arange(len(df))
+    p_slots = [s for s in PHONE_SLOTS if df[s].notna().any()] or PHONE_SLOTS[:1]
+    e_slots = [s for s in EMAIL_SLOTS if df[s].notna().any()] or EMAIL_SLOTS[:1]
+
+    phones = [norm.phone_e164(df[s]) for s in p_slots]
+    dnc = [norm.yes_no(df[f"{s}_dnc"]).fillna(False).astype(bool) for s in p_slots]
+    pver = [_verified(df[f"{s}_code"], "phone", code_map, unknown) for s in p_slots]
+    counts["invalid_phones"] = int(sum((df[s].notna() & p.isna()).sum() for s, p in zip(p_slots, phones)))
     p_valid = np.column_stack([p.notna().to_numpy() & ~d.to_numpy() for p, d in zip(phones, dnc)])
     p_valid &= ~litigator[:, None]
     p_idx, p_has_ver = _pick(p_valid, np.column_stack([v.to_numpy() for v in pver]))
-    p_mat = np.column_stack([p.astype(object).where(p.notna(), None).to_numpy() for p in phones])
-    rows = np.arange(len(df))
-    out["phone"] = pd.Series(np.where(p_idx >= 0, p_mat[rows, np.maximum(p_idx, 0)], None),
-                             index=df.index, dtype="string")
+    p_mat = np.column_stack([p.to_numpy(dtype=object, na_value=None) for p in phones])
+    out["phone"] = pd.Series(np.where(p_idx >= 0, p_mat[rows, np.maximum(p_idx, 0)], None), index=idx,
+                             dtype="string")
     out["phone_verified"] = p_has_ver
 
-    emails = [norm.email(df[s]) for s in EMAIL_SLOTS]
-    ever = [_verified(df[f"{s}_code"], "email", code_map, unknown) for s in EMAIL_SLOTS]
-    counts["invalid_emails"] = int(sum((df[s].notna() & e.isna()).sum() for s, e in zip(EMAIL_SLOTS, emails)))
+    emails = [norm.email(df[s]) for s in e_slots]
+    ever = [_verified(df[f"{s}_code"], "email", code_map, unknown) for s in e_slots]
+    counts["invalid_emails"] = int(sum((df[s].notna() & e.isna()).sum() for s, e in zip(e_slots, emails)))
     e_valid = np.column_stack([e.notna().to_numpy() for e in emails])
     e_idx, e_has_ver = _pick(e_valid, np.column_stack([v.to_numpy() for v in ever]))
-    e_mat = np.column_stack([e.astype(object).where(e.notna(), None).to_numpy() for e in emails])
-    out["email"] = pd.Series(np.where(e_idx >= 0, e_mat[rows, np.maximum(e_idx, 0)], None),
-                             index=df.index, dtype="string")
+    e_mat = np.column_stack([e.to_numpy(dtype=object, na_value=None) for e in emails])
+    out["email"] = pd.Series(np.where(e_idx >= 0, e_mat[rows, np.maximum(e_idx, 0)], None), index=idx,
+                             dtype="string")
     out["email_verified"] = e_has_ver
 
-    # Verification codes of the chosen channel, and the full skip-trace picture as JSON.
-    p_codes = np.column_stack([df[f"{s}_code"].astype(object).where(df[f"{s}_code"].notna(), None).to_numpy()
-                               for s in PHONE_SLOTS])
-    e_codes = np.column_stack([df[f"{s}_code"].astype(object).where(df[f"{s}_code"].notna(), None).to_numpy()
-                               for s in EMAIL_SLOTS])
-    chosen_p = np.where(p_idx >= 0, p_codes[rows, np.maximum(p_idx, 0)], None)
-    chosen_e = np.where(e_idx >= 0, e_codes[rows, np.maximum(e_idx, 0)], None)
-    out["phone_verification_codes"] = [[c.strip().lower()] if c else [] for c in chosen_p]
-    out["email_verification_codes"] = [[c.strip().lower()] if c else [] for c in chosen_e]
+    # Verification codes of the chosen channel (lower-case).
+    def chosen_codes(slots: list[str], pick: np.ndarray) -> list[list[str]]:
+        mat = np.column_stack([df[f"{s}_code"].str.strip().str.lower().to_numpy(dtype=object, na_value=None)
+                               for s in slots])
+        chosen = np.where(pick >= 0, mat[rows, np.maximum(pick, 0)], None)
+        return [[c] if c else [] for c in chosen]
 
-    p_types = np.column_stack([df[f"{s}_type"].astype(object).where(df[f"{s}_type"].notna(), None).to_numpy()
-                               for s in PHONE_SLOTS])
-    d_mat = np.column_stack([d.to_numpy() for d in dnc])
-    has_channels = (p_mat != None).any(axis=1) | (e_mat != None).any(axis=1) | litigator  # noqa: E711
-    payloads = []
-    for i in range(len(df)):
-        if not has_channels[i]:
-            payloads.append("{}")
-            continue
-        ph = [{"number": p_mat[i, j], "code": p_codes[i, j], "type": p_types[i, j], "dnc": bool(d_mat[i, j])}
-              for j in range(len(PHONE_SLOTS)) if p_mat[i, j] is not None]
-        em = [{"address": e_mat[i, j], "code": e_codes[i, j]}
-              for j in range(len(EMAIL_SLOTS)) if e_mat[i, j] is not None]
-        payload: dict[str, object] = {"phones": ph, "emails": em}
-        if litigator[i]:
-            payload["litigator"] = True
-        payloads.append(json.dumps(payload, separators=(",", ":")))
-    out["melissa_payload"] = payloads
+    out["phone_verification_codes"] = chosen_codes(p_slots, p_idx)
+    out["email_verification_codes"] = chosen_codes(e_slots, e_idx)
+
+    # Every channel, as JSON built column-wise (no per-row Python).
+    p_frags = []
+    for s, p, d in zip(p_slots, phones, dnc):
+        frag = ('{"number":' + _json_text(p) + ',"code":' + _json_text(df[f"{s}_code"])
+                + ',"type":' + _json_text(df[f"{s}_type"]) + ',"dnc":'
+                + pd.Series(np.where(d.to_numpy(), "true", "false"), index=idx, dtype="string") + "}")
+        p_frags.append(frag.where(p.notna()))
+    e_frags = [('{"address":' + _json_text(e) + ',"code":' + _json_text(df[f"{s}_code"]) + "}").where(e.notna())
+               for s, e in zip(e_slots, emails)]
+    pj, ej = _join_nonnull(p_frags, idx), _join_nonnull(e_frags, idx)
+    lit = pd.Series(np.where(litigator, ',"litigator":true', ""), index=idx, dtype="string")
+    payload = '{"phones":[' + pj + '],"emails":[' + ej + "]" + lit + "}"
+    empty = pj.eq("") & ej.eq("") & ~litigator
+    out["melissa_payload"] = payload.where(~empty, "{}")
     return out
 
 
@@ -175,56 +195,51 @@ def split_rejects(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str
         return frame[~bad], reasons
 
 
-def _union(series: pd.Series) -> list[str]:
-    return sorted({c for codes in series for c in codes})
-
-
-def _merge_payload(series: pd.Series) -> str:
-    merged: dict = {}
-    for text in series:
-        merged.update(json.loads(text))  # jsonb || semantics: later keys win
-    return json.dumps(merged, separators=(",", ":"))
-
-
 def dedupe_in_file(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     """Collapse rows of one property (cascade MAK -> APN+state -> addr_hash); see module doc."""
     df = frame.sort_values("row_number").reset_index(drop=True)
-    group = pd.Series(np.arange(len(df)), index=df.index)
+    group = np.arange(len(df))
     conflicts: list[dict] = []
 
     def collapse(key_cols: list[str], guard_cols: list[str], key_name: str) -> None:
         nonlocal group
-        keyed = df[key_cols].notna().all(axis=1)
+        keyed = df[key_cols].notna().all(axis=1).to_numpy()
         if not keyed.any():
             return
-        reps = group[keyed]
-        sub = df.loc[keyed, key_cols + guard_cols].assign(_g=reps)
-        # Representative per key = lowest group id; a row may join it unless a guard key differs.
-        key_tuple = sub[key_cols].astype(str).agg("\x1f".join, axis=1) if len(key_cols) > 1 else sub[key_cols[0]]
-        first_g = sub.groupby(key_tuple)["_g"].transform("min")
+        sub = df.loc[keyed, key_cols + guard_cols].copy()
+        sub["_g"] = group[keyed]
+        key_tuple = sub[key_cols[0]].astype(str)
+        for c in key_cols[1:]:
+            key_tuple = key_tuple + "\x1f" + sub[c].astype(str)
+        grouped = sub.groupby(key_tuple, sort=False)
+        first_g = grouped["_g"].transform("min")
         ok = pd.Series(True, index=sub.index)
         for g in guard_cols:
-            lead_val = sub.groupby(key_tuple)[g].transform("first")  # first non-null
-            ok &= ~(sub[g].notna() & lead_val.notna() & sub[g].ne(lead_val)).fillna(False)
+            lead_val = grouped[g].transform("first")  # first non-null in the group
+            differs = sub[g].notna() & lead_val.notna() & sub[g].ne(lead_val)
+            ok &= ~differs.fillna(False).astype(bool)
         # Rows whose guard differs keep their own group and give up the clashing key.
         clash = (~ok) & first_g.ne(sub["_g"])
-        for idx in sub.index[clash]:
+        for idx in sub.index[clash.to_numpy()]:
             conflicts.append({"row_number": int(df.at[idx, "row_number"]), "key": key_name,
                               "value": str(key_tuple[idx]), "reason": "same " + key_name + " as another row "
                               "whose " + "/".join(guard_cols) + " differs"})
             for c in key_cols:
                 if c != "property_state":
                     df.at[idx, c] = pd.NA
-        joined = ok & first_g.ne(sub["_g"])
-        remap = dict(zip(sub.loc[joined, "_g"], first_g[joined]))
-        if remap:
-            group = group.replace(remap)
+        joined = (ok & first_g.ne(sub["_g"])).to_numpy()
+        if joined.any():
+            # Union: every member of a joined group follows it to the key's representative group.
+            lookup = np.arange(len(df))
+            lookup[sub["_g"].to_numpy()[joined]] = first_g.to_numpy()[joined]
+            lookup = lookup[lookup]  # one level of chaining is enough: targets are group minima
+            group = lookup[group]
 
     collapse(["mak"], [], "mak")
     collapse(["apn", "property_state"], ["mak"], "apn")
     collapse(["addr_hash"], ["mak", "apn"], "addr_hash")
 
-    df["_g"] = group.to_numpy()
+    df["_g"] = group
     sizes = df.groupby("_g")["row_number"].transform("size")
     single = df[sizes.eq(1)].copy()
     single["duplicate_rows"] = 0
@@ -246,9 +261,25 @@ def dedupe_in_file(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
         ranked = multi.assign(_v=multi[f"{ch}_verified"].astype(int))[["_g", ch, "_v", "row_number"]]
         ranked = ranked[ranked[ch].notna()].sort_values(["_g", "_v", "row_number"])
         merged[ch] = ranked.groupby("_g")[ch].last()
-    merged["email_verification_codes"] = gb["email_verification_codes"].agg(_union)
-    merged["phone_verification_codes"] = gb["phone_verification_codes"].agg(_union)
-    merged["melissa_payload"] = gb["melissa_payload"].agg(_merge_payload)
+    for col in ("email_verification_codes", "phone_verification_codes"):
+        codes = multi[["_g", col]].explode(col).dropna().drop_duplicates().sort_values(["_g", col])
+        gids, starts = np.unique(codes["_g"].to_numpy(), return_index=True)
+        lists = [list(x) for x in np.split(codes[col].to_numpy(dtype=object), starts[1:])] if len(gids) else []
+        by_group = dict(zip(gids.tolist(), lists))
+        merged[col] = [by_group.get(g, []) for g in merged.index]
+    # jsonb || over the group's payloads: the latest non-empty payload, keeping a litigator flag
+    # that an earlier row carried.
+    pay = multi[["_g", "melissa_payload", "row_number"]]
+    nonempty = pay[pay["melissa_payload"].ne("{}")].sort_values("row_number")
+    last = nonempty.groupby("_g")["melissa_payload"].last().reindex(merged.index).fillna("{}")
+    lit_any = pay.assign(_l=pay["melissa_payload"].str.contains('"litigator":true', regex=False)) \
+        .groupby("_g")["_l"].any().reindex(merged.index).fillna(False)
+    needs = lit_any & ~last.str.contains('"litigator":true', regex=False)
+    last = last.where(~needs, last.str.slice(0, -1) + ',"litigator":true}')
+    merged["melissa_payload"] = last.str.replace('{,"litigator"', '{"litigator"', regex=False)
+    # Litigator anywhere in the group: the person is never called, whatever another row says.
+    merged.loc[lit_any.to_numpy(), "phone"] = pd.NA
+    merged.loc[lit_any.to_numpy(), "phone_verified"] = False
     merged["duplicate_rows"] = gb["row_number"].size() - 1
     out = pd.concat([single.drop(columns="_g"), merged.reset_index(drop=True)], ignore_index=True)
     return out[VALIDATED_COLUMNS].sort_values("row_number").reset_index(drop=True), conflicts

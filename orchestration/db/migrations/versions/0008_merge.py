@@ -195,12 +195,11 @@ def upgrade() -> None:
           SELECT m.first_name, m.last_name, m.email, m.phone, m.property_address, m.property_city,
                  m.property_state, m.property_zip, m.property_value, m.estimated_equity, m.age,
                  m.owner_occupied, p_source, t.id, m.email_verified, m.phone_verified,
-                 sorted_union(m.email_verification_codes, '{}'), sorted_union(m.phone_verification_codes, '{}'),
+                 m.email_verification_codes, m.phone_verification_codes,  -- sorted and distinct already
                  m.melissa_payload, m.mak, m.apn, m.addr_hash, p_seen_at
           FROM _merge_rows m
           LEFT JOIN territory t ON t.z = m.property_zip AND t.st = m.property_state
           WHERE m.match_id IS NULL
-          ORDER BY m.row_number
           ON CONFLICT DO NOTHING;
           GET DIAGNOSTICS v_n = ROW_COUNT;
           inserted := v_n;

@@ -1,0 +1,170 @@
+"""Ingest benchmark: generate, sign, land and ingest N rows in-process against the embedded server,
+with two baselines measured in the same run on the same server.
+
+    .venv/bin/python benchmarks/ingest.py                 # 1,000,000 rows, cold then warm
+    .venv/bin/python benchmarks/ingest.py --rows 200000 --no-warm
+
+Prints per-stage seconds and rows/s, total time and peak RSS of the ingest process, and the
+ratios to
+  (1) a plain COPY of the same file into an unindexed text table, and
+  (2) a COPY of the same rows, in the shape of `leads`, into a table with leads' columns and indexes
+      that already holds as many rows as `leads` did (the unavoidable cost of writing indexed rows).
+Cold = empty `leads`, addresses never seen; warm = the same volume of new rows into a `leads`
+already holding the cold run's rows (run with the default 1M for the target's 1M).
+Targets (issue 3): total <= 2.5x baseline (2); peak RSS <= 1.5 GB. Nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg  # noqa: E402
+
+from orchestration.db import migrate, runtime  # noqa: E402
+from orchestration.ingest import pipeline, samples, signing  # noqa: E402
+from orchestration.ingest.landing import Landing  # noqa: E402
+from orchestration.ingest.receipt import Receiver  # noqa: E402
+
+KEY = signing.SigningKey("bench", b"benchmark-only-secret")
+LEAD_COLS = ("first_name, last_name, email, phone, property_address, property_city, property_state, property_zip,"
+             " property_value, estimated_equity, age, owner_occupied, email_verified, phone_verified,"
+             " email_verification_codes, phone_verification_codes, melissa_payload, mak, apn, addr_hash")
+
+
+def _ingest_child(url: str, landing_dir: str, upload_id: str, queue) -> None:
+    """Runs in a fresh (spawned) interpreter so its peak RSS is the ingest's alone."""
+    ctx = pipeline.Context(database_url=url, landing=Landing(landing_dir), log=lambda m: print("   ", m, flush=True),
+                           max_reject_rate=1.0)
+    stages = {}
+    t0 = time.perf_counter()
+    for name, fn in (("raw_upload", pipeline.check_raw), ("leads_staging", pipeline.stage),
+                     ("validated_leads", pipeline.validate_upload), ("deduped_leads", pipeline.merge)):
+        t = time.perf_counter()
+        out = fn(ctx, upload_id)
+        result = out[1] if isinstance(out, tuple) else out
+        stages[name] = (time.perf_counter() - t, dict(result.counts))
+    total = time.perf_counter() - t0
+    queue.put({"stages": stages, "total": total, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def run_ingest(url: str, landing: Landing, csv_path: Path) -> dict:
+    receiver = Receiver(landing, [KEY], url, max_bytes=1 << 34)
+    body_headers = signing.sign(csv_path.read_bytes(), source="batchdata", key=KEY)
+    outcome = receiver.receive_file(csv_path, body_headers, received_at=datetime.now(UTC), door="benchmark")
+    assert outcome.accepted, outcome
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_ingest_child, args=(url, str(landing.root), outcome.upload_id, q))
+    p.start()
+    res = q.get()
+    p.join()
+    res["upload_id"] = outcome.upload_id
+    return res
+
+
+def baseline_plain_copy(url: str, csv_path: Path) -> float:
+    with psycopg.connect(url) as conn:
+        header = csv_path.open().readline().strip().split(",")
+        cols = ", ".join(f'"{c}" text' for c in header)
+        conn.execute(f"DROP TABLE IF EXISTS bench_plain; CREATE UNLOGGED TABLE bench_plain ({cols})")
+        conn.commit()
+        t = time.perf_counter()
+        with conn.cursor() as cur, cur.copy("COPY bench_plain FROM STDIN WITH (FORMAT csv, HEADER)") as cp:
+            with csv_path.open("rb") as fh:
+                while block := fh.read(1 << 22):
+                    cp.write(block)
+        conn.commit()
+        took = time.perf_counter() - t
+        conn.execute("DROP TABLE bench_plain")
+        conn.commit()
+    return took
+
+
+def baseline_indexed_copy(url: str, upload_id: str, prefill_rows: int, tmp: Path) -> tuple[float, int]:
+    """COPY the upload's rows in leads' shape into LIKE leads INCLUDING ALL holding prefill_rows rows."""
+    shaped = tmp / "leads_shaped.csv"
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur, cur.copy(
+                f"COPY (SELECT {LEAD_COLS} FROM leads_validated WHERE upload_id = '{upload_id}') "
+                "TO STDOUT WITH (FORMAT csv)") as cp, shaped.open("wb") as fh:
+            for block in cp:
+                fh.write(block)
+        conn.execute("DROP TABLE IF EXISTS bench_leads; CREATE TABLE bench_leads (LIKE leads INCLUDING ALL)")
+        if prefill_rows:
+            # the rows leads held before this upload's merge: every lead not last seen by this upload
+            conn.execute(f"INSERT INTO bench_leads SELECT * FROM leads ORDER BY created_at LIMIT {prefill_rows}")
+        conn.commit()
+        conn.execute("ANALYZE bench_leads")
+        conn.commit()
+        rows = sum(1 for _ in shaped.open("rb"))
+        t = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"COPY bench_leads ({LEAD_COLS}) FROM STDIN WITH (FORMAT csv)") as cp:
+            with shaped.open("rb") as fh:
+                while block := fh.read(1 << 22):
+                    cp.write(block)
+        conn.commit()
+        took = time.perf_counter() - t
+        conn.execute("DROP TABLE bench_leads")
+        conn.commit()
+    return took, rows
+
+
+def report(label: str, res: dict, plain: float, indexed: float, indexed_rows: int, rows: int) -> None:
+    print(f"\n== {label}: {rows:,} rows ==")
+    for name, (secs, counts) in res["stages"].items():
+        print(f"  {name:<16} {secs:7.2f} s  {rows / secs:>12,.0f} rows/s   {counts}")
+    total = res["total"]
+    print(f"  {'total':<16} {total:7.2f} s  {rows / total:>12,.0f} rows/s")
+    print(f"  peak RSS of the ingest process: {res['peak_rss_mb']:,.0f} MB (target <= 1,536 MB)")
+    print(f"  baseline (1) plain COPY, unindexed:            {plain:6.2f} s   ratio {total / plain:5.1f}x")
+    print(f"  baseline (2) COPY {indexed_rows:,} leads-shaped rows into indexed leads copy: "
+          f"{indexed:6.2f} s   ratio {total / indexed:5.2f}x (target <= 2.5x)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--no-warm", action="store_true", help="skip the warm run")
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = ap.parse_args()
+
+    base = runtime.bring_up(create=False)
+    db = f"ec_bench_{int(time.time())}"
+    runtime.ensure_database(base, db)
+    url = base.url(db)
+    migrate.upgrade(url)
+    tmp = Path(tempfile.mkdtemp(prefix="ec-bench-"))
+    landing = Landing(tmp / "landing").ensure()
+    try:
+        for label, start, prefill in (("cold", 0, 0), ("warm", 10_000_000, None)):
+            if label == "warm" and args.no_warm:
+                break
+            t = time.perf_counter()
+            csv_path = tmp / f"{label}.csv"
+            csv_path.write_bytes(samples.to_csv_bytes(samples.generate(args.rows, seed=len(label), start=start)))
+            print(f"generated {label} file: {csv_path.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - t:.1f}s",
+                  flush=True)
+            with psycopg.connect(url) as conn:
+                leads_before = conn.execute("SELECT count(*) FROM leads").fetchone()[0]
+            plain = baseline_plain_copy(url, csv_path)
+            res = run_ingest(url, landing, csv_path)
+            indexed, indexed_rows = baseline_indexed_copy(url, res["upload_id"], leads_before, tmp)
+            report(f"{label} (leads held {leads_before:,} rows)", res, plain, indexed, indexed_rows, args.rows)
+    finally:
+        if not args.keep:
+            runtime.drop_database(base, db)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
