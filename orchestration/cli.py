@@ -11,6 +11,7 @@
     equity serve            the HTTP upload endpoint (POST /uploads)
     equity upload FILE --source S [--url U]   sign and POST a CSV (what a vendor script runs)
     equity sign FILE --source S                write FILE.sig.json for an SFTP-style drop
+    equity brokers FILE                        load/update brokers (upsert by NMLS number)
 """
 
 from __future__ import annotations
@@ -226,6 +227,18 @@ def cmd_sign(args) -> int:
     return 0
 
 
+def cmd_brokers(args) -> int:
+    import csv
+
+    from orchestration.db import store
+
+    rt = _runtime()
+    with open(args.file, newline="") as fh, store.connect(rt.warehouse_url) as conn, conn.transaction():
+        n = store.upsert_brokers(conn, list(csv.DictReader(fh)))
+    print(f"{n} brokers loaded (upserted by nmls_number)")
+    return 0
+
+
 def cmd_demo(args) -> int:
     cmd_setup(argparse.Namespace(skip_dbt=False))
     from orchestration.demo import run_demo
@@ -256,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("direction", nargs="?", choices=["up", "down"], default="up")
     m.add_argument("revision", nargs="?", help="target revision (default head / base)")
     m.set_defaults(func=cmd_migrate)
+    b = sub.add_parser("brokers", help="load/update brokers from a CSV (company_name, nmls_number, "
+                       "license_states, territory_zip_codes as ';' lists, max_leads_per_week)")
+    b.add_argument("file")
+    b.set_defaults(func=cmd_brokers)
     d = sub.add_parser("demo", help="run the main job on bundled sample data and print a summary")
     d.add_argument("--rows", type=int, default=0, help="generate this many rows instead of the bundled file")
     d.set_defaults(func=cmd_demo)

@@ -21,6 +21,16 @@ from orchestration import settings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SAMPLE = settings.SAMPLE_DATA_DIR / "batchdata_sample.csv"
+BROKERS = settings.SAMPLE_DATA_DIR / "brokers.csv"
+
+
+def next_weekday(today) -> "date":
+    from datetime import timedelta
+
+    day = today + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
 
 
 def _free_port() -> int:
@@ -86,8 +96,16 @@ def run_demo(rows: int = 0) -> int:
     from orchestration.ingest.landing import Landing
     from orchestration.ingest.receipt import Receiver
 
+    import csv
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
     con = Console()
     url = os.environ[settings.WAREHOUSE_URL_VAR]
+    with store.connect(url) as conn, conn.transaction():
+        with BROKERS.open() as fh:
+            n_brokers = store.upsert_brokers(conn, list(csv.DictReader(fh)))
+    con.print(f"[bold]0.[/] {n_brokers} sample brokers loaded (territories cover the sample ZIPs)")
     sample = SAMPLE
     if rows:
         sample = settings.landing_dir() / ".tmp" / f"generated_{rows}.csv"
@@ -119,8 +137,15 @@ def run_demo(rows: int = 0) -> int:
                                                              run_config=QUIET)
     else:
         return 1
-    con.print("[bold]3.[/] dbt build")
-    defs.resolve_job_def("dbt_build").execute_in_process(instance=instance, run_config=QUIET)
+    con.print("[bold]3.[/] dbt build: scores, contactable view (the 05:30 refresh job)")
+    defs.resolve_job_def("contactable_refresh_job").execute_in_process(instance=instance, run_config=QUIET)
+    feed_day = next_weekday(datetime.now(ZoneInfo("America/Los_Angeles")).date())
+    con.print(f"[bold]4.[/] campaign feed for the next weekday, {feed_day} (the 06:00 job)")
+    feed_run = defs.resolve_job_def("campaign_feed_job").execute_in_process(
+        instance=instance, partition_key=feed_day.isoformat(), run_config=QUIET)
+    feed_meta = {}
+    for mat in feed_run.asset_materializations_for_node("campaign_feed"):
+        feed_meta = {k: v.value for k, v in mat.metadata.items()}
 
     with store.connect(url) as conn:
         events = {r[0]: r[1] for r in conn.execute(
@@ -128,6 +153,7 @@ def run_demo(rows: int = 0) -> int:
             " ORDER BY event_type, id DESC", (upload_id,)).fetchall()}
         total, verified = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE phone_verified OR email_verified) FROM leads").fetchone()
+        contactable = conn.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0]
     staged, validated, merged = events.get("staged", {}), events.get("validated", {}), events.get("merged", {})
     table = Table(title=f"upload {upload_id}")
     table.add_column("measure")
@@ -138,7 +164,14 @@ def run_demo(rows: int = 0) -> int:
         ("new leads", merged.get("inserted")), ("merged into existing", merged.get("updated")),
         ("unchanged", merged.get("unchanged")), ("key conflicts", merged.get("conflicts")),
         ("leads in total", total), ("with a verified channel", verified),
+        ("contactable (mv_contactable_leads)", contactable),
+        (f"fed for {feed_day} (this run)", feed_meta.get("fed")),
+        (f"fed for {feed_day} (cap {feed_meta.get('daily_cap', 250)})", feed_meta.get("fed_for_date")),
     ]:
         table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
     con.print(table)
+    if feed_meta.get("shortfall"):
+        con.print(f"feed shortfall: {feed_meta.get('shortfall_reason')}")
+    if feed_meta.get("export"):
+        con.print(f"campaign export: {feed_meta['export']}")
     return 0

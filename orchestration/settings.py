@@ -36,6 +36,10 @@ def landing_dir() -> Path:
     return env_path("EC_LANDING_DIR", REPO_ROOT / ".landing")
 
 
+def outbox_dir() -> Path:
+    return env_path("EC_OUTBOX_DIR", REPO_ROOT / ".outbox")
+
+
 def upload_keys_file() -> Path:
     return env_path("EC_UPLOAD_KEYS_FILE", REPO_ROOT / ".secrets" / "upload_keys")
 

@@ -66,6 +66,7 @@ class Runtime:
             "EC_PG_DBNAME": self.warehouse_db,
             "DAGSTER_HOME": str(settings.dagster_home()),
             "EC_LANDING_DIR": str(settings.landing_dir()),
+            "EC_OUTBOX_DIR": str(settings.outbox_dir()),
             "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
         }
 

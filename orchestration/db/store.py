@@ -174,3 +174,22 @@ def upload_counts(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
     staged = conn.execute("SELECT count(*) FROM leads_staging WHERE upload_id = %s", (upload_id,)).fetchone()[0]
     valid = conn.execute("SELECT count(*) FROM leads_validated WHERE upload_id = %s", (upload_id,)).fetchone()[0]
     return {"staged": staged, "validated": valid}
+
+
+def upsert_brokers(conn: psycopg.Connection, rows: list[dict]) -> int:
+    """Insert or update brokers by NMLS number (operator-maintained list; ';'-separated arrays)."""
+    n = 0
+    for r in rows:
+        conn.execute(
+            "INSERT INTO brokers (company_name, contact_name, email, nmls_number, license_states,"
+            " territory_zip_codes, max_leads_per_week) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (nmls_number) DO UPDATE SET company_name = EXCLUDED.company_name,"
+            "  contact_name = EXCLUDED.contact_name, email = EXCLUDED.email,"
+            "  license_states = EXCLUDED.license_states, territory_zip_codes = EXCLUDED.territory_zip_codes,"
+            "  max_leads_per_week = EXCLUDED.max_leads_per_week",
+            (r["company_name"], r.get("contact_name"), r.get("email"), r["nmls_number"],
+             [s.strip().upper() for s in r.get("license_states", "").split(";") if s.strip()],
+             [z.strip() for z in r.get("territory_zip_codes", "").split(";") if z.strip()],
+             int(r.get("max_leads_per_week") or 100)))
+        n += 1
+    return n

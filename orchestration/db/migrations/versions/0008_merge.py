@@ -15,7 +15,8 @@ lead wins. Rules of the safe merge:
 - ``last_seen_at`` becomes the upload's receipt time, and a row whose merged values equal the
   stored ones is not touched at all, so re-running an upload leaves ``leads`` byte-for-byte equal;
 - unmatched rows are inserted with a plain INSERT (no join to ``leads``: see FIELD_NOTES on the
-  nested-loop hazard), getting a broker by territory ZIP and licensed state;
+  nested-loop hazard); new leads, and matched leads that still have none, get a broker by territory
+  ZIP and licensed state;
 - a transaction-level advisory lock serialises merges, so two uploads never race on one key.
 
 Revision ID: 0008
@@ -119,6 +120,14 @@ def upgrade() -> None:
                  coalesce(max(rnk), 0)
             INTO v_matched, v_new, v_rounds FROM _merge_rows;
 
+          -- Brokers by territory ZIP and licensed state (first created wins), for leads without one.
+          DROP TABLE IF EXISTS _merge_territory;
+          CREATE TEMP TABLE _merge_territory ON COMMIT DROP AS
+          SELECT DISTINCT ON (z, st) z, st, b.id
+          FROM brokers b, unnest(b.territory_zip_codes) AS z, unnest(b.license_states) AS st
+          WHERE b.status = 'active'
+          ORDER BY z, st, b.created_at, b.id;
+
           -- Rows matching the same lead are applied one round after another (rarely more than one).
           WHILE v_round < v_rounds LOOP
             v_round := v_round + 1;
@@ -148,8 +157,11 @@ def upgrade() -> None:
                 coalesce(l.apn, CASE WHEN s.by_apn IS NULL AND l.property_state = s.property_state
                                      THEN s.apn END) AS apn,
                 coalesce(l.addr_hash, CASE WHEN s.by_addr IS NULL THEN s.addr_hash END) AS addr_hash,
-                greatest(l.last_seen_at, p_seen_at) AS last_seen_at
+                greatest(l.last_seen_at, p_seen_at) AS last_seen_at,
+                coalesce(l.assigned_broker_id, t.id) AS assigned_broker_id
               FROM _merge_rows s JOIN leads l ON l.id = s.match_id
+              LEFT JOIN _merge_territory t
+                ON t.z = coalesce(l.property_zip, s.property_zip) AND t.st = coalesce(l.property_state, s.property_state)
               WHERE s.rnk = v_round
             )
             UPDATE leads l SET
@@ -162,31 +174,25 @@ def upgrade() -> None:
               email_verification_codes = c.email_verification_codes,
               phone_verification_codes = c.phone_verification_codes,
               melissa_payload = c.melissa_payload, mak = c.mak, apn = c.apn, addr_hash = c.addr_hash,
-              last_seen_at = c.last_seen_at
+              last_seen_at = c.last_seen_at, assigned_broker_id = c.assigned_broker_id
             FROM calc c
             WHERE l.id = c.id
               AND (l.first_name, l.last_name, l.email, l.phone, l.property_address, l.property_city,
                    l.property_state, l.property_zip, l.property_value, l.estimated_equity, l.age,
                    l.owner_occupied, l.source, l.email_verified, l.phone_verified,
                    l.email_verification_codes, l.phone_verification_codes, l.melissa_payload,
-                   l.mak, l.apn, l.addr_hash, l.last_seen_at)
+                   l.mak, l.apn, l.addr_hash, l.last_seen_at, l.assigned_broker_id)
                   IS DISTINCT FROM
                   (c.first_name, c.last_name, c.email, c.phone, c.property_address, c.property_city,
                    c.property_state, c.property_zip, c.property_value, c.estimated_equity, c.age,
                    c.owner_occupied, c.source, c.email_verified, c.phone_verified,
                    c.email_verification_codes, c.phone_verification_codes, c.melissa_payload,
-                   c.mak, c.apn, c.addr_hash, c.last_seen_at);
+                   c.mak, c.apn, c.addr_hash, c.last_seen_at, c.assigned_broker_id);
             GET DIAGNOSTICS v_n = ROW_COUNT;
             updated := updated + v_n;
           END LOOP;
           unchanged := v_matched - updated;
 
-          WITH territory AS (
-            SELECT DISTINCT ON (z, st) z, st, b.id
-            FROM brokers b, unnest(b.territory_zip_codes) AS z, unnest(b.license_states) AS st
-            WHERE b.status = 'active'
-            ORDER BY z, st, b.created_at, b.id
-          )
           INSERT INTO leads (
             first_name, last_name, email, phone, property_address, property_city, property_state,
             property_zip, property_value, estimated_equity, age, owner_occupied, source,
@@ -198,7 +204,7 @@ def upgrade() -> None:
                  m.email_verification_codes, m.phone_verification_codes,  -- sorted and distinct already
                  m.melissa_payload, m.mak, m.apn, m.addr_hash, p_seen_at
           FROM _merge_rows m
-          LEFT JOIN territory t ON t.z = m.property_zip AND t.st = m.property_state
+          LEFT JOIN _merge_territory t ON t.z = m.property_zip AND t.st = m.property_state
           WHERE m.match_id IS NULL
           ON CONFLICT DO NOTHING;
           GET DIAGNOSTICS v_n = ROW_COUNT;

@@ -1,0 +1,161 @@
+"""The weekday campaign feeder, free of Dagster: which dates feed, the export file for the campaign
+tool, the optional POST with retries, and the shortfall explanation.
+
+The pick itself is the SQL function ``feed_campaign()`` (migration 0009): one transaction under an
+advisory lock, so the cap per date and "each lead once" hold under retries, overlap and backfills.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from orchestration.db import store
+
+EXPORT_COLUMNS = ["email", "first_name", "last_name", "company_name", "property_address", "property_city",
+                  "property_state", "estimated_equity", "broker_name", "lead_score", "consent_link"]
+CONSENT_LINK_PLACEHOLDER = "{{consent_link}}"
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def is_feed_day(day: date, holidays: Iterable[str] = ()) -> tuple[bool, str]:
+    """(feeds?, why not). Weekends and configured holidays (YYYY-MM-DD) get no feed."""
+    if day.weekday() >= 5:
+        return False, f"{day:%A} {day.isoformat()} is a weekend day: no feed"
+    if day.isoformat() in set(holidays):
+        return False, f"{day.isoformat()} is a configured holiday: no feed"
+    return True, ""
+
+
+def inert(value: object) -> str:
+    """A cell a spreadsheet will not evaluate (formula injection): prefix formula starters with '."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def export_csv(rows: list[dict]) -> bytes:
+    """Rows in the import shape of an e-mail campaign tool (Instantly-style custom fields)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        equity = r.get("estimated_equity")
+        writer.writerow({
+            "email": inert(r["email"]), "first_name": inert(r.get("first_name")),
+            "last_name": inert(r.get("last_name")), "company_name": inert(r.get("broker_name")),
+            "property_address": inert(r.get("property_address")), "property_city": inert(r.get("property_city")),
+            "property_state": inert(r.get("property_state")),
+            "estimated_equity": "" if equity is None else f"{float(equity):.0f}",
+            "broker_name": inert(r.get("broker_name")), "lead_score": r.get("lead_score"),
+            "consent_link": CONSENT_LINK_PLACEHOLDER,
+        })
+    return buf.getvalue().encode()
+
+
+def write_outbox(outbox: Path, feed_date: date, batch_id: int, data: bytes) -> Path:
+    outbox.mkdir(parents=True, exist_ok=True)
+    target = outbox / f"campaign_{feed_date.isoformat()}_batch{batch_id}.csv"
+    tmp = target.with_suffix(".csv.part")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return target
+
+
+@dataclass
+class PostResult:
+    ok: bool
+    attempts: int
+    statuses: list[int] = field(default_factory=list)
+    error: str | None = None
+
+
+def post_with_retry(url: str, data: bytes, *, attempts: int = 4, backoff_s: float = 1.0,
+                    sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0) -> PostResult:
+    """POST the export; retry 429 and 5xx (and connection errors) with exponential backoff."""
+    import httpx
+
+    statuses: list[int] = []
+    error = None
+    for attempt in range(1, attempts + 1):
+        try:
+            resp = httpx.post(url, content=data, headers={"Content-Type": "text/csv"}, timeout=timeout)
+            statuses.append(resp.status_code)
+            if resp.status_code < 400:
+                return PostResult(True, attempt, statuses)
+            error = f"HTTP {resp.status_code}"
+            if resp.status_code != 429 and resp.status_code < 500:
+                break  # a 4xx other than 429 will not get better by retrying
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        if attempt < attempts:
+            sleep(backoff_s * 2 ** (attempt - 1))
+    return PostResult(False, len(statuses) or attempts, statuses, error)
+
+
+@dataclass
+class FeedResult:
+    feed_date: date
+    fed_now: int
+    fed_for_date: int
+    daily_cap: int
+    batch_id: int | None
+    by_broker: dict[str, int]
+    score_min: int | None
+    score_max: int | None
+    shortfall: int
+    shortfall_reason: str
+    export_rows: list[dict] = field(default_factory=list)
+
+
+def explain_shortfall(conn, feed_date: date, cap: int, fed_for_date: int) -> str:
+    if fed_for_date >= cap:
+        return ""
+    contactable, unfed = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS "
+        "(SELECT 1 FROM campaign_batch_leads f WHERE f.lead_id = c.lead_id)) "
+        "FROM analytics.mv_contactable_leads c").fetchone()
+    if unfed == 0:
+        return (f"only {fed_for_date} fed for {feed_date}: no contactable lead is left unfed "
+                f"({contactable} in mv_contactable_leads, all fed already)")
+    return (f"only {fed_for_date} fed for {feed_date} (cap {cap}): {unfed} contactable leads not yet fed"
+            f"{'' if unfed <= cap - fed_for_date else ' but brokers reached their weekly caps'}")
+
+
+def feed(database_url: str, feed_date: date, *, daily_cap: int = 250, run_id: str | None = None,
+         role: str | None = "pipeline_writer") -> FeedResult:
+    """Top the date's feed up to ``daily_cap`` (one transaction), return what was fed and why not more."""
+    with store.connect(database_url, role=role) as conn:
+        with conn.transaction():
+            picked = conn.execute("SELECT lead_id, broker_id, lead_score, batch_id FROM feed_campaign(%s, %s, %s)",
+                                  (feed_date, daily_cap, run_id)).fetchall()
+            batch_id = picked[0][3] if picked else None
+            export_rows = []
+            if picked:
+                cur = conn.execute(
+                    "SELECT l.email, l.first_name, l.last_name, l.property_address, l.property_city,"
+                    " l.property_state, l.estimated_equity, b.company_name AS broker_name, l.lead_score,"
+                    " b.id AS broker_id"
+                    " FROM campaign_batch_leads f JOIN leads l ON l.id = f.lead_id"
+                    " LEFT JOIN brokers b ON b.id = f.broker_id"
+                    " WHERE f.batch_id = %s ORDER BY l.lead_score DESC, l.id", (batch_id,))
+                names = [d.name for d in cur.description]
+                export_rows = [dict(zip(names, r)) for r in cur.fetchall()]
+            fed_for_date = conn.execute("SELECT count(*) FROM campaign_batch_leads WHERE feed_date = %s",
+                                        (feed_date,)).fetchone()[0]
+            reason = explain_shortfall(conn, feed_date, daily_cap, fed_for_date)
+            store.record_event(conn, "fed", stage="campaign_feed", run_id=run_id, row_count=len(picked),
+                               details={"feed_date": feed_date.isoformat(), "batch_id": batch_id,
+                                        "fed_for_date": fed_for_date, "daily_cap": daily_cap,
+                                        "shortfall_reason": reason})
+    by_broker = Counter(str(r.get("broker_name")) for r in export_rows)
+    scores = [int(p[2]) for p in picked]
+    return FeedResult(feed_date=feed_date, fed_now=len(picked), fed_for_date=fed_for_date, daily_cap=daily_cap,
+                      batch_id=batch_id, by_broker=dict(by_broker), score_min=min(scores) if scores else None,
+                      score_max=max(scores) if scores else None, shortfall=max(0, daily_cap - fed_for_date),
+                      shortfall_reason=reason, export_rows=export_rows)
