@@ -27,7 +27,7 @@ TEST_KEYS = "test-2026:0123456789abcdef0123456789abcdef\ntest-old:retired-secret
 ACTIVE_KEYS = "test-2026:0123456789abcdef0123456789abcdef\n"
 
 # Tables the per-test cleanup empties (verification_code_map keeps its seed rows).
-DATA_TABLES = ["consent_tokens", "leads", "brokers", "leads_staging", "leads_validated",
+DATA_TABLES = ["campaign_batch_leads", "campaign_batches", "consent_tokens", "leads", "brokers", "leads_staging", "leads_validated",
                "ingest_replay_guard", "pipeline_dlq", "pipeline_events"]
 
 
@@ -141,7 +141,7 @@ def stack(embedded: Server, tmp_path_factory):
     home.mkdir()
     (home / "dagster.yaml").write_text((settings.REPO_ROOT / "dagster.yaml").read_text())
     env = {**rt.env(), "DAGSTER_HOME": str(home), "EC_LANDING_DIR": str(root / "landing"),
-           "EC_UPLOAD_KEYS_FILE": str(keys)}
+           "EC_UPLOAD_KEYS_FILE": str(keys), "EC_OUTBOX_DIR": str(root / "outbox")}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -163,6 +163,7 @@ def db(stack) -> str:
     with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
         conn.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " CASCADE")
     shutil.rmtree(os.environ["EC_LANDING_DIR"], ignore_errors=True)
+    shutil.rmtree(os.environ["EC_OUTBOX_DIR"], ignore_errors=True)
     return stack.warehouse_url
 
 
@@ -232,3 +233,13 @@ def run_ingest(instance, partition_key: str, raise_on_error: bool = True):
 def leads_checksum(url: str) -> str:
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT md5(coalesce(string_agg(l::text, '|' ORDER BY l.id), '')) FROM leads l").fetchone()[0]
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def run_job(instance, name: str, partition_key: str | None = None, raise_on_error: bool = True):
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def(name).execute_in_process(
+        instance=instance, partition_key=partition_key, raise_on_error=raise_on_error, run_config=QUIET)

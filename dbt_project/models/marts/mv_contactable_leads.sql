@@ -16,12 +16,23 @@
 --             litigators are never contacted
 --   broker    assigned to an active broker licensed in the property's state
 --   address   a two-letter state and a five-digit ZIP
+--
+-- It reads the source tables, not the staging views: dbt replaces a view by renaming it away and
+-- dropping it CASCADE, which would drop this materialized view with it (and block on its readers).
+-- The score comes from leads.lead_score, written back by int_lead_scores, which therefore runs first:
+-- depends_on: {{ ref('int_lead_scores') }}
 with leads as (
-    select * from {{ ref('stg_leads') }}
+    select
+        id as lead_id, assigned_broker_id as broker_id, lead_score, email, email_verified, first_name,
+        last_name, property_address, property_city, property_state, property_zip, estimated_equity,
+        campaign_status::text as campaign_status, consent, consented_at,
+        coalesce((melissa_payload ->> 'litigator')::boolean, false) as is_litigator
+    from {{ source('warehouse', 'leads') }}
 ),
 
 brokers as (
-    select * from {{ ref('stg_brokers') }}
+    select id as broker_id, company_name, license_states, status as broker_status
+    from {{ source('warehouse', 'brokers') }}
 )
 
 select

@@ -1,0 +1,81 @@
+"""The contactable view's refresh: concurrent (readers not blocked), guarded by an advisory lock
+(a second refresh skips with a log line), and a change to the model's SQL reaches the database."""
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psycopg
+
+from orchestration.settings import DBT_PROJECT_DIR
+from tests.conftest import run_job
+from tests.test_feeder import seed
+
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+def dbt(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project)],
+                          capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+
+
+def test_reader_is_not_blocked_by_the_refresh(db, instance):
+    seed(db, 50)
+    assert run_job(instance, "contactable_refresh_job").success   # creates the view
+    reader = psycopg.connect(db)
+    try:
+        reader.execute("BEGIN")
+        n = reader.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0]
+        assert n == 50  # the reader now holds its lock on the view until it commits
+        done = {}
+        t = threading.Thread(target=lambda: done.setdefault("ok", run_job(instance, "contactable_refresh_job").success))
+        t.start()
+        t.join(timeout=180)
+        assert not t.is_alive(), "the refresh waited for the reader"
+        assert done["ok"]
+        assert reader.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0] == 50
+    finally:
+        reader.rollback()
+        reader.close()
+
+
+def test_second_concurrent_refresh_skips_with_a_log_line(db, instance):
+    seed(db, 5)
+    assert run_job(instance, "contactable_refresh_job").success
+    with psycopg.connect(db, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(hashtextextended('equity-connect:refresh:mv_contactable_leads', 0))")
+        out = dbt(DBT_PROJECT_DIR, "run", "--select", "mv_contactable_leads")
+        holder.execute("SELECT pg_advisory_unlock_all()")
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "holds the advisory lock; this refresh is skipped" in out.stdout
+
+
+def test_model_sql_change_is_rebuilt_and_swapped_in(db, instance, tmp_path):
+    seed(db, 5)
+    assert run_job(instance, "contactable_refresh_job").success
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "mv_contactable_leads.sql"
+    model.write_text(model.read_text().replace("    l.campaign_status\nfrom leads l",
+                                               "    l.campaign_status,\n    l.property_county_marker\nfrom leads l")
+                     .replace("campaign_status::text as campaign_status, consent, consented_at,",
+                              "campaign_status::text as campaign_status, consent, consented_at, "
+                              "'v2'::text as property_county_marker,"))
+    out = dbt(project, "run", "--select", "mv_contactable_leads")
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "changed; building the new definition beside it and swapping it in" in out.stdout
+    with psycopg.connect(db) as conn:
+        cols = [r[0] for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'analytics.mv_contactable_leads'::regclass "
+            "AND attnum > 0")]
+        assert "property_county_marker" in cols
+        assert conn.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0] == 5
+        uniq = conn.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'analytics' "
+                            "AND tablename = 'mv_contactable_leads' AND indexdef LIKE 'CREATE UNIQUE%'").fetchone()[0]
+        assert uniq == 1
+    # And an unchanged model afterwards is a plain concurrent refresh.
+    again = dbt(project, "run", "--select", "mv_contactable_leads")
+    assert again.returncode == 0 and "swapping it in" not in again.stdout

@@ -1,0 +1,82 @@
+"""Schedule evaluation on real definitions: the 05:30 refresh every day, the 06:00 feed on weekdays
+only, across the March 2026 DST change, requesting the feed date's own partition."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dagster import RunRequest, SkipReason, build_schedule_context
+from dagster._utils.schedules import cron_string_iterator
+
+from orchestration.defs.feed_assets import FeederSettings, campaign_feed_schedule, feed_partitions
+
+LA = ZoneInfo("America/Los_Angeles")
+UTC = ZoneInfo("UTC")
+
+
+def ticks(cron: str, start: datetime, end: datetime) -> list[datetime]:
+    out = []
+    for t in cron_string_iterator(start.timestamp(), cron, "America/Los_Angeles"):
+        if t > end:
+            break
+        out.append(t.astimezone(UTC))
+    return out
+
+
+def _defs():
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def test_schedules_are_registered_running_in_los_angeles():
+    defs = _defs()
+    feed = defs.resolve_schedule_def("campaign_feed_schedule")
+    refresh = defs.resolve_schedule_def("contactable_refresh")
+    assert (feed.cron_schedule, feed.execution_timezone) == ("0 6 * * 1-5", "America/Los_Angeles")
+    assert (refresh.cron_schedule, refresh.execution_timezone) == ("30 5 * * *", "America/Los_Angeles")
+    assert feed.default_status.value == "RUNNING" and refresh.default_status.value == "RUNNING"
+
+
+def test_tick_times_across_the_weekend_and_dst_change():
+    start = datetime(2026, 3, 6, 0, 0, tzinfo=LA)
+    end = datetime(2026, 3, 9, 23, 0, tzinfo=LA)
+    feed = ticks("0 6 * * 1-5", start, end)
+    # Friday 06:00 PST = 14:00Z; no Saturday/Sunday tick; Monday 06:00 PDT = 13:00Z (DST began 8 March).
+    assert feed == [datetime(2026, 3, 6, 14, 0, tzinfo=UTC), datetime(2026, 3, 9, 13, 0, tzinfo=UTC)]
+    refresh = ticks("30 5 * * *", start, end)
+    assert refresh[0] == datetime(2026, 3, 6, 13, 30, tzinfo=UTC)
+    assert refresh[-1] == datetime(2026, 3, 9, 12, 30, tzinfo=UTC)
+    assert len(refresh) == 4  # daily, weekend included
+
+
+def _evaluate(when: datetime, holidays=()):
+    ctx = build_schedule_context(scheduled_execution_time=when,
+                                 resources={"feeder_settings": FeederSettings(outbox_dir="/tmp/unused",
+                                                                               holidays=list(holidays))})
+    return campaign_feed_schedule(ctx)
+
+
+def test_friday_and_monday_ticks_request_their_own_date():
+    fri = _evaluate(datetime(2026, 3, 6, 6, 0, tzinfo=LA))
+    mon = _evaluate(datetime(2026, 3, 9, 6, 0, tzinfo=LA))
+    assert isinstance(fri, RunRequest) and fri.partition_key == "2026-03-06"
+    assert isinstance(mon, RunRequest) and mon.partition_key == "2026-03-09"
+    assert fri.run_key != mon.run_key
+
+
+def test_holiday_tick_skips_with_a_reason():
+    res = _evaluate(datetime(2026, 12, 25, 6, 0, tzinfo=LA), holidays=["2026-12-25"])
+    assert isinstance(res, SkipReason) and "holiday" in res.skip_message
+
+
+def test_feed_partitions_are_weekdays_with_the_window_opening_at_six():
+    keys = feed_partitions.get_partition_keys_in_range(
+        __import__("dagster").PartitionKeyRange("2026-03-06", "2026-03-09"))
+    assert keys == ["2026-03-06", "2026-03-09"]
+    window = feed_partitions.time_window_for_partition_key("2026-03-06")
+    assert window.start.astimezone(LA) == datetime(2026, 3, 6, 6, 0, tzinfo=LA)
+    assert window.end.astimezone(LA) == datetime(2026, 3, 9, 6, 0, tzinfo=LA)
+    # The running Monday's own key exists at its 06:00 tick (end_offset), so the tick can request it.
+    monday_tick = datetime(2026, 3, 9, 6, 0, 1, tzinfo=LA)
+    assert "2026-03-09" in feed_partitions.get_partition_keys(current_time=monday_tick)
+    assert "2026-03-07" not in feed_partitions.get_partition_keys(current_time=monday_tick + timedelta(days=3))
