@@ -11,7 +11,7 @@ from orchestration.db import migrate, runtime
 from orchestration.settings import REPO_ROOT
 
 TABLES = {"brokers", "leads", "leads_staging", "leads_validated", "ingest_replay_guard", "consent_tokens",
-          "verification_code_map", "pipeline_dlq", "pipeline_events"}
+          "verification_code_map", "pipeline_dlq", "pipeline_events", "campaign_batches", "campaign_batch_leads"}
 LEAD_COLUMNS = {
     "id", "first_name", "last_name", "email", "phone", "property_address", "property_city", "property_state",
     "property_zip", "property_value", "estimated_equity", "age", "owner_occupied", "source",
@@ -21,10 +21,11 @@ LEAD_COLUMNS = {
     "call_attempt_count", "melissa_payload", "mak", "apn", "addr_hash", "created_at", "updated_at", "last_seen_at",
 }
 INDEXES = {"leads_mak_key", "leads_apn_state_key", "leads_addr_hash_key", "leads_feeder_idx", "leads_replies_idx",
+           "leads_feeder_email_idx",
            "pipeline_events_type_time_idx", "pipeline_events_upload_idx"}
 FUNCTIONS = {"try_job_lock", "release_job_lock", "try_job_xact_lock", "cleanup_replay_guards",
              "cleanup_consent_tokens", "sha256_hex", "lead_addr_hash", "merge_validated_leads",
-             "set_added_to_campaign_at", "set_updated_at"}
+             "set_added_to_campaign_at", "set_updated_at", "feed_campaign"}
 POLICIES = {("leads", "leads_broker_select"), ("leads", "leads_broker_insert"), ("leads", "leads_broker_update"),
             ("brokers", "brokers_self_select")} | {
     (t, f"{t}_{r}_all") for t in TABLES for r in ("service_role", "pipeline_writer")}

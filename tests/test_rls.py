@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 PIPELINE_TABLES = ["leads_staging", "leads_validated", "ingest_replay_guard", "pipeline_dlq", "pipeline_events",
-                   "consent_tokens", "verification_code_map"]
+                   "consent_tokens", "verification_code_map", "campaign_batches", "campaign_batch_leads"]
 ALL_TABLES = ["leads", "brokers", *PIPELINE_TABLES]
 
 
@@ -29,6 +29,10 @@ def world(migrated_url):
         conn.execute("INSERT INTO pipeline_dlq (source, reason) VALUES ('t', 'r')")
         conn.execute("INSERT INTO pipeline_events (event_type, broker_id) VALUES ('t', %s)", (a,))
         conn.execute("INSERT INTO consent_tokens (lead_id, nonce_hash) VALUES (%s, %s)", (leads["a"], "d" * 64))
+        batch = conn.execute("INSERT INTO campaign_batches (feed_date, lead_ids) VALUES ('2026-03-06', %s) "
+                             "RETURNING id", ([leads["a"]],)).fetchone()[0]
+        conn.execute("INSERT INTO campaign_batch_leads (lead_id, batch_id, feed_date, broker_id) "
+                     "VALUES (%s, %s, '2026-03-06', %s)", (leads["a"], batch, a))
         yield conn, a, b, leads
         conn.rollback()
 
