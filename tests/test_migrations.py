@@ -25,7 +25,7 @@ INDEXES = {"leads_mak_key", "leads_apn_state_key", "leads_addr_hash_key", "leads
            "pipeline_events_type_time_idx", "pipeline_events_upload_idx"}
 FUNCTIONS = {"try_job_lock", "release_job_lock", "try_job_xact_lock", "cleanup_replay_guards",
              "cleanup_consent_tokens", "sha256_hex", "lead_addr_hash", "merge_validated_leads",
-             "set_added_to_campaign_at", "set_updated_at", "feed_campaign"}
+             "set_added_to_campaign_at", "set_updated_at", "feed_campaign", "protect_pipeline_table"}
 POLICIES = {("leads", "leads_broker_select"), ("leads", "leads_broker_insert"), ("leads", "leads_broker_update"),
             ("brokers", "brokers_self_select")} | {
     (t, f"{t}_{r}_all") for t in TABLES for r in ("service_role", "pipeline_writer")}

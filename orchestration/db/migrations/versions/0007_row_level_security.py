@@ -30,21 +30,23 @@ _ARRAY = "ARRAY[" + ", ".join(f"'{t}'" for t in TABLES) + "]"
 def upgrade() -> None:
     op.execute(
         f"""
-        DO $rls$
-        DECLARE t text;
+        -- One place that says how a table holding lead or pipeline data is protected; later
+        -- revisions call it for the tables they add.
+        CREATE FUNCTION protect_pipeline_table(t regclass) RETURNS void LANGUAGE plpgsql AS $f$
+        DECLARE name text := (SELECT relname FROM pg_class WHERE oid = t);
         BEGIN
-          FOREACH t IN ARRAY {_ARRAY} LOOP
-            EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-            EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-            EXECUTE format('GRANT SELECT ON %I TO anon, authenticated', t);
-            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO service_role, pipeline_writer', t);
-            EXECUTE format('CREATE POLICY %I ON %I FOR ALL TO service_role USING (true) WITH CHECK (true)',
-                           t || '_service_role_all', t);
-            EXECUTE format('CREATE POLICY %I ON %I FOR ALL TO pipeline_writer USING (true) WITH CHECK (true)',
-                           t || '_pipeline_writer_all', t);
-          END LOOP;
+          EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+          EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
+          EXECUTE format('GRANT SELECT ON %s TO anon, authenticated', t);
+          EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO service_role, pipeline_writer', t);
+          EXECUTE format('CREATE POLICY %I ON %s FOR ALL TO service_role USING (true) WITH CHECK (true)',
+                         name || '_service_role_all', t);
+          EXECUTE format('CREATE POLICY %I ON %s FOR ALL TO pipeline_writer USING (true) WITH CHECK (true)',
+                         name || '_pipeline_writer_all', t);
         END
-        $rls$;
+        $f$;
+
+        SELECT protect_pipeline_table(t::regclass) FROM unnest({_ARRAY}) AS t;
 
         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO service_role, pipeline_writer;
         GRANT INSERT, UPDATE ON leads TO authenticated;
@@ -83,5 +85,6 @@ def downgrade() -> None:
           END LOOP;
         END
         $rls$;
+        DROP FUNCTION IF EXISTS protect_pipeline_table(regclass);
         """
     )

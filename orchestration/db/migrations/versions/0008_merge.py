@@ -59,14 +59,7 @@ def upgrade() -> None:
           duplicate_rows            integer NOT NULL DEFAULT 0,
           PRIMARY KEY (upload_id, row_number)
         );
-        ALTER TABLE leads_validated ENABLE ROW LEVEL SECURITY;
-        ALTER TABLE leads_validated FORCE ROW LEVEL SECURITY;
-        GRANT SELECT ON leads_validated TO anon, authenticated;
-        GRANT SELECT, INSERT, UPDATE, DELETE ON leads_validated TO service_role, pipeline_writer;
-        CREATE POLICY leads_validated_service_role_all ON leads_validated FOR ALL TO service_role
-          USING (true) WITH CHECK (true);
-        CREATE POLICY leads_validated_pipeline_writer_all ON leads_validated FOR ALL TO pipeline_writer
-          USING (true) WITH CHECK (true);
+        SELECT protect_pipeline_table('leads_validated');
 
         CREATE FUNCTION sorted_union(a text[], b text[]) RETURNS text[]
           LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$

@@ -49,21 +49,8 @@ def upgrade() -> None:
         CREATE INDEX campaign_batch_leads_date_idx ON campaign_batch_leads (feed_date);
         CREATE INDEX campaign_batch_leads_broker_date_idx ON campaign_batch_leads (broker_id, feed_date);
 
-        DO $rls$
-        DECLARE t text;
-        BEGIN
-          FOREACH t IN ARRAY ARRAY['campaign_batches', 'campaign_batch_leads'] LOOP
-            EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-            EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-            EXECUTE format('GRANT SELECT ON %I TO anon, authenticated', t);
-            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO service_role, pipeline_writer', t);
-            EXECUTE format('CREATE POLICY %I ON %I FOR ALL TO service_role USING (true) WITH CHECK (true)',
-                           t || '_service_role_all', t);
-            EXECUTE format('CREATE POLICY %I ON %I FOR ALL TO pipeline_writer USING (true) WITH CHECK (true)',
-                           t || '_pipeline_writer_all', t);
-          END LOOP;
-        END
-        $rls$;
+        SELECT protect_pipeline_table('campaign_batches');
+        SELECT protect_pipeline_table('campaign_batch_leads');
         GRANT USAGE ON SEQUENCE campaign_batches_id_seq TO service_role, pipeline_writer;
 
         CREATE FUNCTION feed_campaign(p_feed_date date, p_cap integer, p_run_id text)
