@@ -192,4 +192,5 @@ def upsert_brokers(conn: psycopg.Connection, rows: list[dict]) -> int:
              [z.strip() for z in r.get("territory_zip_codes", "").split(";") if z.strip()],
              int(r.get("max_leads_per_week") or 100)))
         n += 1
+    conn.execute("ANALYZE brokers")  # tiny table: keep its statistics current for the contactable view
     return n
