@@ -59,11 +59,12 @@ def test_model_sql_change_is_rebuilt_and_swapped_in(db, instance, tmp_path):
     project = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     model = project / "models" / "marts" / "mv_contactable_leads.sql"
-    model.write_text(model.read_text().replace("    l.campaign_status\nfrom leads l",
-                                               "    l.campaign_status,\n    l.property_county_marker\nfrom leads l")
-                     .replace("campaign_status::text as campaign_status, consent, consented_at,",
-                              "campaign_status::text as campaign_status, consent, consented_at, "
-                              "'v2'::text as property_county_marker,"))
+    original = model.read_text()
+    changed = (original
+               .replace("as is_litigator\n", "as is_litigator,\n        'v2'::text as property_county_marker\n", 1)
+               .replace("as campaign_status\nfrom leads l", "as campaign_status,\n    l.property_county_marker\nfrom leads l", 1))
+    assert changed.count("property_county_marker") == 2, "the test's edit no longer applies to the model"
+    model.write_text(changed)
     out = dbt(project, "run", "--select", "mv_contactable_leads")
     assert out.returncode == 0, out.stdout[-3000:]
     assert "changed; building the new definition beside it and swapping it in" in out.stdout
