@@ -109,3 +109,17 @@ def test_reject_rate_over_threshold_fails_the_run_naming_top_reasons(db, instanc
     text = json.dumps(failure.event_specific_data.error.to_string()) if failure.event_specific_data else ""
     assert "75% of rows were rejected" in text and "street address is missing" in text
     assert scalar(db, "SELECT count(*) FROM leads") == 0
+
+
+def test_chunked_normalisation_counts_like_one_pass():
+    """Validation normalises in slices; its counts and rows must equal a single pass."""
+    from orchestration.ingest.reader import read_upload
+    from orchestration.ingest.validate import validate
+
+    body = (HEADER + "".join(f"{i} Main St,Town,CA,90210,N{i},{'bad' if i % 3 else 'ok@example.com'}\n"
+                             for i in range(1, 50))).encode()
+    staged = read_upload(body, "generic").frame
+    one = validate(staged, {}, chunk_rows=10_000)
+    many = validate(staged, {}, chunk_rows=7)
+    assert one.counts == many.counts and one.counts["invalid_emails"] == 33
+    assert one.valid.drop(columns=["melissa_payload"]).equals(many.valid.drop(columns=["melissa_payload"]))

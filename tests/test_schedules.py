@@ -80,3 +80,11 @@ def test_feed_partitions_are_weekdays_with_the_window_opening_at_six():
     monday_tick = datetime(2026, 3, 9, 6, 0, 1, tzinfo=LA)
     assert "2026-03-09" in feed_partitions.get_partition_keys(current_time=monday_tick)
     assert "2026-03-07" not in feed_partitions.get_partition_keys(current_time=monday_tick + timedelta(days=3))
+
+
+def test_refresh_schedule_evaluates_to_a_run_at_0530_on_friday_and_after_dst():
+    refresh = _defs().resolve_schedule_def("contactable_refresh")
+    for when in (datetime(2026, 3, 6, 5, 30, tzinfo=LA), datetime(2026, 3, 9, 5, 30, tzinfo=LA)):
+        data = refresh.evaluate_tick(build_schedule_context(scheduled_execution_time=when))
+        assert len(data.run_requests) == 1 and data.run_requests[0].partition_key is None
+    assert refresh.job_name == "contactable_refresh_job"

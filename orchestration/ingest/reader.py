@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass, field
@@ -40,17 +41,26 @@ def decode(data: bytes) -> tuple[bytes, str]:
         raise FileRejected("the file is empty")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    try:
-        data.decode("utf-8")
+    if _is_utf8(data):
         return data, "utf-8"
-    except UnicodeDecodeError:
-        pass
     try:
         return data.decode("cp1252").encode("utf-8"), "windows-1252"
     except UnicodeDecodeError as exc:
         raise FileRejected(
             f"the file is neither UTF-8 nor Windows-1252 (undecodable byte 0x{data[exc.start]:02x} at "
             f"offset {exc.start}): export it again as CSV UTF-8") from None
+
+
+def _is_utf8(data: bytes, chunk: int = 1 << 24) -> bool:
+    """Validate UTF-8 in slices, so a large file is never held twice (bytes and str)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(view), chunk):
+            decoder.decode(view[start:start + chunk], final=start + chunk >= len(view))
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def _header(data: bytes) -> list[str]:
@@ -116,6 +126,7 @@ def read_upload(data: bytes, profile_name: str) -> ParsedUpload:
         raise FileRejected("the file has a header but no data rows")
 
     data_frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    del table
     frame = pd.DataFrame(index=data_frame.index)
     frame["row_number"] = pd.RangeIndex(1, len(data_frame) + 1)
     for canon in profiles.CANONICAL_FIELDS:
