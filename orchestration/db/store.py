@@ -125,25 +125,35 @@ def replace_staged(conn: psycopg.Connection, upload_id: str, profile: str, frame
 
 
 def read_staged(conn: psycopg.Connection, upload_id: str, columns: list[str]) -> pd.DataFrame:
+    """The upload's staged rows as pyarrow-backed strings. Columns that are empty for the whole
+    upload (phone 3-5 in most files) are not transferred: they come back as all-NA columns."""
+    present = conn.execute(
+        sql.SQL("SELECT {} FROM leads_staging WHERE upload_id = {}").format(
+            sql.SQL(", ").join(sql.SQL("bool_or({} IS NOT NULL)").format(sql.Identifier(c)) for c in columns),
+            sql.Literal(upload_id))).fetchone()
+    wanted = [c for c, has in zip(columns, present) if has or c == "row_number"]
     stmt = sql.SQL("COPY (SELECT {} FROM leads_staging WHERE upload_id = {} ORDER BY row_number)"
                    " TO STDOUT WITH (FORMAT csv, HEADER)").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Literal(upload_id))
+        sql.SQL(", ").join(map(sql.Identifier, wanted)), sql.Literal(upload_id))
     buf = io.BytesIO()
     with conn.cursor() as cur, cur.copy(stmt) as copy:
         for block in copy:
             buf.write(block)
     buf.seek(0)
-    types = {c: pa.string() for c in columns}
+    types = {c: pa.string() for c in wanted}
     types["row_number"] = pa.int64()
     table = pacsv.read_csv(buf, parse_options=pacsv.ParseOptions(newlines_in_values=True),
                            convert_options=pacsv.ConvertOptions(
                                column_types=types, strings_can_be_null=True,
                                quoted_strings_can_be_null=False))
-    frame = table.to_pandas()
+    del buf
+    string_dtype = pd.StringDtype("pyarrow")
+    frame = table.to_pandas(types_mapper={pa.string(): string_dtype, pa.large_string(): string_dtype}.get)
+    del table
     for c in columns:
-        if c != "row_number":
-            frame[c] = frame[c].astype("string")
-    return frame
+        if c not in frame.columns:
+            frame[c] = pd.array(pa.nulls(len(frame), pa.string()), dtype=string_dtype)
+    return frame[columns]
 
 
 def code_map(conn: psycopg.Connection, provider: str) -> dict[tuple[str, str], bool]:
