@@ -92,3 +92,56 @@ def test_in_file_conflict_keeps_both_and_drops_the_clashing_key(db):
     assert counts["inserted"] == 2
     rows = sorted(lead(db), key=lambda r: r["mak"])
     assert rows[0]["addr_hash"] is not None and rows[1]["addr_hash"] is None
+
+
+def test_a_merge_killed_midway_leaves_nothing_behind(db):
+    """The merge is one transaction: a run killed while it waits mid-merge changes nothing."""
+    import threading
+    import time
+
+    ingest(db, ["M1,,1 Main St,Town,CA,90210,Ann,,,,,,,"])
+    before = lead(db)
+    # Stage and validate a second upload, but merge it by hand so it can be killed mid-way.
+    body = (COLS + "M1,,1 Main St,Town,CA,90210,Annie,,,,,,,\nM9,,9 Main St,Town,CA,90210,Nine,,,,,,,\n").encode()
+    receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db)
+    r = receiver.start(signing.sign(body, source="batchdata", key=signing_key()), received_at=datetime.now(UTC))
+    r.feed(body)
+    uid = r.finish().upload_id
+    ctx = pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None)
+    pipeline.stage(ctx, uid)
+    pipeline.validate_upload(ctx, uid)
+    errors = []
+    with psycopg.connect(db) as blocker:
+        blocker.execute("SELECT 1 FROM leads WHERE mak = 'M1' FOR UPDATE")  # the merge's UPDATE waits here
+
+        def run():
+            try:
+                pipeline.merge(ctx, uid)
+            except Exception as exc:  # noqa: BLE001 - the kill surfaces as a connection error
+                errors.append(exc)
+
+        t = threading.Thread(target=run)
+        t.start()
+        with psycopg.connect(db, autocommit=True) as admin:
+            pid = None
+            for _ in range(100):
+                row = admin.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                    "AND query LIKE '%%merge_validated_leads%%'").fetchone()
+                if row:
+                    pid = row[0]
+                    break
+                time.sleep(0.1)
+            assert pid is not None, "the merge never reached the locked row"
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        t.join(timeout=30)
+        blocker.rollback()
+    assert errors, "the killed merge should have failed"
+    after = lead(db)
+    assert [(r["id"], r["first_name"], r["updated_at"]) for r in after] == \
+        [(r["id"], r["first_name"], r["updated_at"]) for r in before]
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM pipeline_events WHERE event_type = 'merged' "
+                            "AND upload_id = %s", (uid,)).fetchone()[0] == 0
+    # The upload is still staged and validated: re-running the merge completes it.
+    assert pipeline.merge(ctx, uid).counts["inserted"] == 1
+    assert {r["first_name"] for r in lead(db)} == {"Annie", "Nine"}
