@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -24,9 +25,7 @@ SAMPLE = settings.SAMPLE_DATA_DIR / "batchdata_sample.csv"
 BROKERS = settings.SAMPLE_DATA_DIR / "brokers.csv"
 
 
-def next_weekday(today) -> "date":
-    from datetime import timedelta
-
+def next_weekday(today: date) -> date:
     day = today + timedelta(days=1)
     while day.weekday() >= 5:
         day += timedelta(days=1)

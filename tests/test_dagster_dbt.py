@@ -8,7 +8,6 @@ from pathlib import Path
 import psycopg
 
 from orchestration.settings import REPO_ROOT
-from tests.conftest import run_ingest, tick_sensor
 
 
 def test_definitions_validate_with_the_cli(stack):

@@ -2,12 +2,10 @@
 lead, capped per date under retries, concurrency and backfills; shortfalls explained."""
 
 import multiprocessing as mp
-import os
 import uuid
 from datetime import date
 
 import psycopg
-import pytest
 
 from orchestration import feeder
 from tests.conftest import run_job

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import psycopg
-import pytest
 
 from orchestration.db import migrate, runtime
 from orchestration.settings import REPO_ROOT
