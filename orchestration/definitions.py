@@ -22,8 +22,6 @@ from orchestration.defs.sensors import upload_sensor
 
 _DBT = str(Path(sys.executable).with_name("dbt"))
 
-dbt_build_job = define_asset_job("dbt_build", selection=[warehouse_dbt_models],
-                                 description="Build and test the dbt models over leads.")
 # The 05:30 refresh is the dbt build: staging -> scores (written back to leads) -> the contactable view
 # (refreshed CONCURRENTLY under an advisory lock by the project's refresh macro).
 contactable_refresh_job = define_asset_job(
@@ -32,15 +30,15 @@ contactable_refresh_job = define_asset_job(
 
 defs = Definitions(
     assets=[*INGEST_ASSETS, warehouse_dbt_models, campaign_feed],
-    jobs=[ingest_job, dbt_build_job, contactable_refresh_job, campaign_feed_job],
+    jobs=[ingest_job, contactable_refresh_job, campaign_feed_job],
     sensors=[upload_sensor],
     schedules=[refresh_schedule(contactable_refresh_job), campaign_feed_schedule],
     resources={
         "warehouse": WarehouseResource(url=EnvVar("EC_WAREHOUSE_URL")),
         "ingest": IngestSettings(landing_dir=EnvVar("EC_LANDING_DIR"),
                                  upload_keys_file=EnvVar("EC_UPLOAD_KEYS_FILE")),
-        # The dbt next to this interpreter (the venv's), so PATH need not include the venv.
         "feeder_settings": FeederSettings(outbox_dir=EnvVar("EC_OUTBOX_DIR")),
+        # The dbt next to this interpreter (the venv's), so PATH need not include the venv.
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_DBT),
     },
 )

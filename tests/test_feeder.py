@@ -88,7 +88,6 @@ def test_ten_concurrent_executions_feed_exactly_250(db, instance):
 def test_backfill_of_three_missed_weekdays(db, instance):
     seed(db, 900)
     refresh(instance)
-    from dagster import DagsterInstance  # noqa: F401 - the instance fixture is the real one
 
     for day in ("2026-03-09", "2026-03-10", "2026-03-11"):
         assert feed_meta(run_job(instance, "campaign_feed_job", day))["fed"] == 250
