@@ -177,7 +177,8 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
 def split_rejects(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str]]]:
     """Run the pandera model lazily; return valid rows and {row_number: [reasons]}."""
     try:
-        NormalisedLead.validate(frame, lazy=True)
+        # Only the checked columns: pandera copies what it validates.
+        NormalisedLead.validate(frame[list(NormalisedLead.to_schema().columns)], lazy=True)
         return frame, {}
     except pa.errors.SchemaErrors as err:
         fc = err.failure_cases
