@@ -131,8 +131,10 @@ def validate_upload(ctx: Context, upload_id: str) -> StageResult:
     ctx.log(f"normalised and validated in {time.perf_counter() - t0:.1f}s: {result.counts['valid']:,} valid, "
             f"{result.counts['rejected']:,} rejected, {result.counts['in_file_duplicates']:,} in-file duplicates")
     reasons = Counter(r for rej in result.rejects for r in rej["reasons"])
+    t_write = time.perf_counter()
     with ctx.connect() as conn, conn.transaction():
         store.replace_validated(conn, upload_id, result.valid)
+        ctx.log(f"wrote {len(result.valid):,} validated rows in {time.perf_counter() - t_write:.1f}s")
         store.clear_dlq_for_upload(conn, "validated_leads", upload_id)
         if result.rejects:
             store.record_dlq_many(conn, "validated_leads", [
