@@ -145,7 +145,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ec-bench-"))
     landing = Landing(tmp / "landing").ensure()
     try:
-        for label, start, prefill in (("cold", 0, 0), ("warm", 10_000_000, None)):
+        for label, start in (("cold", 0), ("warm", 10_000_000)):
             if label == "warm" and args.no_warm:
                 break
             t = time.perf_counter()

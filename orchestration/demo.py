@@ -125,12 +125,10 @@ def run_demo(rows: int = 0) -> int:
             return 1
         upload_id = keys[0]
     elif status == 409:
-        with store.connect(url) as conn:
-            import hashlib
+        import hashlib
 
-            sha = hashlib.sha256(sample.read_bytes()).hexdigest()
-            upload_id = conn.execute("SELECT upload_id FROM ingest_replay_guard WHERE content_sha256 = %s",
-                                     (sha,)).fetchone()[0]
+        with store.connect(url) as conn:
+            upload_id = store.upload_for_content(conn, hashlib.sha256(sample.read_bytes()).hexdigest())
         con.print(f"[bold]2.[/] already ingested as {upload_id}: re-executing its partition (must change nothing)")
         defs.resolve_job_def("ingest_upload").execute_in_process(instance=instance, partition_key=upload_id,
                                                              run_config=QUIET)
@@ -147,12 +145,8 @@ def run_demo(rows: int = 0) -> int:
         feed_meta = {k: v.value for k, v in mat.metadata.items()}
 
     with store.connect(url) as conn:
-        events = {r[0]: r[1] for r in conn.execute(
-            "SELECT DISTINCT ON (event_type) event_type, details FROM pipeline_events WHERE upload_id = %s"
-            " ORDER BY event_type, id DESC", (upload_id,)).fetchall()}
-        total, verified = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE phone_verified OR email_verified) FROM leads").fetchone()
-        contactable = conn.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0]
+        events = store.upload_summary(conn, upload_id)
+        totals = store.lead_totals(conn)
     staged, validated, merged = events.get("staged", {}), events.get("validated", {}), events.get("merged", {})
     table = Table(title=f"upload {upload_id}")
     table.add_column("measure")
@@ -162,8 +156,8 @@ def run_demo(rows: int = 0) -> int:
         ("rejected (DLQ)", validated.get("rejected")), ("in-file duplicates", validated.get("in_file_duplicates")),
         ("new leads", merged.get("inserted")), ("merged into existing", merged.get("updated")),
         ("unchanged", merged.get("unchanged")), ("key conflicts", merged.get("conflicts")),
-        ("leads in total", total), ("with a verified channel", verified),
-        ("contactable (mv_contactable_leads)", contactable),
+        ("leads in total", totals["leads"]), ("with a verified channel", totals["verified"]),
+        ("contactable (mv_contactable_leads)", totals["contactable"]),
         (f"fed for {feed_day} (this run)", feed_meta.get("fed")),
         (f"fed for {feed_day} (cap {feed_meta.get('daily_cap', 250)})", feed_meta.get("fed_for_date")),
     ]:

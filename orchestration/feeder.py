@@ -116,10 +116,7 @@ class FeedResult:
 def explain_shortfall(conn, feed_date: date, cap: int, fed_for_date: int) -> str:
     if fed_for_date >= cap:
         return ""
-    contactable, unfed = conn.execute(
-        "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS "
-        "(SELECT 1 FROM campaign_batch_leads f WHERE f.lead_id = c.lead_id)) "
-        "FROM analytics.mv_contactable_leads c").fetchone()
+    contactable, unfed = store.contactable_counts(conn)
     if unfed == 0:
         return (f"only {fed_for_date} fed for {feed_date}: no contactable lead is left unfed "
                 f"({contactable} in mv_contactable_leads, all fed already)")
@@ -132,22 +129,10 @@ def feed(database_url: str, feed_date: date, *, daily_cap: int = 250, run_id: st
     """Top the date's feed up to ``daily_cap`` (one transaction), return what was fed and why not more."""
     with store.connect(database_url, role=role) as conn:
         with conn.transaction():
-            picked = conn.execute("SELECT lead_id, broker_id, lead_score, batch_id FROM feed_campaign(%s, %s, %s)",
-                                  (feed_date, daily_cap, run_id)).fetchall()
+            picked = store.feed_campaign(conn, feed_date, daily_cap, run_id)
             batch_id = picked[0][3] if picked else None
-            export_rows = []
-            if picked:
-                cur = conn.execute(
-                    "SELECT l.email, l.first_name, l.last_name, l.property_address, l.property_city,"
-                    " l.property_state, l.estimated_equity, b.company_name AS broker_name, l.lead_score,"
-                    " b.id AS broker_id"
-                    " FROM campaign_batch_leads f JOIN leads l ON l.id = f.lead_id"
-                    " LEFT JOIN brokers b ON b.id = f.broker_id"
-                    " WHERE f.batch_id = %s ORDER BY l.lead_score DESC, l.id", (batch_id,))
-                names = [d.name for d in cur.description]
-                export_rows = [dict(zip(names, r)) for r in cur.fetchall()]
-            fed_for_date = conn.execute("SELECT count(*) FROM campaign_batch_leads WHERE feed_date = %s",
-                                        (feed_date,)).fetchone()[0]
+            export_rows = store.batch_export_rows(conn, batch_id) if picked else []
+            fed_for_date = store.fed_count(conn, feed_date)
             reason = explain_shortfall(conn, feed_date, daily_cap, fed_for_date)
             store.record_event(conn, "fed", stage="campaign_feed", run_id=run_id, row_count=len(picked),
                                details={"feed_date": feed_date.isoformat(), "batch_id": batch_id,

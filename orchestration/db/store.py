@@ -24,16 +24,12 @@ LA_TZ = "America/Los_Angeles"
 def connect(url: str, *, role: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A connection acting as ``role`` (RLS applies) with the scheduled-job time zone."""
     with psycopg.connect(url, autocommit=autocommit) as conn:
-        with conn.transaction() if not autocommit else _null():
-            if role:
-                conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("SET TIME ZONE {}").format(sql.Literal(LA_TZ)))
+        if role:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("SET TIME ZONE {}").format(sql.Literal(LA_TZ)))
+        if not autocommit:
+            conn.commit()  # session settings survive; callers start clean transactions
         yield conn
-
-
-@contextmanager
-def _null():
-    yield
 
 
 def record_event(conn: psycopg.Connection, event_type: str, *, stage: str | None = None,
@@ -180,27 +176,75 @@ def merge_upload(conn: psycopg.Connection, upload_id: str, source: str, seen_at:
     return {n: int(v) for n, v in zip(names, row)}
 
 
-def upload_counts(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
-    staged = conn.execute("SELECT count(*) FROM leads_staging WHERE upload_id = %s", (upload_id,)).fetchone()[0]
-    valid = conn.execute("SELECT count(*) FROM leads_validated WHERE upload_id = %s", (upload_id,)).fetchone()[0]
-    return {"staged": staged, "validated": valid}
+def validated_count(conn: psycopg.Connection, upload_id: str) -> int:
+    return conn.execute("SELECT count(*) FROM leads_validated WHERE upload_id = %s", (upload_id,)).fetchone()[0]
+
+
+def upload_for_content(conn: psycopg.Connection, sha256: str) -> str | None:
+    """The upload id under which these exact bytes were accepted (replay guard), if any."""
+    row = conn.execute("SELECT upload_id FROM ingest_replay_guard WHERE content_sha256 = %s", (sha256,)).fetchone()
+    return row[0] if row else None
+
+
+def upload_summary(conn: psycopg.Connection, upload_id: str) -> dict[str, dict]:
+    """The latest details of each event type recorded for an upload."""
+    return {r[0]: r[1] for r in conn.execute(
+        "SELECT DISTINCT ON (event_type) event_type, details FROM pipeline_events WHERE upload_id = %s"
+        " ORDER BY event_type, id DESC", (upload_id,)).fetchall()}
+
+
+def lead_totals(conn: psycopg.Connection) -> dict[str, int]:
+    total, verified = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE phone_verified OR email_verified) FROM leads").fetchone()
+    contactable, unfed = contactable_counts(conn)
+    return {"leads": total, "verified": verified, "contactable": contactable, "contactable_unfed": unfed}
+
+
+# --- feeder ------------------------------------------------------------------------------------
+
+def feed_campaign(conn: psycopg.Connection, feed_date, cap: int, run_id: str | None) -> list[tuple]:
+    """(lead_id, broker_id, lead_score, batch_id) fed now by feed_campaign() (migration 0009)."""
+    return conn.execute("SELECT lead_id, broker_id, lead_score, batch_id FROM feed_campaign(%s, %s, %s)",
+                        (feed_date, cap, run_id)).fetchall()
+
+
+def batch_export_rows(conn: psycopg.Connection, batch_id: int) -> list[dict]:
+    cur = conn.execute(
+        "SELECT l.email, l.first_name, l.last_name, l.property_address, l.property_city,"
+        " l.property_state, l.estimated_equity, b.company_name AS broker_name, l.lead_score,"
+        " b.id AS broker_id"
+        " FROM campaign_batch_leads f JOIN leads l ON l.id = f.lead_id"
+        " LEFT JOIN brokers b ON b.id = f.broker_id"
+        " WHERE f.batch_id = %s ORDER BY l.lead_score DESC, l.id", (batch_id,))
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def fed_count(conn: psycopg.Connection, feed_date) -> int:
+    return conn.execute("SELECT count(*) FROM campaign_batch_leads WHERE feed_date = %s", (feed_date,)).fetchone()[0]
+
+
+def contactable_counts(conn: psycopg.Connection) -> tuple[int, int]:
+    """(rows in mv_contactable_leads, of which never fed)."""
+    return conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS "
+        "(SELECT 1 FROM campaign_batch_leads f WHERE f.lead_id = c.lead_id)) "
+        "FROM analytics.mv_contactable_leads c").fetchone()
 
 
 def upsert_brokers(conn: psycopg.Connection, rows: list[dict]) -> int:
     """Insert or update brokers by NMLS number (operator-maintained list; ';'-separated arrays)."""
-    n = 0
-    for r in rows:
-        conn.execute(
+    params = [(r["company_name"], r.get("contact_name"), r.get("email"), r["nmls_number"],
+               [x.strip().upper() for x in r.get("license_states", "").split(";") if x.strip()],
+               [z.strip() for z in r.get("territory_zip_codes", "").split(";") if z.strip()],
+               int(r.get("max_leads_per_week") or 100)) for r in rows]
+    with conn.cursor() as cur:
+        cur.executemany(
             "INSERT INTO brokers (company_name, contact_name, email, nmls_number, license_states,"
             " territory_zip_codes, max_leads_per_week) VALUES (%s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (nmls_number) DO UPDATE SET company_name = EXCLUDED.company_name,"
             "  contact_name = EXCLUDED.contact_name, email = EXCLUDED.email,"
             "  license_states = EXCLUDED.license_states, territory_zip_codes = EXCLUDED.territory_zip_codes,"
-            "  max_leads_per_week = EXCLUDED.max_leads_per_week",
-            (r["company_name"], r.get("contact_name"), r.get("email"), r["nmls_number"],
-             [s.strip().upper() for s in r.get("license_states", "").split(";") if s.strip()],
-             [z.strip() for z in r.get("territory_zip_codes", "").split(";") if z.strip()],
-             int(r.get("max_leads_per_week") or 100)))
-        n += 1
+            "  max_leads_per_week = EXCLUDED.max_leads_per_week", params)
     conn.execute("ANALYZE brokers")  # tiny table: keep its statistics current for the contactable view
-    return n
+    return len(params)

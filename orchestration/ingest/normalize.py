@@ -33,7 +33,6 @@ _UNIT_WORDS: dict[str, str] = {k: v for k, v in usps.OCCUPANCY_TYPE_ABBREVIATION
 _UNIT_WORDS.update({v: v for v in usps.OCCUPANCY_TYPE_ABBREVIATIONS.values()})
 _UNIT_WORDS.update({"NO": "#", "NUM": "#", "NUMBER": "#"})
 
-_SPACES = re.compile(r"\s+")
 _PO_BOX = re.compile(r"^(?:P\s*O|POST\s+OFFICE)\s*BOX\b")
 
 

@@ -162,7 +162,7 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
     with ctx.connect() as conn, conn.transaction():
-        n = conn.execute("SELECT count(*) FROM leads_validated WHERE upload_id = %s", (upload_id,)).fetchone()[0]
+        n = store.validated_count(conn, upload_id)
         if n == 0:
             raise StageFailed(f"no validated rows for upload {upload_id}: materialize validated_leads first")
         ctx.log(f"merging {n:,} validated rows into leads")

@@ -84,10 +84,6 @@ def _join_nonnull(frags: list[pd.Series], index: pd.Index) -> pd.Series:
     return acc
 
 
-def _empty(index: pd.Index) -> pd.Series:
-    return pd.Series(pd.NA, index=index, dtype="string")
-
-
 def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter) -> pd.DataFrame:
     """Choose each lead's phone and e-mail and keep every channel in melissa_payload (see module doc)."""
     idx = df.index
