@@ -111,15 +111,17 @@ def test_reject_rate_over_threshold_fails_the_run_naming_top_reasons(db, instanc
     assert scalar(db, "SELECT count(*) FROM leads") == 0
 
 
-def test_chunked_normalisation_counts_like_one_pass():
-    """Validation normalises in slices; its counts and rows must equal a single pass."""
-    from orchestration.ingest.reader import read_upload
-    from orchestration.ingest.validate import validate
-
-    body = (HEADER + "".join(f"{i} Main St,Town,CA,90210,N{i},{'bad' if i % 3 else 'ok@example.com'}\n"
-                             for i in range(1, 50))).encode()
-    staged = read_upload(body, "generic").frame
-    one = validate(staged, {}, chunk_rows=10_000)
-    many = validate(staged, {}, chunk_rows=7)
-    assert one.counts == many.counts and one.counts["invalid_emails"] == 33
-    assert one.valid.drop(columns=["melissa_payload"]).equals(many.valid.drop(columns=["melissa_payload"]))
+def test_slice_size_changes_nothing(db):
+    """Validation streams in slices; slices of 7 rows must give the rows and counts of one slice,
+    including in-file duplicates whose members fall into different slices."""
+    body = (HEADER + "".join(f"{i % 40} Main St,Town,CA,90210,N{i},{'bad' if i % 3 else f'x{i}@example.com'}\n"
+                             for i in range(1, 60))).encode()
+    uid = land(db, body)
+    pipeline.stage(ctx(db), uid)
+    snapshot = "SELECT md5(string_agg(v::text, '|' ORDER BY row_number)) FROM leads_validated v WHERE upload_id = %s"
+    one = pipeline.validate_upload(ctx(db), uid, slice_rows=10_000)
+    rows_one = scalar(db, snapshot, (uid,))
+    many = pipeline.validate_upload(ctx(db), uid, slice_rows=7)
+    assert one.counts == many.counts
+    assert one.counts["invalid_emails"] == 40 and one.counts["in_file_duplicates"] == 19
+    assert scalar(db, snapshot, (uid,)) == rows_one

@@ -27,6 +27,8 @@ def connect(url: str, *, role: str | None = None, autocommit: bool = False) -> I
         if role:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
         conn.execute(sql.SQL("SET TIME ZONE {}").format(sql.Literal(LA_TZ)))
+        # Bulk stages stage through temp tables: let them live in memory (allocated only when used).
+        conn.execute("SET temp_buffers = '256MB'")
         if not autocommit:
             conn.commit()  # session settings survive; callers start clean transactions
         yield conn
@@ -82,55 +84,92 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame, chunk: int = 1 << 22) -> int:
-    """COPY a frame (columns named as the table's) through pyarrow's CSV writer.
-
-    PostgreSQL refuses COPY FROM into a table whose row-level security applies to the caller, and
-    the pipeline deliberately runs under RLS: so rows are COPYed into a temporary table shaped like
-    the target (temp tables have no RLS) and moved with one INSERT ... SELECT, which the policies check.
-    """
+def copy_rows(conn: psycopg.Connection, table: str, frame: pd.DataFrame, chunk: int = 1 << 22) -> int:
+    """COPY a frame (columns named as the table's) through pyarrow's CSV writer into a table the
+    caller may COPY into: a temporary table (PostgreSQL refuses COPY FROM under row-level security)."""
     if frame.empty:
         return 0
     data = _csv_bytes(frame)
-    temp = sql.Identifier(f"_copy_{table}")
     cols = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
-    conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-        temp, sql.Identifier(table)))
-    conn.execute(sql.SQL("TRUNCATE {}").format(temp))
-    with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(temp, cols)) as copy:
+    with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+            sql.Identifier(table), cols)) as copy:
         view = memoryview(data)
         for start in range(0, len(view), chunk):
             copy.write(view[start:start + chunk])
-    conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(sql.Identifier(table), cols, cols, temp))
     return len(frame)
 
 
-def pg_array(values: pd.Series) -> pd.Series:
-    """Lists of strings -> PostgreSQL array literals ('{"a","b"}')."""
-    def lit(items) -> str:
-        return "{" + ",".join('"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"' for x in items) + "}"
-    return pd.Series([lit(v) for v in values], index=values.index, dtype="string")
+def _temp_like(conn: psycopg.Connection, table: str) -> str:
+    temp = f"_copy_{table}"
+    conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+        sql.Identifier(temp), sql.Identifier(table)))
+    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(temp)))
+    return temp
 
 
-def replace_staged(conn: psycopg.Connection, upload_id: str, profile: str, frame: pd.DataFrame) -> int:
+def _insert_from(conn: psycopg.Connection, table: str, temp: str, columns: list[str]) -> int:
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    return conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+        sql.Identifier(table), cols, cols, sql.Identifier(temp))).rowcount
+
+
+def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int:
+    """COPY a frame into an RLS-protected table: into a temporary table shaped like the target
+    (temp tables have no RLS), then one INSERT ... SELECT, which the policies check."""
+    if frame.empty:
+        return 0
+    temp = _temp_like(conn, table)
+    copy_rows(conn, temp, frame)
+    return _insert_from(conn, table, temp, list(frame.columns))
+
+
+STAGING_COLUMNS_PREFIX = ["upload_id", "source_profile"]
+
+
+def begin_staging(conn: psycopg.Connection, upload_id: str) -> str:
+    """Replace an upload's staged rows: delete what an earlier run staged, open the COPY target."""
     conn.execute("DELETE FROM leads_staging WHERE upload_id = %s", (upload_id,))
-    out = frame.copy()
+    return _temp_like(conn, "leads_staging")
+
+
+def stage_rows(conn: psycopg.Connection, temp: str, upload_id: str, profile: str, frame: pd.DataFrame) -> int:
+    out = frame.copy(deep=False)
     out.insert(0, "source_profile", profile)
     out.insert(0, "upload_id", upload_id)
-    return copy_frame(conn, "leads_staging", out)
+    return copy_rows(conn, temp, out)
 
 
-def read_staged(conn: psycopg.Connection, upload_id: str, columns: list[str]) -> pd.DataFrame:
-    """The upload's staged rows as pyarrow-backed strings. Columns that are empty for the whole
-    upload (phone 3-5 in most files) are not transferred: they come back as all-NA columns."""
-    present = conn.execute(
-        sql.SQL("SELECT {} FROM leads_staging WHERE upload_id = {}").format(
-            sql.SQL(", ").join(sql.SQL("bool_or({} IS NOT NULL)").format(sql.Identifier(c)) for c in columns),
+def finish_staging(conn: psycopg.Connection, temp: str, columns: list[str]) -> int:
+    return _insert_from(conn, "leads_staging", temp, [*STAGING_COLUMNS_PREFIX, *columns])
+
+
+def staged_shape(conn: psycopg.Connection, upload_id: str, columns: list[str]) -> tuple[int, int, list[str]]:
+    """(row count, highest row number, the columns that hold a value in at least one row)."""
+    row = conn.execute(
+        sql.SQL("SELECT count(*), coalesce(max(row_number), 0), {} FROM leads_staging WHERE upload_id = {}").format(
+            sql.SQL(", ").join(sql.SQL("coalesce(bool_or({} IS NOT NULL), false)").format(sql.Identifier(c))
+                               for c in columns),
             sql.Literal(upload_id))).fetchone()
-    wanted = [c for c, has in zip(columns, present) if has or c == "row_number"]
-    stmt = sql.SQL("COPY (SELECT {} FROM leads_staging WHERE upload_id = {} ORDER BY row_number)"
-                   " TO STDOUT WITH (FORMAT csv, HEADER)").format(
-        sql.SQL(", ").join(map(sql.Identifier, wanted)), sql.Literal(upload_id))
+    return row[0], row[1], [c for c, has in zip(columns, row[2:]) if has or c == "row_number"]
+
+
+def iter_staged(conn: psycopg.Connection, upload_id: str, columns: list[str], slice_rows: int):
+    """The upload's staged rows in row-number slices, as pyarrow-backed string frames, all read in
+    one REPEATABLE READ snapshot (a concurrent re-stage cannot mix two versions). Columns empty for
+    the whole upload (phone 3-5 in most files) are not transferred: they come back all-NA."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        _, top, wanted = staged_shape(conn, upload_id, columns)
+        for low in range(0, top, slice_rows):
+            yield _read_slice(conn, upload_id, columns, wanted, low, low + slice_rows)
+
+
+def _read_slice(conn: psycopg.Connection, upload_id: str, columns: list[str], wanted: list[str],
+                low: int, high: int) -> pd.DataFrame:
+    stmt = sql.SQL("COPY (SELECT {} FROM leads_staging WHERE upload_id = {} AND row_number > {}"
+                   " AND row_number <= {} ORDER BY row_number) TO STDOUT WITH (FORMAT csv, HEADER)").format(
+        sql.SQL(", ").join(map(sql.Identifier, wanted)), sql.Literal(upload_id), sql.Literal(low),
+        sql.Literal(high))
     buf = io.BytesIO()
     with conn.cursor() as cur, cur.copy(stmt) as copy:
         for block in copy:
@@ -158,15 +197,15 @@ def code_map(conn: psycopg.Connection, provider: str) -> dict[tuple[str, str], b
     return {(ch, code): ok for ch, code, ok in rows}
 
 
-def replace_validated(conn: psycopg.Connection, upload_id: str, frame: pd.DataFrame) -> int:
-    conn.execute("DELETE FROM leads_validated WHERE upload_id = %s", (upload_id,))
-    out = frame.copy()
-    out.insert(0, "upload_id", upload_id)
-    out["email_verification_codes"] = pg_array(out["email_verification_codes"])
-    out["phone_verification_codes"] = pg_array(out["phone_verification_codes"])
-    out["property_value"] = out["property_value"].round(2)
-    out["estimated_equity"] = out["estimated_equity"].round(2)
-    return copy_frame(conn, "leads_validated", out)
+def begin_validated_work(conn: psycopg.Connection) -> None:
+    """Create this transaction's _validated_work / _validated_groups temp tables (migration 0010)."""
+    conn.execute("SELECT begin_validated_work()")
+
+
+def publish_validated(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
+    """Replace the upload's leads_validated rows with the work rows, in-file groups collapsed."""
+    row = conn.execute("SELECT * FROM publish_validated(%s)", (upload_id,)).fetchone()
+    return {n: int(v) for n, v in zip(("rows_written", "grouped_rows", "phone_verified", "email_verified"), row)}
 
 
 def merge_upload(conn: psycopg.Connection, upload_id: str, source: str, seen_at: datetime) -> dict[str, int]:
@@ -246,5 +285,7 @@ def upsert_brokers(conn: psycopg.Connection, rows: list[dict]) -> int:
             "  contact_name = EXCLUDED.contact_name, email = EXCLUDED.email,"
             "  license_states = EXCLUDED.license_states, territory_zip_codes = EXCLUDED.territory_zip_codes,"
             "  max_leads_per_week = EXCLUDED.max_leads_per_week", params)
-    conn.execute("ANALYZE brokers")  # tiny table: keep its statistics current for the contactable view
+    # tiny table: keep its statistics current for the contactable view (the pipeline role does not
+    # own it, so a plain ANALYZE would be skipped: the helper of migration 0010 runs it)
+    conn.execute("SELECT analyze_pipeline_table('brokers')")
     return len(params)

@@ -128,9 +128,18 @@ def state(text: pd.Series) -> pd.Series:
     return s.map(_STATE_NAMES).astype("string").fillna(s)
 
 
+def _extract(text: pd.Series, pattern: str) -> pd.Series:
+    """The first group of a full-string match, NA otherwise (pyarrow's RE2: pandas' str.extract
+    runs Python's re row by row)."""
+    arr = pa.array(text.astype("string").to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    found = pc.extract_regex(arr, pattern)
+    group = pc.if_else(pc.is_valid(found), pc.struct_field(found, [0]), pa.scalar(None, pa.large_string()))
+    return pd.Series(group.to_pandas(types_mapper=pd.ArrowDtype), index=text.index).astype("string")
+
+
 def zip5(text: pd.Series) -> pd.Series:
     """ZIP or ZIP+4 -> five digits; Excel-dropped leading zeros (e.g. 2134) are restored."""
-    digits = text.fillna("").astype(str).str.strip().str.extract(r"^([0-9]{3,5})(?:-?[0-9]{4})?(?:\.0)?$")[0]
+    digits = _extract(text.str.strip(), r"^(?P<zip>[0-9]{3,5})(?:-?[0-9]{4})?(?:\.0)?$")
     return digits.str.zfill(5).astype("string")
 
 
@@ -164,15 +173,20 @@ def name(text: pd.Series) -> pd.Series:
     return s.str.title().where(s.ne("")).astype("string")
 
 
+MONEY_LIMIT = 1e12  # numeric(14, 2) in leads: a larger amount is a broken cell, not a price
+
+
 def money(text: pd.Series) -> pd.Series:
-    """'$123,456' / '123456.00' -> float; anything else -> NA."""
+    """'$123,456' / '123456.00' -> float; anything else (or beyond MONEY_LIMIT) -> NA."""
     s = text.fillna("").astype(str).str.replace(r"[ \t\r\n$,]", "", regex=True)
-    return pd.to_numeric(s.where(s.ne("")), errors="coerce")
+    value = pd.to_numeric(s.where(s.ne("")), errors="coerce")
+    return value.where(value.abs() < MONEY_LIMIT)
 
 
 def integer(text: pd.Series) -> pd.Series:
-    return pd.to_numeric(text.fillna("").astype(str).str.strip().replace("", None),
-                         errors="coerce").round().astype("Int64")
+    """Whole numbers (an age); beyond +-1e9 or unparseable -> NA (the range check rejects oddities)."""
+    value = pd.to_numeric(text.fillna("").astype(str).str.strip().replace("", None), errors="coerce")
+    return value.where(value.abs() < 1e9).round().astype("Int64")
 
 
 _TRUE = {"Y", "YES", "TRUE", "T", "1"}

@@ -14,10 +14,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from orchestration.db import store
-from orchestration.ingest import profiles, reader
+from orchestration.ingest import overlap, profiles, reader
 from orchestration.ingest.landing import Landing, Manifest
-from orchestration.ingest.validate import validate
+from orchestration.ingest.validate import KEY_COLUMNS, group_in_file, validate_slice
 
 Log = Callable[[str], None]
 
@@ -82,79 +84,123 @@ def check_raw(ctx: Context, upload_id: str) -> tuple[Manifest, StageResult]:
 
 
 def stage(ctx: Context, upload_id: str) -> StageResult:
-    """Parse the landed CSV through its column profile and COPY it into leads_staging."""
+    """Stream the landed CSV through its column profile into leads_staging (one transaction).
+
+    Blocks of ~16 MB are parsed in this thread while the previous block is COPYed in another, so
+    memory stays flat and the parse overlaps the database's work.
+    """
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
-    data = ctx.landing.data_path(upload_id).read_bytes()
+
+    def refused(exc: reader.FileRejected) -> StageFailed:
+        return _fail(ctx, "leads_staging", upload_id, f"upload {upload_id} ({manifest.filename}) refused: {exc}",
+                     filename=manifest.filename, profile=manifest.source)
+
     try:
-        parsed = reader.read_upload(data, manifest.source)
+        upload = reader.open_upload(ctx.landing.data_path(upload_id), manifest.source)
     except reader.FileRejected as exc:
-        raise _fail(ctx, "leads_staging", upload_id, f"upload {upload_id} ({manifest.filename}) refused: {exc}",
-                    filename=manifest.filename, profile=manifest.source) from None
-    del data
-    t_parse = time.perf_counter() - t0
-    rows = len(parsed.frame)
-    ctx.log(f"parsed {rows:,} rows ({parsed.encoding}, profile {manifest.source}) in {t_parse:.1f}s; "
-            f"{len(parsed.bad_rows)} malformed rows set aside; COPY into leads_staging")
-    with ctx.connect() as conn, conn.transaction():
-        store.replace_staged(conn, upload_id, manifest.source, parsed.frame)
-        store.clear_dlq_for_upload(conn, "leads_staging", upload_id)
-        if parsed.bad_rows:
-            store.record_dlq_many(conn, "leads_staging", [
-                (b["reason"], {"upload_id": upload_id, **b}) for b in parsed.bad_rows])
-        seconds = time.perf_counter() - t0
-        counts = {"rows": rows, "malformed_rows": len(parsed.bad_rows),
-                  "mapped_columns": len(parsed.mapping), "extra_columns": len(parsed.extra_columns)}
-        store.record_event(conn, "staged", stage="leads_staging", upload_id=upload_id, run_id=ctx.run_id,
-                           row_count=rows, duration_ms=int(seconds * 1000),
-                           details={**counts, "encoding": parsed.encoding, "profile": manifest.source})
-    ctx.log(f"staged {rows:,} rows in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
-    return StageResult(counts, seconds, {"encoding": parsed.encoding, "mapping": parsed.mapping,
-                                         "extra_columns": parsed.extra_columns[:50]})
+        raise refused(exc) from None
+    ctx.log(f"reading {manifest.filename} ({manifest.size / 1e6:,.1f} MB, {upload.encoding}, profile "
+            f"{manifest.source}): {len(upload.mapping)} mapped columns, {len(upload.extra_columns)} kept in raw")
+    columns = ["row_number", *profiles.CANONICAL_FIELDS, "raw"]
+    try:
+        with ctx.connect() as conn, conn.transaction():
+            temp = store.begin_staging(conn, upload_id)
+            with overlap.Background(lambda f: store.stage_rows(conn, temp, upload_id, manifest.source, f)) as out:
+                for frame in upload.frames:
+                    out.put(frame)
+                    if upload.rows // PROGRESS_ROWS != (upload.rows - len(frame)) // PROGRESS_ROWS:
+                        ctx.log(f"  parsed {upload.rows:,} rows ({time.perf_counter() - t0:.1f}s)")
+            rows = store.finish_staging(conn, temp, columns)
+            store.clear_dlq_for_upload(conn, "leads_staging", upload_id)
+            if upload.bad_rows:
+                store.record_dlq_many(conn, "leads_staging", [
+                    (b["reason"], {"upload_id": upload_id, **b}) for b in upload.bad_rows])
+            seconds = time.perf_counter() - t0
+            counts = {"rows": rows, "malformed_rows": len(upload.bad_rows),
+                      "mapped_columns": len(upload.mapping), "extra_columns": len(upload.extra_columns)}
+            store.record_event(conn, "staged", stage="leads_staging", upload_id=upload_id, run_id=ctx.run_id,
+                               row_count=rows, duration_ms=int(seconds * 1000),
+                               details={**counts, "encoding": upload.encoding, "profile": manifest.source})
+    except reader.FileRejected as exc:
+        raise refused(exc) from None
+    ctx.log(f"staged {rows:,} rows in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f} rows/s); "
+            f"{len(upload.bad_rows)} malformed rows set aside")
+    return StageResult(counts, seconds, {"encoding": upload.encoding, "mapping": upload.mapping,
+                                         "extra_columns": upload.extra_columns[:50]})
 
 
 STAGED_COLUMNS = ["row_number", *profiles.CANONICAL_FIELDS]
+PROGRESS_ROWS = 250_000
 
 
-def validate_upload(ctx: Context, upload_id: str) -> StageResult:
-    """Normalise and validate staged rows, dedupe within the file, write leads_validated."""
+def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) -> StageResult:
+    """Normalise and validate staged rows slice by slice, dedupe within the file, publish
+    leads_validated — all in one transaction.
+
+    Three things happen at once: a reader thread fetches the next staged slice, this thread
+    normalises and checks the current one, a writer thread COPYs the previous one into the
+    transaction's work table. Only the key columns of each valid row stay in memory, for the in-file
+    groups; publish_validated() (SQL) then writes the final rows with the groups collapsed.
+    """
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
-    with ctx.connect() as conn:
-        staged = store.read_staged(conn, upload_id, STAGED_COLUMNS)
-        codes = store.code_map(conn, profiles.PROFILES[manifest.source].provider)
-    if staged.empty:
-        raise _fail(ctx, "validated_leads", upload_id,
-                    f"nothing staged for upload {upload_id}: materialize leads_staging first")
-    ctx.log(f"read {len(staged):,} staged rows in {time.perf_counter() - t0:.1f}s; normalising")
-    result = validate(staged, codes)
-    ctx.log(f"normalised and validated in {time.perf_counter() - t0:.1f}s: {result.counts['valid']:,} valid, "
-            f"{result.counts['rejected']:,} rejected, {result.counts['in_file_duplicates']:,} in-file duplicates")
-    reasons = Counter(r for rej in result.rejects for r in rej["reasons"])
-    t_write = time.perf_counter()
+    counts: Counter = Counter()
+    unknown: Counter = Counter()
+    rejects: list[dict] = []
+    keys: list[pd.DataFrame] = []
     with ctx.connect() as conn, conn.transaction():
-        store.replace_validated(conn, upload_id, result.valid)
-        ctx.log(f"wrote {len(result.valid):,} validated rows in {time.perf_counter() - t_write:.1f}s")
+        codes = store.code_map(conn, profiles.PROFILES[manifest.source].provider)
+        total, _, _ = store.staged_shape(conn, upload_id, ["row_number"])
+        if total == 0:
+            raise _fail(ctx, "validated_leads", upload_id,
+                        f"nothing staged for upload {upload_id}: materialize leads_staging first")
+        ctx.log(f"validating {total:,} staged rows in slices of {slice_rows:,}")
+        store.begin_validated_work(conn)
+        with ctx.connect() as source_conn, \
+                overlap.Prefetch(store.iter_staged(source_conn, upload_id, STAGED_COLUMNS, slice_rows)) as slices, \
+                overlap.Background(lambda f: store.copy_rows(conn, "_validated_work", f)) as out:
+            for staged in slices:
+                result = validate_slice(staged, codes, unknown, counts)
+                rejects.extend(result.rejects)
+                keys.append(result.valid[KEY_COLUMNS])
+                out.put(result.valid)
+                if counts["rows"] // PROGRESS_ROWS != (counts["rows"] - len(staged)) // PROGRESS_ROWS:
+                    ctx.log(f"  {counts['rows']:,} of {total:,} rows normalised and checked "
+                            f"({time.perf_counter() - t0:.1f}s)")
+        groups, conflicts = group_in_file(pd.concat(keys, ignore_index=True))
+        del keys
+        store.copy_rows(conn, "_validated_groups", groups)
+        published = store.publish_validated(conn, upload_id)
+        counts.update({
+            "in_file_duplicates": counts["valid"] - published["rows_written"],
+            "unique": published["rows_written"], "in_file_conflicts": len(conflicts),
+            "unknown_codes": int(sum(unknown.values())),
+            "phone_verified": published["phone_verified"], "email_verified": published["email_verified"],
+        })
+        ctx.log(f"validated in {time.perf_counter() - t0:.1f}s: {counts['valid']:,} valid, "
+                f"{counts['rejected']:,} rejected, {counts['in_file_duplicates']:,} in-file duplicates")
+        reasons = Counter(r for rej in rejects for r in rej["reasons"])
         store.clear_dlq_for_upload(conn, "validated_leads", upload_id)
-        if result.rejects:
+        if rejects:
             store.record_dlq_many(conn, "validated_leads", [
-                ("; ".join(r["reasons"]), {"upload_id": upload_id, **r}) for r in result.rejects])
+                ("; ".join(r["reasons"]), {"upload_id": upload_id, **r}) for r in rejects])
         seconds = time.perf_counter() - t0
-        details = {**result.counts, "reject_reasons": dict(reasons.most_common(10)),
-                   "unknown_codes": dict(result.unknown_codes.most_common(10)),
-                   "in_file_conflicts": result.conflicts[:20]}
+        details = {**counts, "reject_reasons": dict(reasons.most_common(10)),
+                   "unknown_codes": dict(unknown.most_common(10)), "in_file_conflicts": conflicts[:20]}
         store.record_event(conn, "validated", stage="validated_leads", upload_id=upload_id,
-                           run_id=ctx.run_id, row_count=result.counts["valid"],
+                           run_id=ctx.run_id, row_count=counts["valid"],
                            duration_ms=int(seconds * 1000), details=details)
-    rate = result.counts["rejected"] / max(result.counts["rows"], 1)
+    counts = dict(counts)
+    rate = counts["rejected"] / max(counts["rows"], 1)
     if rate > ctx.max_reject_rate:
         top = ", ".join(f"{k} ({v:,})" for k, v in reasons.most_common(3))
         raise _fail(ctx, "validated_leads", upload_id,
                     f"{rate:.0%} of rows were rejected (limit {ctx.max_reject_rate:.0%}); top reasons: {top}. "
                     "Fix the export (or raise max_reject_rate) and re-run this partition",
                     reject_rate=rate)
-    return StageResult(result.counts, seconds, {"reject_reasons": dict(reasons.most_common(10)),
-                                                "unknown_codes": dict(result.unknown_codes.most_common(10))})
+    return StageResult(counts, seconds, {"reject_reasons": dict(reasons.most_common(10)),
+                                         "unknown_codes": dict(unknown.most_common(10))})
 
 
 def merge(ctx: Context, upload_id: str) -> StageResult:

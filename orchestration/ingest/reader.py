@@ -6,6 +6,8 @@
 - Quoted newlines are values, not row breaks.
 - A row with the wrong number of fields is not fatal: it is set aside as a reject with its line
   text (cut to 500 characters) and the file goes on.
+- The file is read as a stream of ~16 MB blocks (``open_upload``): memory stays flat whatever the
+  file's size. One streaming pass over the bytes first settles the encoding.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +31,10 @@ class FileRejected(ValueError):
     """The whole file cannot be ingested; the message says why and what to do."""
 
 
+BLOCK_BYTES = 1 << 24
+_BOM = b"\xef\xbb\xbf"
+
+
 @dataclass
 class ParsedUpload:
     frame: pd.DataFrame                 # row_number, canonical columns (text), raw (json text)
@@ -35,36 +44,58 @@ class ParsedUpload:
     bad_rows: list[dict] = field(default_factory=list)
 
 
-def decode(data: bytes) -> tuple[bytes, str]:
-    """Return UTF-8 bytes (BOM removed) and the encoding the file was in."""
-    if not data.strip():
-        raise FileRejected("the file is empty")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if _is_utf8(data):
-        return data, "utf-8"
-    try:
-        return data.decode("cp1252").encode("utf-8"), "windows-1252"
-    except UnicodeDecodeError as exc:
-        raise FileRejected(
-            f"the file is neither UTF-8 nor Windows-1252 (undecodable byte 0x{data[exc.start]:02x} at "
-            f"offset {exc.start}): export it again as CSV UTF-8") from None
+def detect_encoding(fh: BinaryIO, chunk: int = 1 << 24) -> str:
+    """'utf-8' or 'windows-1252' (Excel's default), checked over the whole stream without holding it."""
+    fh.seek(0)
+    if not fh.read(1 << 16).strip():
+        fh.seek(0)
+        if not fh.read().strip():
+            raise FileRejected("the file is empty")
+    for encoding in ("utf-8", "cp1252"):
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder(encoding)()
+        offset = 0
+        try:
+            while block := fh.read(chunk):
+                decoder.decode(block)
+                offset += len(block)
+            decoder.decode(b"", final=True)
+            return "utf-8" if encoding == "utf-8" else "windows-1252"
+        except UnicodeDecodeError as exc:
+            bad_at, bad_byte = offset + exc.start, exc.object[exc.start]
+    raise FileRejected(
+        f"the file is neither UTF-8 nor Windows-1252 (undecodable byte 0x{bad_byte:02x} at "
+        f"offset {bad_at}): export it again as CSV UTF-8")
 
 
-def _is_utf8(data: bytes, chunk: int = 1 << 24) -> bool:
-    """Validate UTF-8 in slices, so a large file is never held twice (bytes and str)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(data)
-    try:
-        for start in range(0, len(view), chunk):
-            decoder.decode(view[start:start + chunk], final=start + chunk >= len(view))
+class _Utf8Stream(io.RawIOBase):
+    """A binary file as UTF-8 bytes without a BOM (Windows-1252 is transcoded as it is read)."""
+
+    def __init__(self, fh: BinaryIO, encoding: str):
+        self._fh = fh
+        self._decoder = codecs.getincrementaldecoder("cp1252")() if encoding == "windows-1252" else None
+        self._pending = b""
+        fh.seek(0)
+        if fh.read(3) != _BOM:
+            fh.seek(0)
+
+    def readable(self) -> bool:
         return True
-    except UnicodeDecodeError:
-        return False
+
+    def readinto(self, buffer) -> int:
+        want = len(buffer)
+        while len(self._pending) < want:
+            block = self._fh.read(max(want, 1 << 20))
+            if not block:
+                break
+            self._pending += block if self._decoder is None else self._decoder.decode(block).encode("utf-8")
+        out, self._pending = self._pending[:want], self._pending[want:]
+        buffer[:len(out)] = out
+        return len(out)
 
 
-def _header(data: bytes) -> list[str]:
-    first = data[: 1 << 20].decode("utf-8", errors="replace")
+def _header(stream: io.RawIOBase) -> list[str]:
+    first = stream.read(1 << 20).decode("utf-8", errors="replace")
     try:
         row = next(csv.reader(io.StringIO(first)))
     except StopIteration:
@@ -89,46 +120,79 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def read_upload(data: bytes, profile_name: str) -> ParsedUpload:
-    utf8, encoding = decode(data)
-    headers = _unique(_header(utf8))
+@dataclass
+class UploadStream:
+    """An upload being read: its header facts now, its rows as frames of one block each."""
+
+    encoding: str
+    mapping: dict[str, str]
+    extra_columns: list[str]
+    frames: Iterator[pd.DataFrame]
+    bad_rows: list[dict] = field(default_factory=list)   # filled while ``frames`` is consumed
+    rows: int = 0                                         # likewise
+
+
+def open_upload(path: Path | str, profile_name: str, *, block_bytes: int = BLOCK_BYTES) -> UploadStream:
+    """Check the encoding and the header now (FileRejected names what is wrong), then stream rows.
+
+    ``frames`` yields canonical frames (row_number, the profile's canonical columns, raw JSON of the
+    unmapped columns); it raises FileRejected if the file turns out to have no data rows or to be
+    unreadable further on.
+    """
+    fh = open(path, "rb")  # noqa: SIM115 - closed by the frames generator
     try:
+        encoding = detect_encoding(fh)
+        headers = _unique(_header(_Utf8Stream(fh, encoding)))
         mapping, extra = profiles.map_headers(profile_name, headers)
     except profiles.MissingColumns as exc:
+        fh.close()
         raise FileRejected(str(exc)) from None
+    except BaseException:
+        fh.close()
+        raise
+    stream = UploadStream(encoding=encoding, mapping=mapping, extra_columns=extra, frames=iter(()))
+    stream.frames = _frames(fh, encoding, headers, mapping, extra, stream, block_bytes)
+    return stream
 
-    bad_rows: list[dict] = []
 
+def _frames(fh: BinaryIO, encoding: str, headers: list[str], mapping: dict[str, str], extra: list[str],
+            stream: UploadStream, block_bytes: int) -> Iterator[pd.DataFrame]:
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad_rows.append({
-            "line": row.number,
-            "reason": f"row has {row.actual_columns} fields, the header has {row.expected_columns}",
-            "text": (row.text or "")[:500],
-        })
+        bad = {"reason": f"row has {row.actual_columns} fields, the header has {row.expected_columns}",
+               "text": (row.text or "")[:500]}
+        if row.number is not None:
+            bad["line"] = row.number
+        stream.bad_rows.append(bad)
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(utf8),
-            read_options=pacsv.ReadOptions(column_names=headers, skip_rows=1, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in headers},
-                strings_can_be_null=False, quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise FileRejected(f"the file is not readable as CSV: {str(exc)[:300]}") from None
-
-    if table.num_rows == 0:
-        if bad_rows:
-            raise FileRejected(f"no readable data rows: {bad_rows[0]['reason']}")
+    with fh:
+        try:
+            batches = pacsv.open_csv(
+                _Utf8Stream(fh, encoding),
+                read_options=pacsv.ReadOptions(column_names=headers, skip_rows=1, block_size=block_bytes),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={h: pa.string() for h in headers},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False,
+                ),
+            )
+            for batch in batches:
+                if batch.num_rows:
+                    frame = _canonical(batch, mapping, extra, first_row=stream.rows + 1)
+                    stream.rows += len(frame)
+                    yield frame
+        except pa.ArrowInvalid as exc:
+            raise FileRejected(f"the file is not readable as CSV: {str(exc)[:300]}") from None
+    if stream.rows == 0:
+        if stream.bad_rows:
+            raise FileRejected(f"no readable data rows: {stream.bad_rows[0]['reason']}")
         raise FileRejected("the file has a header but no data rows")
 
-    data_frame = table.to_pandas(types_mapper=pd.ArrowDtype)
-    del table
+
+def _canonical(batch: pa.RecordBatch, mapping: dict[str, str], extra: list[str], first_row: int) -> pd.DataFrame:
+    data_frame = batch.to_pandas(types_mapper=pd.ArrowDtype)
     frame = pd.DataFrame(index=data_frame.index)
-    frame["row_number"] = pd.RangeIndex(1, len(data_frame) + 1)
+    frame["row_number"] = pd.RangeIndex(first_row, first_row + len(data_frame))
     for canon in profiles.CANONICAL_FIELDS:
         if canon in mapping:
             col = data_frame[mapping[canon]].astype("string").str.strip()
@@ -140,5 +204,13 @@ def read_upload(data: bytes, profile_name: str) -> ParsedUpload:
             orient="records", lines=True, force_ascii=False).splitlines()
     else:
         frame["raw"] = "{}"
-    return ParsedUpload(frame=frame, encoding=encoding, mapping=mapping, extra_columns=extra,
-                        bad_rows=bad_rows)
+    return frame
+
+
+def read_upload(path: Path | str, profile_name: str) -> ParsedUpload:
+    """The whole upload as one frame (small files, tests); the pipeline streams with open_upload."""
+    stream = open_upload(path, profile_name)
+    frames = list(stream.frames)
+    frame = pd.concat(frames, ignore_index=True)
+    return ParsedUpload(frame=frame, encoding=stream.encoding, mapping=stream.mapping,
+                        extra_columns=stream.extra_columns, bad_rows=stream.bad_rows)

@@ -11,8 +11,12 @@ Rules (each one is tested):
 - In-file dedupe follows the same cascade as the merge: rows sharing a MAK are one property; then
   rows sharing (APN, state) unless their MAKs differ; then rows sharing ``addr_hash`` unless their
   MAK or APN differ. The lowest row number represents the group; others are merged into it safely
-  (NULL never erases, booleans OR, code lists unioned). A key that would clash with another group
-  is not kept on the later row and the conflict is reported.
+  (NULL never erases, booleans OR, code lists unioned) by ``publish_validated()`` in SQL (migration
+  0010). A key that would clash with another group is not kept on the later row and the conflict
+  is reported.
+
+Validation works slice by slice (``validate_slice``) so memory stays flat; only the five key
+columns of every valid row are kept to find the in-file groups at the end (``group_in_file``).
 """
 
 from __future__ import annotations
@@ -28,21 +32,20 @@ from orchestration.ingest import normalize as norm
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
 from orchestration.ingest.schemas import NormalisedLead, reason_for
 
-VALIDATED_COLUMNS = [
+# The columns of the _validated_work temp table (migration 0010), in its order.
+WORK_COLUMNS = [
     "row_number", "first_name", "last_name", "email", "phone", "property_address", "property_city",
     "property_state", "property_zip", "property_value", "estimated_equity", "age", "owner_occupied",
-    "email_verified", "phone_verified", "email_verification_codes", "phone_verification_codes",
-    "melissa_payload", "mak", "apn", "addr_hash", "duplicate_rows",
+    "email_verified", "phone_verified", "email_code", "phone_code", "melissa_payload", "mak", "apn",
+    "addr_hash",
 ]
+KEY_COLUMNS = ["row_number", "mak", "apn", "property_state", "addr_hash"]
 
 
 @dataclass
-class ValidationResult:
-    valid: pd.DataFrame
-    rejects: list[dict]
-    counts: dict[str, int] = field(default_factory=dict)
-    unknown_codes: Counter = field(default_factory=Counter)
-    conflicts: list[dict] = field(default_factory=list)
+class SliceResult:
+    valid: pd.DataFrame           # WORK_COLUMNS of the rows that passed
+    rejects: list[dict] = field(default_factory=list)
 
 
 CodeMap = dict[tuple[str, str], bool]  # (channel, code lower-case) -> is_verified
@@ -115,15 +118,15 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
                              dtype="string")
     out["email_verified"] = e_has_ver
 
-    # Verification codes of the chosen channel (lower-case).
-    def chosen_codes(slots: list[str], pick: np.ndarray) -> list[list[str]]:
+    # Verification code of the chosen channel (lower-case), NA when none.
+    def chosen_code(slots: list[str], pick: np.ndarray) -> pd.Series:
         mat = np.column_stack([df[f"{s}_code"].str.strip().str.lower().to_numpy(dtype=object, na_value=None)
                                for s in slots])
-        chosen = np.where(pick >= 0, mat[rows, np.maximum(pick, 0)], None)
-        return [[c] if c else [] for c in chosen]
+        chosen = pd.Series(np.where(pick >= 0, mat[rows, np.maximum(pick, 0)], None), index=idx, dtype="string")
+        return chosen.where(chosen.ne(""))
 
-    out["phone_verification_codes"] = chosen_codes(p_slots, p_idx)
-    out["email_verification_codes"] = chosen_codes(e_slots, e_idx)
+    out["phone_code"] = chosen_code(p_slots, p_idx)
+    out["email_code"] = chosen_code(e_slots, e_idx)
 
     # Every channel, as JSON built column-wise (no per-row Python).
     p_frags = []
@@ -192,10 +195,16 @@ def split_rejects(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str
         return frame[~bad], reasons
 
 
-def dedupe_in_file(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
-    """Collapse rows of one property (cascade MAK -> APN+state -> addr_hash); see module doc."""
-    df = frame.sort_values("row_number").reset_index(drop=True)
+def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """In-file duplicate groups from the key columns of every valid row (cascade: see module doc).
+
+    Returns the rows ``publish_validated()`` must treat specially — members of multi-row groups and
+    rows that gave up a clashing key — as (row_number, grp = the group's lowest row number,
+    drop_apn, drop_addr_hash), and the conflicts found.
+    """
+    df = keys.sort_values("row_number").reset_index(drop=True)
     group = np.arange(len(df))
+    dropped = {"apn": np.zeros(len(df), bool), "addr_hash": np.zeros(len(df), bool)}
     conflicts: list[dict] = []
 
     def collapse(key_cols: list[str], guard_cols: list[str], key_name: str) -> None:
@@ -216,14 +225,15 @@ def dedupe_in_file(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
             differs = sub[g].notna() & lead_val.notna() & sub[g].ne(lead_val)
             ok &= ~differs.fillna(False).astype(bool)
         # Rows whose guard differs keep their own group and give up the clashing key.
-        clash = (~ok) & first_g.ne(sub["_g"])
-        for idx in sub.index[clash.to_numpy()]:
-            conflicts.append({"row_number": int(df.at[idx, "row_number"]), "key": key_name,
-                              "value": str(key_tuple[idx]), "reason": "same " + key_name + " as another row "
-                              "whose " + "/".join(guard_cols) + " differs"})
-            for c in key_cols:
-                if c != "property_state":
-                    df.at[idx, c] = pd.NA
+        clash = ((~ok) & first_g.ne(sub["_g"])).to_numpy()
+        if clash.any():
+            at = sub.index[clash]
+            for idx, value in zip(at, key_tuple[clash]):
+                conflicts.append({"row_number": int(df.at[idx, "row_number"]), "key": key_name,
+                                  "value": str(value), "reason": "same " + key_name + " as another row "
+                                  "whose " + "/".join(guard_cols) + " differs"})
+            df.loc[at, key_cols[0]] = pd.NA
+            dropped[key_cols[0]][at.to_numpy()] = True
         joined = (ok & first_g.ne(sub["_g"])).to_numpy()
         if joined.any():
             # Union: every member of a joined group follows it to the key's representative group.
@@ -236,74 +246,29 @@ def dedupe_in_file(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     collapse(["apn", "property_state"], ["mak"], "apn")
     collapse(["addr_hash"], ["mak", "apn"], "addr_hash")
 
-    df["_g"] = group
-    sizes = df.groupby("_g")["row_number"].transform("size")
-    single = df[sizes.eq(1)].copy()
-    single["duplicate_rows"] = 0
-    multi = df[sizes.gt(1)]
-    if multi.empty:
-        return single.drop(columns="_g")[VALIDATED_COLUMNS], conflicts
-    # Later rows override earlier scalars when they have a value (NULL never erases);
-    # booleans OR, codes unioned, payloads merged.
-    gb = multi.groupby("_g", sort=False)
-    scalar = [c for c in VALIDATED_COLUMNS if c not in (
-        "row_number", "email_verified", "phone_verified", "email_verification_codes",
-        "phone_verification_codes", "melissa_payload", "duplicate_rows", "email", "phone")]
-    merged = gb[scalar].last()
-    merged["row_number"] = gb["row_number"].min()
-    merged["email_verified"] = gb["email_verified"].any()
-    merged["phone_verified"] = gb["phone_verified"].any()
-    # A verified channel beats an unverified one; among equals the later row wins.
-    for ch in ("email", "phone"):
-        ranked = multi.assign(_v=multi[f"{ch}_verified"].astype(int))[["_g", ch, "_v", "row_number"]]
-        ranked = ranked[ranked[ch].notna()].sort_values(["_g", "_v", "row_number"])
-        merged[ch] = ranked.groupby("_g")[ch].last()
-    for col in ("email_verification_codes", "phone_verification_codes"):
-        codes = multi[["_g", col]].explode(col).dropna().drop_duplicates().sort_values(["_g", col])
-        gids, starts = np.unique(codes["_g"].to_numpy(), return_index=True)
-        lists = [list(x) for x in np.split(codes[col].to_numpy(dtype=object), starts[1:])] if len(gids) else []
-        by_group = dict(zip(gids.tolist(), lists))
-        merged[col] = [by_group.get(g, []) for g in merged.index]
-    # jsonb || over the group's payloads: the latest non-empty payload, keeping a litigator flag
-    # that an earlier row carried.
-    pay = multi[["_g", "melissa_payload", "row_number"]]
-    nonempty = pay[pay["melissa_payload"].ne("{}")].sort_values("row_number")
-    last = nonempty.groupby("_g")["melissa_payload"].last().reindex(merged.index).fillna("{}")
-    lit_any = pay.assign(_l=pay["melissa_payload"].str.contains('"litigator":true', regex=False)) \
-        .groupby("_g")["_l"].any().reindex(merged.index).fillna(False)
-    needs = lit_any & ~last.str.contains('"litigator":true', regex=False)
-    last = last.where(~needs, last.str.slice(0, -1) + ',"litigator":true}')
-    merged["melissa_payload"] = last.str.replace('{,"litigator"', '{"litigator"', regex=False)
-    # Litigator anywhere in the group: the person is never called, whatever another row says.
-    merged.loc[lit_any.to_numpy(), "phone"] = pd.NA
-    merged.loc[lit_any.to_numpy(), "phone_verified"] = False
-    merged["duplicate_rows"] = gb["row_number"].size() - 1
-    out = pd.concat([single.drop(columns="_g"), merged.reset_index(drop=True)], ignore_index=True)
-    return out[VALIDATED_COLUMNS].sort_values("row_number").reset_index(drop=True), conflicts
-
-
-def validate(staged: pd.DataFrame, code_map: CodeMap, *, chunk_rows: int = 200_000) -> ValidationResult:
-    counts: Counter = Counter()
-    unknown: Counter = Counter()
-    # Normalise in slices: the same result, a fraction of the intermediate memory.
-    frame = pd.concat([normalise(staged.iloc[i:i + chunk_rows], code_map, unknown, counts)
-                       for i in range(0, len(staged), chunk_rows)])
-    good, reasons = split_rejects(frame)
-    raw_by_row = staged.set_index("row_number")
-    rejects = []
-    for rn, why in sorted(reasons.items()):
-        src = raw_by_row.loc[rn]
-        rejects.append({"row_number": rn, "reasons": why,
-                        "row": {k: (None if pd.isna(v) else str(v)) for k, v in src.items()
-                                if k != "raw" and not pd.isna(v)}})
-    deduped, conflicts = dedupe_in_file(good)
-    counts.update({
-        "rows": len(staged), "valid": len(good), "rejected": len(rejects),
-        "in_file_duplicates": int(len(good) - len(deduped)), "unique": len(deduped),
-        "in_file_conflicts": len(conflicts),
-        "unknown_codes": int(sum(unknown.values())),
-        "phone_verified": int(deduped["phone_verified"].sum()),
-        "email_verified": int(deduped["email_verified"].sum()),
+    sizes = np.bincount(group, minlength=len(df))
+    special = (sizes[group] > 1) | dropped["apn"] | dropped["addr_hash"]
+    rows = df["row_number"].to_numpy()
+    groups = pd.DataFrame({
+        "row_number": rows[special], "grp": rows[group[special]],
+        "drop_apn": dropped["apn"][special], "drop_addr_hash": dropped["addr_hash"][special],
     })
-    return ValidationResult(valid=deduped, rejects=rejects, counts=dict(counts), unknown_codes=unknown,
-                            conflicts=conflicts)
+    return groups, conflicts
+
+
+def validate_slice(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter) -> SliceResult:
+    """Normalise and check one slice of staged rows; rejects carry every failed check and the row."""
+    frame = normalise(staged, code_map, unknown, counts)
+    good, reasons = split_rejects(frame)
+    rejects = []
+    if reasons:
+        raw_by_row = staged.set_index("row_number")
+        for rn, why in sorted(reasons.items()):
+            src = raw_by_row.loc[rn]
+            rejects.append({"row_number": rn, "reasons": why,
+                            "row": {k: (None if pd.isna(v) else str(v)) for k, v in src.items()
+                                    if k != "raw" and not pd.isna(v)}})
+    counts["rows"] += len(staged)
+    counts["valid"] += len(good)
+    counts["rejected"] += len(rejects)
+    return SliceResult(valid=good[WORK_COLUMNS], rejects=rejects)

@@ -30,43 +30,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
-        """
-        CREATE TABLE leads_validated (
-          upload_id                 text NOT NULL,
-          row_number                integer NOT NULL,
-          first_name                text,
-          last_name                 text,
-          email                     text,
-          phone                     text,
-          property_address          text NOT NULL,
-          property_city             text NOT NULL,
-          property_state            text NOT NULL,
-          property_zip              text NOT NULL,
-          property_value            numeric(14, 2),
-          estimated_equity          numeric(14, 2),
-          age                       integer,
-          owner_occupied            boolean,
-          email_verified            boolean NOT NULL DEFAULT false,
-          phone_verified            boolean NOT NULL DEFAULT false,
-          email_verification_codes  text[] NOT NULL DEFAULT '{}',
-          phone_verification_codes  text[] NOT NULL DEFAULT '{}',
-          melissa_payload           jsonb NOT NULL DEFAULT '{}',
-          mak                       text,
-          apn                       text,
-          addr_hash                 text,
-          duplicate_rows            integer NOT NULL DEFAULT 0,
-          PRIMARY KEY (upload_id, row_number)
-        );
-        SELECT protect_pipeline_table('leads_validated');
-
-        CREATE FUNCTION sorted_union(a text[], b text[]) RETURNS text[]
-          LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
-            SELECT coalesce(array_agg(DISTINCT x ORDER BY x), '{}')
-            FROM unnest(coalesce(a, '{}') || coalesce(b, '{}')) AS x
-          $f$;
-
+# The merge function on its own, so that a later revision's downgrade can restore it.
+MERGE_FUNCTION = """
         CREATE FUNCTION merge_validated_leads(p_upload_id text, p_source text, p_seen_at timestamptz)
         RETURNS TABLE (inserted bigint, updated bigint, unchanged bigint, conflicts bigint,
                        not_inserted bigint)
@@ -206,8 +171,48 @@ def upgrade() -> None:
           RETURN NEXT;
         END
         $f$;
+"""
+
+
+def upgrade() -> None:
+    op.execute(
+        """
+        CREATE TABLE leads_validated (
+          upload_id                 text NOT NULL,
+          row_number                integer NOT NULL,
+          first_name                text,
+          last_name                 text,
+          email                     text,
+          phone                     text,
+          property_address          text NOT NULL,
+          property_city             text NOT NULL,
+          property_state            text NOT NULL,
+          property_zip              text NOT NULL,
+          property_value            numeric(14, 2),
+          estimated_equity          numeric(14, 2),
+          age                       integer,
+          owner_occupied            boolean,
+          email_verified            boolean NOT NULL DEFAULT false,
+          phone_verified            boolean NOT NULL DEFAULT false,
+          email_verification_codes  text[] NOT NULL DEFAULT '{}',
+          phone_verification_codes  text[] NOT NULL DEFAULT '{}',
+          melissa_payload           jsonb NOT NULL DEFAULT '{}',
+          mak                       text,
+          apn                       text,
+          addr_hash                 text,
+          duplicate_rows            integer NOT NULL DEFAULT 0,
+          PRIMARY KEY (upload_id, row_number)
+        );
+        SELECT protect_pipeline_table('leads_validated');
+
+        CREATE FUNCTION sorted_union(a text[], b text[]) RETURNS text[]
+          LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+            SELECT coalesce(array_agg(DISTINCT x ORDER BY x), '{}')
+            FROM unnest(coalesce(a, '{}') || coalesce(b, '{}')) AS x
+          $f$;
         """
     )
+    op.execute(MERGE_FUNCTION)
 
 
 def downgrade() -> None:
