@@ -197,13 +197,19 @@ def code_map(conn: psycopg.Connection, provider: str) -> dict[tuple[str, str], b
     return {(ch, code): ok for ch, code, ok in rows}
 
 
-def begin_validated_work(conn: psycopg.Connection) -> None:
-    """Create this transaction's _validated_work / _validated_groups temp tables (migration 0010)."""
-    conn.execute("SELECT begin_validated_work()")
+def begin_validated_work(conn: psycopg.Connection, upload_id: str) -> None:
+    """Drop the upload's earlier validated rows; create this transaction's work tables (migration 0010)."""
+    conn.execute("SELECT begin_validated_work(%s)", (upload_id,))
+
+
+def load_validated_slice(conn: psycopg.Connection, upload_id: str, frame: pd.DataFrame) -> int:
+    """COPY one slice of normalised rows (validate.WORK_COLUMNS) into leads_validated."""
+    copy_rows(conn, "_validated_work", frame)
+    return conn.execute("SELECT load_validated_slice(%s)", (upload_id,)).fetchone()[0]
 
 
 def publish_validated(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
-    """Replace the upload's leads_validated rows with the work rows, in-file groups collapsed."""
+    """Collapse the in-file groups COPYed into _validated_groups; counts of the upload's rows."""
     row = conn.execute("SELECT * FROM publish_validated(%s)", (upload_id,)).fetchone()
     return {n: int(v) for n, v in zip(("rows_written", "grouped_rows", "phone_verified", "email_verified"), row)}
 

@@ -135,13 +135,13 @@ PROGRESS_ROWS = 250_000
 
 
 def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) -> StageResult:
-    """Normalise and validate staged rows slice by slice, dedupe within the file, publish
+    """Normalise and validate staged rows slice by slice, dedupe within the file, write
     leads_validated — all in one transaction.
 
     Three things happen at once: a reader thread fetches the next staged slice, this thread
-    normalises and checks the current one, a writer thread COPYs the previous one into the
-    transaction's work table. Only the key columns of each valid row stay in memory, for the in-file
-    groups; publish_validated() (SQL) then writes the final rows with the groups collapsed.
+    normalises and checks the current one, a writer thread loads the previous one into
+    leads_validated. Only the key columns of each valid row stay in memory, for the in-file groups;
+    publish_validated() (SQL) then collapses each group into one row.
     """
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
@@ -156,10 +156,10 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
             raise _fail(ctx, "validated_leads", upload_id,
                         f"nothing staged for upload {upload_id}: materialize leads_staging first")
         ctx.log(f"validating {total:,} staged rows in slices of {slice_rows:,}")
-        store.begin_validated_work(conn)
+        store.begin_validated_work(conn, upload_id)
         with ctx.connect() as source_conn, \
                 overlap.Prefetch(store.iter_staged(source_conn, upload_id, STAGED_COLUMNS, slice_rows)) as slices, \
-                overlap.Background(lambda f: store.copy_rows(conn, "_validated_work", f)) as out:
+                overlap.Background(lambda f: store.load_validated_slice(conn, upload_id, f)) as out:
             for staged in slices:
                 result = validate_slice(staged, codes, unknown, counts)
                 rejects.extend(result.rejects)
@@ -168,10 +168,14 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
                 if counts["rows"] // PROGRESS_ROWS != (counts["rows"] - len(staged)) // PROGRESS_ROWS:
                     ctx.log(f"  {counts['rows']:,} of {total:,} rows normalised and checked "
                             f"({time.perf_counter() - t0:.1f}s)")
+        t_groups = time.perf_counter()
         groups, conflicts = group_in_file(pd.concat(keys, ignore_index=True))
         del keys
         store.copy_rows(conn, "_validated_groups", groups)
+        t_publish = time.perf_counter()
+        ctx.log(f"  found {len(groups):,} rows in in-file groups in {t_publish - t_groups:.1f}s; publishing")
         published = store.publish_validated(conn, upload_id)
+        ctx.log(f"  published {published['rows_written']:,} validated rows in {time.perf_counter() - t_publish:.1f}s")
         counts.update({
             "in_file_duplicates": counts["valid"] - published["rows_written"],
             "unique": published["rows_written"], "in_file_conflicts": len(conflicts),
