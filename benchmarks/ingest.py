@@ -151,7 +151,7 @@ def top_up_leads(url: str, target: int) -> int:
                 "INSERT INTO leads (first_name, last_name, property_address, property_city, property_state,"
                 " property_zip, mak, addr_hash, email, email_verified, melissa_payload)"
                 " SELECT 'Topup', 'Lead' || i, i || ' Filler Rd', 'Fresno', 'CA', '93650', 'TOPUP' || i,"
-                " sha256_hex('topup' || i), 'topup' || i || '@example.com', i % 2 = 0, '{}'"
+                " sha256_hex('topup' || i), 'topup' || i || '@example.com', i %% 2 = 0, '{}'"
                 " FROM generate_series(1, %s) AS i", (target - have,))
             conn.execute("ANALYZE leads")
             conn.commit()

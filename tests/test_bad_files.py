@@ -125,3 +125,32 @@ def test_slice_size_changes_nothing(db):
     assert one.counts == many.counts
     assert one.counts["invalid_emails"] == 40 and one.counts["in_file_duplicates"] == 19
     assert scalar(db, snapshot, (uid,)) == rows_one
+
+
+def test_streamed_blocks_read_like_one_block(tmp_path):
+    """The reader streams blocks; tiny blocks must give the same rows, numbers and rejects as one,
+    including Windows-1252 text transcoded on the fly and a malformed row in a later block."""
+    from orchestration.ingest.reader import open_upload
+
+    rows = [f"{i} Main St,T\xf6wn,CA,90210,Name {i},n{i}@example.com" for i in range(1, 400)]
+    rows[250] = "bad,row"
+    path = tmp_path / "list.csv"
+    path.write_bytes((HEADER + "\n".join(rows) + "\n").encode("cp1252"))
+
+    def read(block_bytes):
+        stream = open_upload(path, "generic", block_bytes=block_bytes)
+        frames = list(stream.frames)
+        return stream, frames
+
+    whole, one = read(1 << 24)
+    small, many = read(1 << 10)
+    assert len(one) == 1 and len(many) > 5
+    assert whole.encoding == small.encoding == "windows-1252"
+    import pandas as pd
+
+    a, b = one[0], pd.concat(many, ignore_index=True)
+    assert a["row_number"].tolist() == b["row_number"].tolist() == list(range(1, 399))
+    assert a.drop(columns="row_number").equals(b.drop(columns="row_number"))
+    assert b["property_city"].iloc[0] == "Töwn"
+    assert [r["reason"] for r in small.bad_rows] == [r["reason"] for r in whole.bad_rows] == \
+        ["row has 2 fields, the header has 6"]

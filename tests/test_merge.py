@@ -145,3 +145,61 @@ def test_a_merge_killed_midway_leaves_nothing_behind(db):
     # The upload is still staged and validated: re-running the merge completes it.
     assert pipeline.merge(ctx, uid).counts["inserted"] == 1
     assert {r["first_name"] for r in lead(db)} == {"Annie", "Nine"}
+
+
+def test_in_file_group_collapses_safely_and_a_litigator_anywhere_means_no_phone(db):
+    """Three rows of one property (same MAK): the collapsed row keeps the latest non-NULL values, the
+    verified channel, every code; one row says Litigator, so the lead has no phone at all."""
+    global COLS
+    cols = COLS
+    COLS = cols.rstrip("\n") + ",litigator\n"
+    try:
+        counts = ingest(db, [
+            "MG,,8 Main St,Town,CA,90210,Gus,71,gus@example.com,deliverable,(415) 555-0120,connected,,,",
+            "MG,,8 Main St,Town,CA,90210,,,gus2@example.com,risky,,,,,Yes",
+            "MG,,8 Main Street,Town,CA,90210,Gustav,,,,(415) 555-0121,disconnected,,,",
+        ])
+    finally:
+        COLS = cols
+    assert counts["inserted"] == 1
+    row = lead(db)[0]
+    assert row["first_name"] == "Gustav" and row["age"] == 71
+    assert row["email"] == "gus@example.com" and row["email_verified"]
+    assert row["email_verification_codes"] == ["deliverable", "risky"]
+    assert row["phone"] is None and row["phone_verified"] is False and row["phone_verification_codes"] == []
+    assert row["melissa_payload"]["litigator"] is True
+
+
+def test_insert_falls_back_when_a_key_appears_after_the_match(db):
+    """The unmatched rows go in with a plain INSERT; if one of their keys exists by then (another
+    writer), the merge keeps the other writer's lead, inserts the rest and counts the one left out."""
+    body = (COLS + "MX,,1 Elm St,Town,CA,90210,Xa,,,,,,,\nMY,,2 Elm St,Town,CA,90210,Ya,,,,,,,\n").encode()
+    receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db)
+    r = receiver.start(signing.sign(body, source="batchdata", key=signing_key()), received_at=datetime.now(UTC))
+    r.feed(body)
+    uid = r.finish().upload_id
+    ctx = pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None)
+    pipeline.stage(ctx, uid)
+    pipeline.validate_upload(ctx, uid)
+    # Two validated rows now claim one MAK (as if a concurrent writer had taken MY's key for MX):
+    # no lead matches either, so both reach the INSERT, and the second violates leads_mak_key.
+    with psycopg.connect(db) as conn:
+        conn.execute("UPDATE leads_validated SET mak = 'MX' WHERE upload_id = %s AND mak = 'MY'", (uid,))
+    counts = pipeline.merge(ctx, uid).counts
+    assert counts["inserted"] == 1 and counts["not_inserted"] == 1
+    assert [r["mak"] for r in lead(db)] == ["MX"]
+
+
+def test_pipeline_role_can_refresh_statistics_of_its_tables_only(db):
+    with psycopg.connect(db) as conn:
+        conn.execute("SET ROLE pipeline_writer")
+        assert conn.execute("SELECT analyze_pipeline_table('leads')").fetchone()[0] is True
+        assert conn.execute("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                            "WHERE relname = 'leads'").fetchone()[0]
+        # Fresh statistics: nothing to do when asked only if stale.
+        assert conn.execute("SELECT analyze_pipeline_table('leads', true)").fetchone()[0] is False
+        try:
+            conn.execute("SELECT analyze_pipeline_table('pipeline_events')")
+            raise AssertionError("analyze_pipeline_table accepted a table it does not maintain")
+        except psycopg.errors.RaiseException as exc:
+            assert "not a table this helper maintains" in str(exc)

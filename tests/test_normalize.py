@@ -46,6 +46,33 @@ def test_near_misses_stay_apart():
     assert key("123 N Main St Apt 4B", zip_="62705") != base
 
 
+STREET_LINES = [
+    ("123 North Main Street Apt 4", ""), ("PO Box 12", "4B"), ("P.O. Box 9", "Apt 3"), ("Post Office Box 3", ""),
+    ("POB 12 Main", ""), ("1 Main", "#5"), ("Main", "Unit 2"), ("", ""), (None, None), ("12 N", ""),
+    ("12 N St", ""), ("12 North Street", ""), ("A12 Main St #4", ""), ("123-45 Park Ave Unit 3B", ""),
+    ("1/2 Oak Rd", ""), ("100 W Sunset Blvd Ste 200", ""), ("  9  Elm   Street   Apartment  7 ", ""),
+    ("10 Elm St Apt # 4", ""), ("Peñasco 1", ""), ("P 12 Main St", ""), ("12 Main St North", ""),
+    ("12 Rd", ""), ("7 N N St", ""), ("18 Oak Street", ""), ("20 Oak Street", "Apt 2"),
+]
+
+
+def test_street_rule_applied_per_distinct_rest_equals_the_one_line_rule():
+    """street_and_unit runs _street once per distinct rest-of-line; every line must come out as
+    _street gives it whole — on a non-zero-based index (validation slices of a larger frame)."""
+    index = pd.RangeIndex(500, 500 + len(STREET_LINES))
+    address = pd.Series([a for a, _ in STREET_LINES], index=index, dtype="string")
+    unit = pd.Series([u for _, u in STREET_LINES], index=index, dtype="string")
+    street, line_unit = n.street_and_unit(address, unit)
+    for i, (raw, extra) in zip(index, STREET_LINES):
+        whole_street, whole_unit = n._street(n._clean(pd.Series([raw], dtype="string")).iloc[0])
+        if not whole_unit and extra:
+            cleaned = n._clean(pd.Series([extra], dtype="string")).iloc[0]
+            if cleaned.split(" ")[0] not in n._UNIT_WORDS:
+                cleaned = "# " + cleaned
+            whole_unit = n._street("0 X " + cleaned)[1]
+        assert (street[i], line_unit[i]) == (whole_street, whole_unit), raw
+
+
 def test_zip_and_state():
     assert n.zip5(pd.Series(["2134", "02134-0001", "abc", "1"])).tolist()[:2] == ["02134", "02134"]
     assert n.zip5(pd.Series(["abc", "1"])).isna().all()
@@ -59,6 +86,9 @@ def test_apn_is_stripped_of_punctuation_and_case():
 
 def test_money_and_flags():
     assert n.money(pd.Series(["$123,456", "45.5", "n/a"])).tolist()[:2] == [123456.0, 45.5]
+    # beyond numeric(14, 2): a broken cell, dropped (and counted) rather than failing the whole load
+    assert n.money(pd.Series(["$99,999,999,999,999", "1e13"])).isna().all()
+    assert n.integer(pd.Series(["72", "1e30", "71.6"])).tolist() == [72, pd.NA, 72]
     assert n.yes_no(pd.Series(["Yes", "no", "Y", "?"])).tolist()[:3] == [True, False, True]
 
 

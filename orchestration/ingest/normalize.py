@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 import pandas as pd
 import pyarrow as pa
@@ -34,6 +34,22 @@ _UNIT_WORDS.update({v: v for v in usps.OCCUPANCY_TYPE_ABBREVIATIONS.values()})
 _UNIT_WORDS.update({"NO": "#", "NUM": "#", "NUMBER": "#"})
 
 _PO_BOX = re.compile(r"^(?:P\s*O|POST\s+OFFICE)\s*BOX\b")
+
+
+def per_distinct(fn):
+    """Run a Series -> Series normaliser on the distinct values only, then spread the results.
+
+    Cities, states, ZIPs, names, flags and money cells repeat across a list (a million rows hold a
+    few thousand cities); the regex work then costs per distinct value, not per row.
+    """
+    @wraps(fn)
+    def wrapper(text: pd.Series) -> pd.Series:
+        codes, uniques = pd.factorize(text, use_na_sentinel=False)
+        if len(uniques) * 2 > len(text):
+            return fn(text)
+        done = fn(pd.Series(uniques, dtype=text.dtype))
+        return pd.Series(done.array.take(codes), index=text.index, name=text.name)
+    return wrapper
 
 
 def _series(arr: pa.Array, index: pd.Index) -> pd.Series:
@@ -124,7 +140,7 @@ def street_and_unit(address: pd.Series, unit: pd.Series | None = None) -> tuple[
     street = pd.concat([house[split] + " " + rest_street, whole_street]).reindex(address.index)
     line_unit = pd.concat([rest_unit, whole_unit]).reindex(address.index)
     if unit is not None:
-        extra = _clean(unit)
+        extra = per_distinct(_clean)(unit)
         # A bare "4B" in the unit column gets the generic designator.
         extra = extra.where(extra.eq("") | extra.str.split(" ").str[0].isin(list(_UNIT_WORDS)),
                             "# " + extra)
@@ -144,6 +160,7 @@ def full_address(street: pd.Series, unit: pd.Series) -> pd.Series:
     return (street + " " + unit.fillna("")).str.strip()
 
 
+@per_distinct
 def city(text: pd.Series) -> pd.Series:
     return _clean(text)
 
@@ -152,6 +169,7 @@ STATES = frozenset(usps.STATE_ABBREVIATIONS.values()) | {"DC", "PR", "GU", "VI",
 _STATE_NAMES = {k.upper(): v for k, v in usps.STATE_ABBREVIATIONS.items()}
 
 
+@per_distinct
 def state(text: pd.Series) -> pd.Series:
     s = _clean(text)
     return s.map(_STATE_NAMES).astype("string").fillna(s)
@@ -166,6 +184,7 @@ def _extract(text: pd.Series, pattern: str) -> pd.Series:
     return _series(group, text.index)
 
 
+@per_distinct
 def zip5(text: pd.Series) -> pd.Series:
     """ZIP or ZIP+4 -> five digits; Excel-dropped leading zeros (e.g. 2134) are restored."""
     digits = _extract(text.str.strip(), r"^(?P<zip>[0-9]{3,5})(?:-?[0-9]{4})?(?:\.0)?$")
@@ -197,6 +216,7 @@ def mak(text: pd.Series) -> pd.Series:
 
 # --- names, numbers, flags --------------------------------------------------------------------
 
+@per_distinct
 def name(text: pd.Series) -> pd.Series:
     s = text.fillna("").astype(str).str.replace(r"[ \t\r\n]+", " ", regex=True).str.strip()
     return s.str.title().where(s.ne("")).astype("string")
@@ -205,6 +225,7 @@ def name(text: pd.Series) -> pd.Series:
 MONEY_LIMIT = 1e12  # numeric(14, 2) in leads: a larger amount is a broken cell, not a price
 
 
+@per_distinct
 def money(text: pd.Series) -> pd.Series:
     """'$123,456' / '123456.00' -> float; anything else (or beyond MONEY_LIMIT) -> NA."""
     s = text.fillna("").astype(str).str.replace(r"[ \t\r\n$,]", "", regex=True)
@@ -212,6 +233,7 @@ def money(text: pd.Series) -> pd.Series:
     return value.where(value.abs() < MONEY_LIMIT)
 
 
+@per_distinct
 def integer(text: pd.Series) -> pd.Series:
     """Whole numbers (an age); beyond +-1e9 or unparseable -> NA (the range check rejects oddities)."""
     value = pd.to_numeric(text.fillna("").astype(str).str.strip().replace("", None), errors="coerce")
@@ -222,6 +244,7 @@ _TRUE = {"Y", "YES", "TRUE", "T", "1"}
 _FALSE = {"N", "NO", "FALSE", "F", "0"}
 
 
+@per_distinct
 def yes_no(text: pd.Series) -> pd.Series:
     s = text.fillna("").astype(str).str.strip().str.upper()
     out = pd.Series(pd.NA, index=text.index, dtype="boolean")

@@ -53,8 +53,14 @@ class SliceResult:
 CodeMap = dict[tuple[str, str], bool]  # (channel, code lower-case) -> is_verified
 
 
+@norm.per_distinct
+def _code_text(codes: pd.Series) -> pd.Series:
+    """Verification codes compare stripped and lower-case."""
+    return codes.fillna("").astype("string").str.strip().str.lower()
+
+
 def _verified(codes: pd.Series, channel: str, code_map: CodeMap, unknown: Counter) -> pd.Series:
-    lower = codes.fillna("").astype(str).str.strip().str.lower()
+    lower = _code_text(codes)
     known = {c: v for (ch, c), v in code_map.items() if ch == channel}
     mapped = lower.map(known)
     missing = lower.ne("") & mapped.isna()
@@ -87,12 +93,18 @@ def _concat(*parts) -> pa_arrow.Array:
     return pc.binary_join_element_wise(*(_text(p) if isinstance(p, str) else p for p in parts), _text(""))
 
 
-def _json_text(arr: pa_arrow.Array) -> pa_arrow.Array:
-    """String literals of JSON ('null' for NULL)."""
+@norm.per_distinct
+def _json_literal(text: pd.Series) -> pd.Series:
+    """String literals of JSON ('null' for NA); codes and phone types are computed once each."""
+    arr = _arrow(text)
     esc = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
     if pc.any(pc.match_substring_regex(esc, "[\x00-\x1f]")).as_py():
         esc = pc.replace_substring_regex(esc, "[\x00-\x1f]", " ")
-    return pc.fill_null(_concat('"', esc, '"'), _text("null"))
+    return norm._series(pc.fill_null(_concat('"', esc, '"'), _text("null")), text.index)
+
+
+def _json_text(text: pd.Series) -> pa_arrow.Array:
+    return _arrow(_json_literal(text))
 
 
 def _join_nonnull(frags: list[pa_arrow.Array], n: int) -> pa_arrow.Array:
@@ -137,7 +149,7 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
 
     # Verification code of the chosen channel (lower-case), NA when none.
     def chosen_code(slots: list[str], pick: np.ndarray) -> pd.Series:
-        mat = np.column_stack([df[f"{s}_code"].str.strip().str.lower().to_numpy(dtype=object, na_value=None)
+        mat = np.column_stack([_code_text(df[f"{s}_code"]).to_numpy(dtype=object, na_value=None)
                                for s in slots])
         chosen = pd.Series(np.where(pick >= 0, mat[rows, np.maximum(pick, 0)], None), index=idx, dtype="string")
         return chosen.where(chosen.ne(""))
@@ -150,13 +162,13 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     for s, p, d in zip(p_slots, phones, dnc):
         number = _arrow(p)
         dnc_text = pa_arrow.array(np.where(d.to_numpy(), "true", "false"), pa_arrow.large_string())
-        frag = _concat('{"number":', _json_text(number), ',"code":', _json_text(_arrow(df[f"{s}_code"])),
-                       ',"type":', _json_text(_arrow(df[f"{s}_type"])), ',"dnc":', dnc_text, "}")
+        frag = _concat('{"number":', _json_text(p), ',"code":', _json_text(df[f"{s}_code"]),
+                       ',"type":', _json_text(df[f"{s}_type"]), ',"dnc":', dnc_text, "}")
         p_frags.append(pc.if_else(pc.is_valid(number), frag, _text(None)))
     e_frags = []
     for s, e in zip(e_slots, emails):
         address = _arrow(e)
-        frag = _concat('{"address":', _json_text(address), ',"code":', _json_text(_arrow(df[f"{s}_code"])), "}")
+        frag = _concat('{"address":', _json_text(e), ',"code":', _json_text(df[f"{s}_code"]), "}")
         e_frags.append(pc.if_else(pc.is_valid(address), frag, _text(None)))
     pj, ej = _join_nonnull(p_frags, len(df)), _join_nonnull(e_frags, len(df))
     lit = pa_arrow.array(np.where(litigator, ',"litigator":true', ""), pa_arrow.large_string())

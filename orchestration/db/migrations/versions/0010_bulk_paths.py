@@ -155,6 +155,7 @@ def upgrade() -> None:
 
         -- Collapse each in-file group into one row, numbered as its first row. "Latest" = the value of
         -- the latest row that has one (NULL never erases). Each row holds at most one code per channel.
+        -- Every ordered aggregate orders by row_number DESC, so PostgreSQL 16+ sorts the input once.
         CREATE FUNCTION publish_validated(p_upload_id text)
         RETURNS TABLE (rows_written bigint, grouped_rows bigint, phone_verified bigint, email_verified bigint)
         LANGUAGE plpgsql SET work_mem = '256MB' AS $f$
@@ -177,8 +178,10 @@ def upgrade() -> None:
               (array_agg(v.first_name ORDER BY v.row_number DESC) FILTER (WHERE v.first_name IS NOT NULL))[1] AS first_name,
               (array_agg(v.last_name ORDER BY v.row_number DESC) FILTER (WHERE v.last_name IS NOT NULL))[1] AS last_name,
               -- a verified channel beats an unverified one; among equals the later row wins
-              (array_agg(v.email ORDER BY v.email_verified DESC, v.row_number DESC) FILTER (WHERE v.email IS NOT NULL))[1] AS email,
-              (array_agg(v.phone ORDER BY v.phone_verified DESC, v.row_number DESC) FILTER (WHERE v.phone IS NOT NULL))[1] AS phone,
+              coalesce((array_agg(v.email ORDER BY v.row_number DESC) FILTER (WHERE v.email IS NOT NULL AND v.email_verified))[1],
+                       (array_agg(v.email ORDER BY v.row_number DESC) FILTER (WHERE v.email IS NOT NULL))[1]) AS email,
+              coalesce((array_agg(v.phone ORDER BY v.row_number DESC) FILTER (WHERE v.phone IS NOT NULL AND v.phone_verified))[1],
+                       (array_agg(v.phone ORDER BY v.row_number DESC) FILTER (WHERE v.phone IS NOT NULL))[1]) AS phone,
               (array_agg(v.property_address ORDER BY v.row_number DESC) FILTER (WHERE v.property_address IS NOT NULL))[1] AS property_address,
               (array_agg(v.property_city ORDER BY v.row_number DESC) FILTER (WHERE v.property_city IS NOT NULL))[1] AS property_city,
               (array_agg(v.property_state ORDER BY v.row_number DESC) FILTER (WHERE v.property_state IS NOT NULL))[1] AS property_state,
@@ -189,10 +192,10 @@ def upgrade() -> None:
               (array_agg(v.owner_occupied ORDER BY v.row_number DESC) FILTER (WHERE v.owner_occupied IS NOT NULL))[1] AS owner_occupied,
               bool_or(v.email_verified) AS email_verified,
               bool_or(v.phone_verified) AS phone_verified,
-              coalesce(array_agg(DISTINCT v.email_verification_codes[1] ORDER BY v.email_verification_codes[1])
-                       FILTER (WHERE cardinality(v.email_verification_codes) > 0), '{}') AS email_codes,
-              coalesce(array_agg(DISTINCT v.phone_verification_codes[1] ORDER BY v.phone_verification_codes[1])
-                       FILTER (WHERE cardinality(v.phone_verification_codes) > 0), '{}') AS phone_codes,
+              sorted_union(array_agg(v.email_verification_codes[1] ORDER BY v.row_number DESC)
+                           FILTER (WHERE cardinality(v.email_verification_codes) > 0), '{}') AS email_codes,
+              sorted_union(array_agg(v.phone_verification_codes[1] ORDER BY v.row_number DESC)
+                           FILTER (WHERE cardinality(v.phone_verification_codes) > 0), '{}') AS phone_codes,
               coalesce((array_agg(v.melissa_payload ORDER BY v.row_number DESC) FILTER (WHERE v.melissa_payload <> '{}'))[1], '{}') AS payload,
               coalesce(bool_or(v.melissa_payload @> '{"litigator": true}'), false) AS litigator,
               (array_agg(v.mak ORDER BY v.row_number DESC) FILTER (WHERE v.mak IS NOT NULL))[1] AS mak,
