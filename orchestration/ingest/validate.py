@@ -62,11 +62,10 @@ def _code_text(codes: pd.Series) -> pd.Series:
 def _verified(codes: pd.Series, channel: str, code_map: CodeMap, unknown: Counter) -> pd.Series:
     lower = _code_text(codes)
     known = {c: v for (ch, c), v in code_map.items() if ch == channel}
-    mapped = lower.map(known)
-    missing = lower.ne("") & mapped.isna()
+    missing = lower.ne("") & ~lower.isin(list(known))
     for code, n in lower[missing].value_counts().items():
         unknown[f"{channel}:{code}"] += int(n)
-    return mapped.fillna(False).astype(bool)
+    return lower.isin([c for c, ok in known.items() if ok]).astype(bool)
 
 
 def _pick(valid: np.ndarray, verified: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
