@@ -160,7 +160,10 @@ def upgrade() -> None:
         RETURNS TABLE (rows_written bigint, grouped_rows bigint, phone_verified bigint, email_verified bigint)
         LANGUAGE plpgsql SET work_mem = '256MB' AS $f$
         BEGIN
+          -- Statistics first: the slices loaded in this transaction are a million rows the planner
+          -- has not seen (it would hash them all to probe with the groups).
           ANALYZE _validated_groups;
+          PERFORM analyze_pipeline_table('leads_validated');
           DROP TABLE IF EXISTS pg_temp._validated_collapsed;
           CREATE TEMP TABLE _validated_collapsed ON COMMIT DROP AS
           SELECT c.grp AS row_number, c.first_name, c.last_name, c.email,
@@ -168,8 +171,12 @@ def upgrade() -> None:
                  c.property_address, c.property_city, c.property_state, c.property_zip, c.property_value,
                  c.estimated_equity, c.age, c.owner_occupied, c.email_verified,
                  c.phone_verified AND NOT c.litigator AS phone_verified,
-                 c.email_codes AS email_verification_codes,
-                 CASE WHEN c.litigator THEN '{}'::text[] ELSE c.phone_codes END AS phone_verification_codes,
+                 CASE WHEN c.email_code_min IS NULL THEN '{}'::text[]
+                      WHEN c.email_code_min = c.email_code_max THEN ARRAY[c.email_code_min]
+                      ELSE sorted_union(c.email_codes, '{}') END AS email_verification_codes,
+                 CASE WHEN c.litigator OR c.phone_code_min IS NULL THEN '{}'::text[]
+                      WHEN c.phone_code_min = c.phone_code_max THEN ARRAY[c.phone_code_min]
+                      ELSE sorted_union(c.phone_codes, '{}') END AS phone_verification_codes,
                  c.payload || CASE WHEN c.litigator THEN '{"litigator": true}'::jsonb ELSE '{}'::jsonb END
                    AS melissa_payload,
                  c.mak, c.apn, c.addr_hash, c.members - 1 AS duplicate_rows
@@ -192,10 +199,11 @@ def upgrade() -> None:
               (array_agg(v.owner_occupied ORDER BY v.row_number DESC) FILTER (WHERE v.owner_occupied IS NOT NULL))[1] AS owner_occupied,
               bool_or(v.email_verified) AS email_verified,
               bool_or(v.phone_verified) AS phone_verified,
-              sorted_union(array_agg(v.email_verification_codes[1] ORDER BY v.row_number DESC)
-                           FILTER (WHERE cardinality(v.email_verification_codes) > 0), '{}') AS email_codes,
-              sorted_union(array_agg(v.phone_verification_codes[1] ORDER BY v.row_number DESC)
-                           FILTER (WHERE cardinality(v.phone_verification_codes) > 0), '{}') AS phone_codes,
+              -- codes: most groups carry one distinct code; only the others need a sorted union
+              min(v.email_verification_codes[1]) AS email_code_min, max(v.email_verification_codes[1]) AS email_code_max,
+              array_agg(v.email_verification_codes[1]) FILTER (WHERE cardinality(v.email_verification_codes) > 0) AS email_codes,
+              min(v.phone_verification_codes[1]) AS phone_code_min, max(v.phone_verification_codes[1]) AS phone_code_max,
+              array_agg(v.phone_verification_codes[1]) FILTER (WHERE cardinality(v.phone_verification_codes) > 0) AS phone_codes,
               coalesce((array_agg(v.melissa_payload ORDER BY v.row_number DESC) FILTER (WHERE v.melissa_payload <> '{}'))[1], '{}') AS payload,
               coalesce(bool_or(v.melissa_payload @> '{"litigator": true}'), false) AS litigator,
               (array_agg(v.mak ORDER BY v.row_number DESC) FILTER (WHERE v.mak IS NOT NULL))[1] AS mak,
@@ -219,7 +227,6 @@ def upgrade() -> None:
           SELECT count(*), count(*) FILTER (WHERE v.phone_verified), count(*) FILTER (WHERE v.email_verified)
             INTO rows_written, phone_verified, email_verified
           FROM leads_validated v WHERE v.upload_id = p_upload_id;
-          PERFORM analyze_pipeline_table('leads_validated');
           RETURN NEXT;
         END
         $f$;
