@@ -155,8 +155,9 @@ def staged_shape(conn: psycopg.Connection, upload_id: str, columns: list[str]) -
 
 def iter_staged(conn: psycopg.Connection, upload_id: str, columns: list[str], slice_rows: int):
     """The upload's staged rows in row-number slices, as pyarrow-backed string frames, all read in
-    one REPEATABLE READ snapshot (a concurrent re-stage cannot mix two versions). Columns empty for
-    the whole upload (phone 3-5 in most files) are not transferred: they come back all-NA."""
+    one REPEATABLE READ snapshot (a concurrent re-stage cannot mix two versions): give it a
+    connection of its own with no transaction open. Columns empty for the whole upload (phone 3-5
+    in most files) are not transferred: they come back all-NA."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         _, top, wanted = staged_shape(conn, upload_id, columns)
