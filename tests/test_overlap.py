@@ -27,8 +27,7 @@ def test_prefetch_stops_and_closes_the_source_when_the_consumer_leaves_early():
 
     def source():
         try:
-            for i in range(1_000_000):
-                yield i
+            yield from range(1_000_000)
         finally:
             closed.set()
 

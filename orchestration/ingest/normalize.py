@@ -113,6 +113,12 @@ def _street(line: str) -> tuple[str, str]:
 _HOUSE_AND_REST = r"^(?P<house>[0-9A-OQ-Z#/\-][^ ]*) (?P<rest>.+)$"
 
 
+def _street_after_house(rest: str) -> tuple[str, str]:
+    """_street of '<house> <rest>' without the house number (any house number gives the same rest)."""
+    street, unit = _street("0 " + rest)
+    return street[2:], unit
+
+
 def _map_unique(values: pd.Series, fn) -> tuple[pd.Series, pd.Series]:
     """Apply a (str) -> (str, str) function once per distinct value, then spread the results."""
     codes, uniques = pd.factorize(values)
@@ -135,7 +141,7 @@ def street_and_unit(address: pd.Series, unit: pd.Series | None = None) -> tuple[
     split = pd.Series(pc.is_valid(parts).to_numpy(zero_copy_only=False), index=address.index)
     house = _series(pc.struct_field(parts, [0]), address.index)
     rest = _series(pc.struct_field(parts, [1]), address.index)
-    rest_street, rest_unit = _map_unique(rest[split], lambda r: (lambda st: (st[0][2:], st[1]))(_street("0 " + r)))
+    rest_street, rest_unit = _map_unique(rest[split], _street_after_house)
     whole_street, whole_unit = _map_unique(cleaned[~split], _street)
     street = pd.concat([house[split] + " " + rest_street, whole_street]).reindex(address.index)
     line_unit = pd.concat([rest_unit, whole_unit]).reindex(address.index)

@@ -12,6 +12,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -104,7 +105,7 @@ def stage(ctx: Context, upload_id: str) -> StageResult:
             f"{manifest.source}): {len(upload.mapping)} mapped columns, {len(upload.extra_columns)} kept in raw")
     columns = ["row_number", *profiles.CANONICAL_FIELDS, "raw"]
     try:
-        with ctx.connect() as conn, conn.transaction():
+        with closing(upload), ctx.connect() as conn, conn.transaction():
             temp = store.begin_staging(conn, upload_id)
             with overlap.Background(lambda f: store.stage_rows(conn, temp, upload_id, manifest.source, f)) as out:
                 for frame in upload.frames:

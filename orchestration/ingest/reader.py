@@ -16,6 +16,7 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -130,6 +131,12 @@ class UploadStream:
     frames: Iterator[pd.DataFrame]
     bad_rows: list[dict] = field(default_factory=list)   # filled while ``frames`` is consumed
     rows: int = 0                                         # likewise
+    file: BinaryIO | None = None
+
+    def close(self) -> None:
+        """Release the file (also done when ``frames`` is exhausted)."""
+        if self.file is not None:
+            self.file.close()
 
 
 def open_upload(path: Path | str, profile_name: str, *, block_bytes: int = BLOCK_BYTES) -> UploadStream:
@@ -150,7 +157,7 @@ def open_upload(path: Path | str, profile_name: str, *, block_bytes: int = BLOCK
     except BaseException:
         fh.close()
         raise
-    stream = UploadStream(encoding=encoding, mapping=mapping, extra_columns=extra, frames=iter(()))
+    stream = UploadStream(encoding=encoding, mapping=mapping, extra_columns=extra, frames=iter(()), file=fh)
     stream.frames = _frames(fh, encoding, headers, mapping, extra, stream, block_bytes)
     return stream
 
@@ -210,7 +217,8 @@ def _canonical(batch: pa.RecordBatch, mapping: dict[str, str], extra: list[str],
 def read_upload(path: Path | str, profile_name: str) -> ParsedUpload:
     """The whole upload as one frame (small files, tests); the pipeline streams with open_upload."""
     stream = open_upload(path, profile_name)
-    frames = list(stream.frames)
+    with closing(stream):
+        frames = list(stream.frames)
     frame = pd.concat(frames, ignore_index=True)
     return ParsedUpload(frame=frame, encoding=stream.encoding, mapping=stream.mapping,
                         extra_columns=stream.extra_columns, bad_rows=stream.bad_rows)
