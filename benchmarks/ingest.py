@@ -80,6 +80,26 @@ def _ingest_child(url: str, landing_dir: str, upload_id: str, queue) -> None:
                "peak_rss_mb": max(stage_rss.values())})
 
 
+def _rerun_merge_child(url: str, landing_dir: str, upload_id: str, queue) -> None:
+    ctx = pipeline.Context(database_url=url, landing=Landing(landing_dir), log=lambda m: None)
+    t = time.perf_counter()
+    counts = pipeline.merge(ctx, upload_id).counts
+    queue.put((time.perf_counter() - t, counts))
+
+
+def rerun_merge(url: str, landing: Landing, upload_id: str) -> None:
+    """Re-run deduped_leads of an upload already merged: every row matches, nothing may change."""
+    checkpoint(url)
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_rerun_merge_child, args=(url, str(landing.root), upload_id, q))
+    p.start()
+    seconds, counts = q.get()
+    p.join()
+    print(f"\n== re-run of deduped_leads for upload {upload_id} (idempotence; not a target) ==\n"
+          f"  {seconds:.2f} s   {counts}")
+
+
 def checkpoint(url: str) -> None:
     """Start each timed section from a clean checkpoint, so no section pays for another's WAL."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -213,6 +233,7 @@ def main() -> int:
             res = run_ingest(url, landing, csv_path)
             indexed, indexed_rows = baseline_indexed_copy(url, res["upload_id"], leads_before, tmp)
             report(f"{label} (leads held {leads_before:,} rows)", res, plain, indexed, indexed_rows, args.rows)
+        rerun_merge(url, landing, res["upload_id"])
     finally:
         if not args.keep:
             runtime.drop_database(base, db)

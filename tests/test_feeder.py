@@ -180,3 +180,40 @@ def test_post_retries_429_and_5xx_then_gives_up_on_4xx():
         assert ok.ok and ok.statuses == [429, 503, 200]
         bad = feeder.post_with_retry(ep.url + "/import", b"email\n", sleep=lambda s: None)
         assert not bad.ok and bad.statuses == [400]
+
+
+def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dlq(db, instance):
+    """The campaign endpoint answers 503 to every attempt: the feed itself stands (leads fed once,
+    export kept), each attempt is an event with its HTTP status, and the DLQ holds the export."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from orchestration.definitions import defs
+    from orchestration.demo import EndpointThread, _free_port
+    from tests.conftest import QUIET
+
+    async def unavailable(request):
+        await request.body()
+        return Response(status_code=503)
+
+    seed(db, 30)
+    refresh(instance)
+    app = Starlette(routes=[Route("/import", unavailable, methods=["POST"])])
+    with EndpointThread(app, _free_port()) as ep:
+        config = {**QUIET, "resources": {"feeder_settings": {"config": {
+            "outbox_dir": {"env": "EC_OUTBOX_DIR"}, "endpoint_url": ep.url + "/import",
+            "post_attempts": 3, "post_backoff_s": 0.01}}}}
+        result = defs.resolve_job_def("campaign_feed_job").execute_in_process(
+            instance=instance, partition_key=FRIDAY, run_config=config)
+    assert result.success
+    meta = feed_meta(result)
+    assert meta["fed"] == 30 and meta["post_statuses"] == [503, 503, 503]
+    assert len(fed_ids(db, FRIDAY)) == 30
+    with psycopg.connect(db) as conn:
+        statuses = [r[0] for r in conn.execute(
+            "SELECT http_status FROM pipeline_events WHERE event_type = 'campaign_post' ORDER BY id")]
+        dlq = conn.execute("SELECT reason, payload FROM pipeline_dlq WHERE source = 'campaign_feed'").fetchall()
+    assert statuses == [503, 503, 503]
+    assert len(dlq) == 1 and "HTTP 503" in dlq[0][0]
+    assert dlq[0][1]["export"] == meta["export"] and dlq[0][1]["statuses"] == [503, 503, 503]

@@ -50,6 +50,8 @@ class FeederSettings(ConfigurableResource):
     outbox_dir: str = Field(description="directory for the campaign-tool CSV exports (EC_OUTBOX_DIR)")
     holidays: list[str] = Field(default_factory=list, description="YYYY-MM-DD dates with no feed")
     endpoint_url: str = Field(default="", description="optional URL to POST each export to")
+    post_attempts: int = Field(default=4, description="POST attempts (429, 5xx and connection errors retry)")
+    post_backoff_s: float = Field(default=1.0, description="first retry delay; doubles per attempt")
 
 
 @asset(partitions_def=feed_partitions, group_name="campaign", kinds={"postgres", "csv"},
@@ -79,7 +81,9 @@ def campaign_feed(context: AssetExecutionContext, warehouse: WarehouseResource,
         meta["export"] = MetadataValue.path(str(path))
         meta["batch_id"] = result.batch_id
         if feeder_settings.endpoint_url:
-            post = feeder.post_with_retry(feeder_settings.endpoint_url, path.read_bytes())
+            post = feeder.post_with_retry(feeder_settings.endpoint_url, path.read_bytes(),
+                                          attempts=feeder_settings.post_attempts,
+                                          backoff_s=feeder_settings.post_backoff_s)
             meta["post_statuses"] = MetadataValue.json(post.statuses)
             with store.connect(warehouse.url, role=warehouse.role or None) as conn, conn.transaction():
                 for status in post.statuses:
