@@ -311,8 +311,11 @@ def upgrade() -> None:
                 coalesce(l.source, p_source) AS source,
                 l.email_verified OR s.email_verified AS email_verified,
                 l.phone_verified OR s.phone_verified AS phone_verified,
-                sorted_union(l.email_verification_codes, s.email_verification_codes) AS email_verification_codes,
-                sorted_union(l.phone_verification_codes, s.phone_verification_codes) AS phone_verification_codes,
+                -- codes already known (re-runs, repeat lists) skip the union: <@ is a cheap C test
+                CASE WHEN s.email_verification_codes <@ l.email_verification_codes THEN l.email_verification_codes
+                     ELSE sorted_union(l.email_verification_codes, s.email_verification_codes) END AS email_verification_codes,
+                CASE WHEN s.phone_verification_codes <@ l.phone_verification_codes THEN l.phone_verification_codes
+                     ELSE sorted_union(l.phone_verification_codes, s.phone_verification_codes) END AS phone_verification_codes,
                 l.melissa_payload || s.melissa_payload AS melissa_payload,
                 coalesce(l.mak, CASE WHEN m.by_mak IS NULL THEN s.mak END) AS mak,
                 coalesce(l.apn, CASE WHEN m.by_apn IS NULL AND l.property_state = s.property_state
