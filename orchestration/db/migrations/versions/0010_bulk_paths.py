@@ -287,8 +287,9 @@ def upgrade() -> None:
           CREATE TEMP TABLE _merge_territory ON COMMIT DROP AS
           SELECT DISTINCT ON (z, st) z, st, b.id
           FROM brokers b, unnest(b.territory_zip_codes) AS z, unnest(b.license_states) AS st
-          WHERE b.status = 'active'
+          WHERE b.status = 'active' AND z IS NOT NULL AND st IS NOT NULL
           ORDER BY z, st, b.created_at, b.id;
+          ALTER TABLE _merge_territory ADD PRIMARY KEY (z, st);
 
           WHILE v_round < v_rounds LOOP
             v_round := v_round + 1;
@@ -322,13 +323,29 @@ def upgrade() -> None:
                                      THEN s.apn END) AS apn,
                 coalesce(l.addr_hash, CASE WHEN m.by_addr IS NULL THEN s.addr_hash END) AS addr_hash,
                 greatest(l.last_seen_at, p_seen_at) AS last_seen_at,
-                coalesce(l.assigned_broker_id, t.id) AS assigned_broker_id
+                -- the territory is looked up only for a lead that has no broker yet
+                coalesce(l.assigned_broker_id,
+                         (SELECT t.id FROM _merge_territory t
+                          WHERE t.z = coalesce(l.property_zip, s.property_zip)
+                            AND t.st = coalesce(l.property_state, s.property_state))) AS assigned_broker_id,
+                (l.first_name, l.last_name, l.email, l.phone, l.property_address, l.property_city,
+                 l.property_state, l.property_zip, l.property_value, l.estimated_equity, l.age,
+                 l.owner_occupied, l.source, l.email_verified, l.phone_verified,
+                 l.email_verification_codes, l.phone_verification_codes, l.melissa_payload,
+                 l.mak, l.apn, l.addr_hash, l.last_seen_at, l.assigned_broker_id) AS stored
               FROM _merge_rows m
               JOIN leads_validated s ON s.upload_id = p_upload_id AND s.row_number = m.row_number
               JOIN leads l ON l.id = m.match_id
-              LEFT JOIN _merge_territory t
-                ON t.z = coalesce(l.property_zip, s.property_zip) AND t.st = coalesce(l.property_state, s.property_state)
               WHERE m.rnk = v_round
+            ), changed AS (
+              -- Only rows whose merged values differ reach the UPDATE: a re-run writes nothing.
+              SELECT * FROM calc c
+              WHERE c.stored IS DISTINCT FROM
+                    (c.first_name, c.last_name, c.email, c.phone, c.property_address, c.property_city,
+                     c.property_state, c.property_zip, c.property_value, c.estimated_equity, c.age,
+                     c.owner_occupied, c.source, c.email_verified, c.phone_verified,
+                     c.email_verification_codes, c.phone_verification_codes, c.melissa_payload,
+                     c.mak, c.apn, c.addr_hash, c.last_seen_at, c.assigned_broker_id)
             )
             UPDATE leads l SET
               first_name = c.first_name, last_name = c.last_name, email = c.email, phone = c.phone,
@@ -341,19 +358,8 @@ def upgrade() -> None:
               phone_verification_codes = c.phone_verification_codes,
               melissa_payload = c.melissa_payload, mak = c.mak, apn = c.apn, addr_hash = c.addr_hash,
               last_seen_at = c.last_seen_at, assigned_broker_id = c.assigned_broker_id
-            FROM calc c
-            WHERE l.id = c.id
-              AND (l.first_name, l.last_name, l.email, l.phone, l.property_address, l.property_city,
-                   l.property_state, l.property_zip, l.property_value, l.estimated_equity, l.age,
-                   l.owner_occupied, l.source, l.email_verified, l.phone_verified,
-                   l.email_verification_codes, l.phone_verification_codes, l.melissa_payload,
-                   l.mak, l.apn, l.addr_hash, l.last_seen_at, l.assigned_broker_id)
-                  IS DISTINCT FROM
-                  (c.first_name, c.last_name, c.email, c.phone, c.property_address, c.property_city,
-                   c.property_state, c.property_zip, c.property_value, c.estimated_equity, c.age,
-                   c.owner_occupied, c.source, c.email_verified, c.phone_verified,
-                   c.email_verification_codes, c.phone_verification_codes, c.melissa_payload,
-                   c.mak, c.apn, c.addr_hash, c.last_seen_at, c.assigned_broker_id);
+            FROM changed c
+            WHERE l.id = c.id;
             GET DIAGNOSTICS v_n = ROW_COUNT;
             updated := updated + v_n;
           END LOOP;
