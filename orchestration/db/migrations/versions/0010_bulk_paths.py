@@ -12,13 +12,16 @@ Why (each measured on a 1M-row upload, see benchmarks/ingest.py and docs/ingest-
   clashing key). Publishing replaces each group's rows by one, collapsed with the in-file safe merge
   (later non-NULL values win, booleans OR, codes unioned, verified channel before unverified, the
   latest non-empty skip-trace payload plus any litigator flag; a litigator anywhere in the group
-  means no phone). Both set functions run with work_mem = 256MB: at the default 4MB their sorts
-  and hashes of a million rows spill to disk (3.9 s -> 2.6 s and 3.7 s -> 2.3 s measured).
+  means no phone). ``publish_validated`` and ``merge_validated_leads`` run with work_mem = 256MB:
+  at the default 4MB their sorts and hashes of a million rows spill to disk (two statements of the
+  publish measured 3.9 s -> 2.6 s and 3.7 s -> 2.3 s).
 - ``merge_validated_leads`` keeps only the matched rows' keys in its work table (it used to copy
-  every validated row twice: once to build it, once to rank it), inserts unmatched rows with a plain
-  INSERT (ON CONFLICT made every row probe all four unique indexes first: +5 s per million), and
-  falls back to ON CONFLICT DO NOTHING only when a concurrent writer created one of the keys after
-  the match (a unique violation inside a subtransaction).
+  every validated row twice: once to build it, once to rank it), compares the merged values with
+  the stored row before updating (a re-run joins and writes nothing more), looks a territory broker
+  up only for leads without one, inserts unmatched rows with a plain INSERT (ON CONFLICT made every
+  row probe all four unique indexes first: +5 s per million), and falls back to ON CONFLICT DO
+  NOTHING only when a concurrent writer created one of the keys after the match (a unique
+  violation inside a subtransaction).
 - The campaign trigger on ``leads`` gets a WHEN clause, so a bulk insert of leads that are not
   becoming 'active' no longer calls a PL/pgSQL function per row (-3 s per million).
 - ``analyze_pipeline_table()``: the pipeline role does not own the tables, so its ``ANALYZE`` was
