@@ -122,20 +122,24 @@ def run_ingest(url: str, landing: Landing, csv_path: Path) -> dict:
     return res
 
 
+def _timed_copy(url: str, conn: psycopg.Connection, statement: str, path: Path) -> float:
+    """Seconds to COPY a file in and commit, from a clean checkpoint."""
+    checkpoint(url)
+    t = time.perf_counter()
+    with conn.cursor() as cur, cur.copy(statement) as cp, path.open("rb") as fh:
+        while block := fh.read(1 << 22):
+            cp.write(block)
+    conn.commit()
+    return time.perf_counter() - t
+
+
 def baseline_plain_copy(url: str, csv_path: Path) -> float:
     with psycopg.connect(url) as conn:
         header = csv_path.open().readline().strip().split(",")
         cols = ", ".join(f'"{c}" text' for c in header)
         conn.execute(f"DROP TABLE IF EXISTS bench_plain; CREATE UNLOGGED TABLE bench_plain ({cols})")
         conn.commit()
-        checkpoint(url)
-        t = time.perf_counter()
-        with conn.cursor() as cur, cur.copy("COPY bench_plain FROM STDIN WITH (FORMAT csv, HEADER)") as cp:
-            with csv_path.open("rb") as fh:
-                while block := fh.read(1 << 22):
-                    cp.write(block)
-        conn.commit()
-        took = time.perf_counter() - t
+        took = _timed_copy(url, conn, "COPY bench_plain FROM STDIN WITH (FORMAT csv, HEADER)", csv_path)
         conn.execute("DROP TABLE bench_plain")
         conn.commit()
     return took
@@ -158,14 +162,7 @@ def baseline_indexed_copy(url: str, upload_id: str, prefill_rows: int, tmp: Path
         conn.execute("ANALYZE bench_leads")
         conn.commit()
         rows = sum(1 for _ in shaped.open("rb"))
-        checkpoint(url)
-        t = time.perf_counter()
-        with conn.cursor() as cur, cur.copy(f"COPY bench_leads ({LEAD_COLS}) FROM STDIN WITH (FORMAT csv)") as cp:
-            with shaped.open("rb") as fh:
-                while block := fh.read(1 << 22):
-                    cp.write(block)
-        conn.commit()
-        took = time.perf_counter() - t
+        took = _timed_copy(url, conn, f"COPY bench_leads ({LEAD_COLS}) FROM STDIN WITH (FORMAT csv)", shaped)
         conn.execute("DROP TABLE bench_leads")
         conn.commit()
     return took, rows

@@ -15,8 +15,8 @@ COLS = "mak,apn,property_address,property_city,property_state,property_zip,owner
        "email_1,email_1_status,phone_1,phone_1_status,phone_2,phone_2_status\n"
 
 
-def ingest(db, rows: list[str]) -> dict:
-    body = (COLS + "\n".join(rows) + "\n").encode()
+def land_and_validate(db, body: bytes) -> tuple[pipeline.Context, str]:
+    """Receive, stage and validate a signed upload; the merge is left to the caller."""
     receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db)
     r = receiver.start(signing.sign(body, source="batchdata", key=signing_key()), received_at=datetime.now(UTC))
     r.feed(body)
@@ -26,7 +26,12 @@ def ingest(db, rows: list[str]) -> dict:
     pipeline.check_raw(ctx, outcome.upload_id)
     pipeline.stage(ctx, outcome.upload_id)
     pipeline.validate_upload(ctx, outcome.upload_id)
-    return pipeline.merge(ctx, outcome.upload_id).counts
+    return ctx, outcome.upload_id
+
+
+def ingest(db, rows: list[str]) -> dict:
+    ctx, uid = land_and_validate(db, (COLS + "\n".join(rows) + "\n").encode())
+    return pipeline.merge(ctx, uid).counts
 
 
 def lead(db, where="true"):
@@ -102,14 +107,8 @@ def test_a_merge_killed_midway_leaves_nothing_behind(db):
     ingest(db, ["M1,,1 Main St,Town,CA,90210,Ann,,,,,,,"])
     before = lead(db)
     # Stage and validate a second upload, but merge it by hand so it can be killed mid-way.
-    body = (COLS + "M1,,1 Main St,Town,CA,90210,Annie,,,,,,,\nM9,,9 Main St,Town,CA,90210,Nine,,,,,,,\n").encode()
-    receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db)
-    r = receiver.start(signing.sign(body, source="batchdata", key=signing_key()), received_at=datetime.now(UTC))
-    r.feed(body)
-    uid = r.finish().upload_id
-    ctx = pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None)
-    pipeline.stage(ctx, uid)
-    pipeline.validate_upload(ctx, uid)
+    ctx, uid = land_and_validate(
+        db, (COLS + "M1,,1 Main St,Town,CA,90210,Annie,,,,,,,\nM9,,9 Main St,Town,CA,90210,Nine,,,,,,,\n").encode())
     errors = []
     with psycopg.connect(db) as blocker:
         blocker.execute("SELECT 1 FROM leads WHERE mak = 'M1' FOR UPDATE")  # the merge's UPDATE waits here
@@ -173,14 +172,8 @@ def test_in_file_group_collapses_safely_and_a_litigator_anywhere_means_no_phone(
 def test_insert_falls_back_when_a_key_appears_after_the_match(db):
     """The unmatched rows go in with a plain INSERT; if one of their keys exists by then (another
     writer), the merge keeps the other writer's lead, inserts the rest and counts the one left out."""
-    body = (COLS + "MX,,1 Elm St,Town,CA,90210,Xa,,,,,,,\nMY,,2 Elm St,Town,CA,90210,Ya,,,,,,,\n").encode()
-    receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db)
-    r = receiver.start(signing.sign(body, source="batchdata", key=signing_key()), received_at=datetime.now(UTC))
-    r.feed(body)
-    uid = r.finish().upload_id
-    ctx = pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None)
-    pipeline.stage(ctx, uid)
-    pipeline.validate_upload(ctx, uid)
+    ctx, uid = land_and_validate(
+        db, (COLS + "MX,,1 Elm St,Town,CA,90210,Xa,,,,,,,\nMY,,2 Elm St,Town,CA,90210,Ya,,,,,,,\n").encode())
     # Two validated rows now claim one MAK (as if a concurrent writer had taken MY's key for MX):
     # no lead matches either, so both reach the INSERT, and the second violates leads_mak_key.
     with psycopg.connect(db) as conn:
