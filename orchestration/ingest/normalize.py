@@ -52,7 +52,7 @@ def per_distinct(fn):
     return wrapper
 
 
-def _series(arr: pa.Array, index: pd.Index) -> pd.Series:
+def string_series(arr: pa.Array, index: pd.Index) -> pd.Series:
     """A pyarrow string array as a pandas string Series on ``index`` (positionally, never aligned)."""
     return pd.Series(arr.to_pandas(types_mapper=pd.ArrowDtype).array, index=index).astype("string")
 
@@ -65,7 +65,7 @@ def _ascii_upper(text: pd.Series) -> pd.Series:
         return s.str.upper()
     arr = pc.utf8_upper(pc.utf8_normalize(arr, "NFKD"))
     arr = pc.replace_substring_regex(arr, r"\p{M}", "")
-    return _series(arr, text.index)
+    return string_series(arr, text.index)
 
 
 def _clean(text: pd.Series) -> pd.Series:
@@ -125,7 +125,7 @@ def _map_unique(values: pd.Series, fn) -> tuple[pd.Series, pd.Series]:
     pairs = [fn(u) for u in uniques]
     first = pa.array([p[0] for p in pairs], type=pa.large_string()).take(pa.array(codes))
     second = pa.array([p[1] for p in pairs], type=pa.large_string()).take(pa.array(codes))
-    return _series(first, values.index), _series(second, values.index)
+    return string_series(first, values.index), string_series(second, values.index)
 
 
 def street_and_unit(address: pd.Series, unit: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
@@ -139,8 +139,8 @@ def street_and_unit(address: pd.Series, unit: pd.Series | None = None) -> tuple[
     parts = pc.extract_regex(pa.array(cleaned.to_numpy(dtype=object, na_value=None), type=pa.large_string()),
                              _HOUSE_AND_REST)
     split = pd.Series(pc.is_valid(parts).to_numpy(zero_copy_only=False), index=address.index)
-    house = _series(pc.struct_field(parts, [0]), address.index)
-    rest = _series(pc.struct_field(parts, [1]), address.index)
+    house = string_series(pc.struct_field(parts, [0]), address.index)
+    rest = string_series(pc.struct_field(parts, [1]), address.index)
     rest_street, rest_unit = _map_unique(rest[split], _street_after_house)
     whole_street, whole_unit = _map_unique(cleaned[~split], _street)
     street = pd.concat([house[split] + " " + rest_street, whole_street]).reindex(address.index)
@@ -187,7 +187,7 @@ def _extract(text: pd.Series, pattern: str) -> pd.Series:
     arr = pa.array(text.astype("string").to_numpy(dtype=object, na_value=None), type=pa.large_string())
     found = pc.extract_regex(arr, pattern)
     group = pc.if_else(pc.is_valid(found), pc.struct_field(found, [0]), pa.scalar(None, pa.large_string()))
-    return _series(group, text.index)
+    return string_series(group, text.index)
 
 
 @per_distinct

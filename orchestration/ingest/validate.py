@@ -99,7 +99,7 @@ def _json_literal(text: pd.Series) -> pd.Series:
     esc = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
     if pc.any(pc.match_substring_regex(esc, "[\x00-\x1f]")).as_py():
         esc = pc.replace_substring_regex(esc, "[\x00-\x1f]", " ")
-    return norm._series(pc.fill_null(_concat('"', esc, '"'), _text("null")), text.index)
+    return norm.string_series(pc.fill_null(_concat('"', esc, '"'), _text("null")), text.index)
 
 
 def _json_text(text: pd.Series) -> pa_arrow.Array:
@@ -174,7 +174,7 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     payload = _concat('{"phones":[', pj, '],"emails":[', ej, "]", lit, "}")
     empty = pc.and_(pc.and_(pc.equal(pj, _text("")), pc.equal(ej, _text(""))),
                     pa_arrow.array(~litigator))
-    out["melissa_payload"] = norm._series(pc.if_else(empty, _text("{}"), payload), idx)
+    out["melissa_payload"] = norm.string_series(pc.if_else(empty, _text("{}"), payload), idx)
     return out
 
 
