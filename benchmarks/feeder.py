@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 
 from orchestration.db import migrate, runtime  # noqa: E402
+from orchestration import settings  # noqa: E402
 from orchestration.settings import DBT_PROJECT_DIR  # noqa: E402
 
 PICK_SQL = """
@@ -61,7 +62,7 @@ def build(url: str, rt: runtime.Runtime, n: int) -> None:
         conn.execute("ANALYZE leads")
     print(f"  loaded {n:,} leads in {time.perf_counter() - t:.1f}s", flush=True)
     env = {**os.environ, **rt.env()}
-    dbt = str(Path(sys.executable).with_name("dbt"))
+    dbt = str(settings.dbt_executable())
     t = time.perf_counter()
     subprocess.run([dbt, "run", "--quiet", "--select", "mv_contactable_leads", "--project-dir", str(DBT_PROJECT_DIR),
                     "--profiles-dir", str(DBT_PROJECT_DIR)], check=True, env=env)

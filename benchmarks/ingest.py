@@ -67,8 +67,8 @@ def _ingest_child(url: str, landing_dir: str, upload_id: str, queue) -> None:
                            max_reject_rate=1.0)
     stages, stage_rss = {}, {}
     t0 = time.perf_counter()
-    for name, fn in (("raw_upload", pipeline.check_raw), ("leads_staging", pipeline.stage),
-                     ("validated_leads", pipeline.validate_upload), ("deduped_leads", pipeline.merge)):
+    for name, fn in (("landed_file", pipeline.check_landed), ("leads_staging", pipeline.stage),
+                     ("leads_validated", pipeline.validate_upload), ("leads", pipeline.merge)):
         _reset_peak_rss()
         t = time.perf_counter()
         out = fn(ctx, upload_id)
@@ -88,7 +88,7 @@ def _rerun_merge_child(url: str, landing_dir: str, upload_id: str, queue) -> Non
 
 
 def rerun_merge(url: str, landing: Landing, upload_id: str) -> None:
-    """Re-run deduped_leads of an upload already merged: every row matches, nothing may change."""
+    """Re-run leads of an upload already merged: every row matches, nothing may change."""
     checkpoint(url)
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
@@ -96,7 +96,7 @@ def rerun_merge(url: str, landing: Landing, upload_id: str) -> None:
     p.start()
     seconds, counts = q.get()
     p.join()
-    print(f"\n== re-run of deduped_leads for upload {upload_id} (idempotence; not a target) ==\n"
+    print(f"\n== re-run of leads for upload {upload_id} (idempotence; not a target) ==\n"
           f"  {seconds:.2f} s   {counts}")
 
 

@@ -27,7 +27,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration import settings
+from orchestration import constants, settings
 
 
 def _console():
@@ -71,7 +71,7 @@ def ensure_dagster_home() -> Path:
 
 def prepare_dbt(env: dict[str, str]) -> None:
     """Write dbt_project/target/manifest.json (what the code location loads)."""
-    subprocess.run([str(Path(sys.executable).with_name("dbt")), "parse", "--quiet",
+    subprocess.run([str(settings.dbt_executable()), "parse", "--quiet",
                     "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)],
                    check=True, env={**os.environ, **env})
 
@@ -181,36 +181,9 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def client_key():
-    """The sender's key: EC_UPLOAD_KEY ('key_id:secret'), else the first active local key."""
-    from orchestration.ingest import signing
-
-    spec = os.environ.get("EC_UPLOAD_KEY")
-    keys = signing.parse_keys(spec) if spec else signing.load_keys(
-        {"EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file())} if settings.upload_keys_file().exists() else {})
-    if not keys:
-        raise SystemExit("no upload key: set EC_UPLOAD_KEY='key_id:secret' (or run `equity setup` for a local key)")
-    return keys[0]
-
-
-def upload_file(path: Path, source: str, url: str, timeout: float = 300.0) -> tuple[int, dict]:
-    import httpx
-
-    from orchestration.ingest import signing
-
-    body = path.read_bytes()
-    headers = signing.sign(body, source=source, key=client_key())
-    headers["Content-Type"] = "text/csv"
-    resp = httpx.post(url.rstrip("/") + "/uploads", params={"filename": path.name}, content=body,
-                      headers=headers, timeout=timeout)
-    try:
-        payload = resp.json()
-    except ValueError:
-        payload = {"message": resp.text[:500]}
-    return resp.status_code, payload
-
-
 def cmd_upload(args) -> int:
+    from orchestration.ingest.client import upload_file
+
     status, payload = upload_file(Path(args.file), args.source, args.url)
     print(json.dumps(payload, indent=2))
     return 0 if status == 202 else 1
@@ -218,6 +191,7 @@ def cmd_upload(args) -> int:
 
 def cmd_sign(args) -> int:
     from orchestration.ingest import signing
+    from orchestration.ingest.client import client_key
 
     path = Path(args.file)
     headers = signing.sign(path.read_bytes(), source=args.source, key=client_key())
@@ -286,16 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="run the HTTP upload endpoint")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8080)
-    sv.add_argument("--max-bytes", type=int, default=512 * 1024 * 1024)
+    sv.add_argument("--max-bytes", type=int, default=constants.MAX_UPLOAD_BYTES,
+                    help="largest body accepted (bytes); larger uploads get 413")
     sv.set_defaults(func=cmd_serve)
     up = sub.add_parser("upload", help="sign a CSV and POST it to the upload endpoint")
     up.add_argument("file")
-    up.add_argument("--source", required=True, choices=["propstream", "batchdata", "generic"])
+    up.add_argument("--source", required=True, choices=constants.SOURCES)
     up.add_argument("--url", default=os.environ.get("EC_UPLOAD_URL", "http://127.0.0.1:8080"))
     up.set_defaults(func=cmd_upload)
     sg = sub.add_parser("sign", help="write FILE.sig.json for a signed drop into the landing directory")
     sg.add_argument("file")
-    sg.add_argument("--source", required=True, choices=["propstream", "batchdata", "generic"])
+    sg.add_argument("--source", required=True, choices=constants.SOURCES)
     sg.set_defaults(func=cmd_sign)
     return p
 

@@ -1,44 +1,17 @@
-"""The Dagster code location: assets, jobs, sensors and resources, wired from the environment
-(EnvVar) when runs start — importing this module connects to nothing and parses nothing."""
+"""The Dagster code location (``workspace.yaml`` and ``dg`` load it): every definition under
+``orchestration/defs/``, collected by ``load_from_defs_folder``. Loading connects to nothing and
+parses nothing; settings are bound through ``EnvVar`` and read when runs start."""
 
-import sys
 from pathlib import Path
 
-from dagster import Definitions, EnvVar, define_asset_job
-from dagster_dbt import DbtCliResource
+import dagster as dg
 
-from orchestration.defs.dbt_assets import warehouse_dbt_models
-from orchestration.defs.dbt_project import dbt_project
-from orchestration.defs.feed_assets import (
-    FeederSettings,
-    campaign_feed,
-    campaign_feed_job,
-    campaign_feed_schedule,
-    refresh_schedule,
-)
-from orchestration.defs.ingest_assets import INGEST_ASSETS, ingest_job
-from orchestration.defs.resources import IngestSettings, WarehouseResource
-from orchestration.defs.sensors import upload_sensor
 
-_DBT = str(Path(sys.executable).with_name("dbt"))
+def load() -> dg.Definitions:
+    """The definitions, as a plain object (tests, the demo and benchmarks use this)."""
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
-# The 05:30 refresh is the dbt build: staging -> scores (written back to leads) -> the contactable view
-# (refreshed CONCURRENTLY under an advisory lock by the project's refresh macro).
-contactable_refresh_job = define_asset_job(
-    "contactable_refresh_job", selection=[warehouse_dbt_models],
-    description="Rebuild lead scores and refresh mv_contactable_leads (dbt build).")
 
-defs = Definitions(
-    assets=[*INGEST_ASSETS, warehouse_dbt_models, campaign_feed],
-    jobs=[ingest_job, contactable_refresh_job, campaign_feed_job],
-    sensors=[upload_sensor],
-    schedules=[refresh_schedule(contactable_refresh_job), campaign_feed_schedule],
-    resources={
-        "warehouse": WarehouseResource(url=EnvVar("EC_WAREHOUSE_URL")),
-        "ingest": IngestSettings(landing_dir=EnvVar("EC_LANDING_DIR"),
-                                 upload_keys_file=EnvVar("EC_UPLOAD_KEYS_FILE")),
-        "feeder_settings": FeederSettings(outbox_dir=EnvVar("EC_OUTBOX_DIR")),
-        # The dbt next to this interpreter (the venv's), so PATH need not include the venv.
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_DBT),
-    },
-)
+@dg.definitions
+def defs() -> dg.Definitions:
+    return load()

@@ -8,21 +8,22 @@ upload's partition to show that a re-run changes nothing.
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import os
-import socket
-import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
-from orchestration import settings
+from orchestration import constants, local_runs, settings
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SAMPLE = settings.SAMPLE_DATA_DIR / "batchdata_sample.csv"
 BROKERS = settings.SAMPLE_DATA_DIR / "brokers.csv"
+SENSOR_CURSOR_FILE = ".demo_sensor_cursor"  # in the landing dir: the demo's sensor keeps its place
 
 
 def next_weekday(today: date) -> date:
@@ -32,73 +33,30 @@ def next_weekday(today: date) -> date:
     return day
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class EndpointThread:
-    """uvicorn serving the upload endpoint in a background thread (loopback only)."""
-
-    def __init__(self, app, port: int):
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{port}"
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.time() + 15
-        while not self.server.started and time.time() < deadline:
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 def tick_and_run(instance, defs) -> list[str]:
-    """One evaluation of the upload sensor, then execute each run it requested, in process."""
-    from dagster import build_sensor_context
-
-    sensor_def = defs.resolve_sensor_def("upload_sensor")
-    resources = defs.get_repository_def().get_top_level_resources()
-    cursor_key = "demo_upload_sensor_cursor"
-    ctx = build_sensor_context(instance=instance, resources={k: resources[k] for k in ("ingest", "warehouse")},
-                               cursor=instance.run_storage.get_cursor_values({cursor_key}).get(cursor_key))
-    result = sensor_def(ctx)
-    requests = getattr(result, "run_requests", None) or []
-    for req in getattr(result, "dynamic_partitions_requests", None) or []:
-        instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
-    if getattr(result, "cursor", None):
-        instance.run_storage.set_cursor_values({cursor_key: result.cursor})
-    job = defs.resolve_job_def("ingest_upload")
-    keys = []
-    for req in requests:
-        job.execute_in_process(instance=instance, partition_key=req.partition_key, tags=req.tags,
-                               run_config=QUIET)
-        keys.append(req.partition_key)
-    return keys
+    """One evaluation of the upload sensor, then each run it requested, in this process."""
+    cursor_file = settings.landing_dir() / SENSOR_CURSOR_FILE
+    tick = local_runs.tick_sensor(defs, instance, "upload_sensor",
+                                  cursor=cursor_file.read_text() if cursor_file.exists() else None)
+    if tick.cursor:
+        cursor_file.write_text(tick.cursor)
+    for req in tick.run_requests:
+        local_runs.run_job(defs, instance, "ingest_upload", partition_key=req.partition_key, tags=req.tags)
+    return [req.partition_key for req in tick.run_requests]
 
 
 def run_demo(rows: int = 0) -> int:
     from dagster import DagsterInstance
 
-    from orchestration.cli import upload_file
     from orchestration.db import store
-    from orchestration.definitions import defs
+    from orchestration.definitions import load
     from orchestration.ingest import samples, signing
+    from orchestration.ingest.client import upload_file
     from orchestration.ingest.http import create_app
     from orchestration.ingest.landing import Landing
     from orchestration.ingest.receipt import Receiver
 
-    import csv
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
+    defs = load()
     con = Console()
     url = os.environ[settings.WAREHOUSE_URL_VAR]
     with store.connect(url) as conn, conn.transaction():
@@ -113,7 +71,7 @@ def run_demo(rows: int = 0) -> int:
     receiver = Receiver(Landing(settings.landing_dir()),
                         signing.load_keys({"EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file())}), url)
     instance = DagsterInstance.get()
-    with EndpointThread(create_app(receiver), _free_port()) as endpoint:
+    with local_runs.EndpointThread(create_app(receiver)) as endpoint:
         con.print(f"[bold]1.[/] upload {sample.name} ({sample.stat().st_size:,} bytes) to {endpoint.url}/uploads")
         status, payload = upload_file(Path(sample), "batchdata", endpoint.url)
         con.print(f"   → {status} {payload.get('code')}: {payload.get('message')}")
@@ -125,21 +83,17 @@ def run_demo(rows: int = 0) -> int:
             return 1
         upload_id = keys[0]
     elif status == 409:
-        import hashlib
-
         with store.connect(url) as conn:
             upload_id = store.upload_for_content(conn, hashlib.sha256(sample.read_bytes()).hexdigest())
         con.print(f"[bold]2.[/] already ingested as {upload_id}: re-executing its partition (must change nothing)")
-        defs.resolve_job_def("ingest_upload").execute_in_process(instance=instance, partition_key=upload_id,
-                                                             run_config=QUIET)
+        local_runs.run_job(defs, instance, "ingest_upload", partition_key=upload_id)
     else:
         return 1
     con.print("[bold]3.[/] dbt build: scores, contactable view (the 05:30 refresh job)")
-    defs.resolve_job_def("contactable_refresh_job").execute_in_process(instance=instance, run_config=QUIET)
-    feed_day = next_weekday(datetime.now(ZoneInfo("America/Los_Angeles")).date())
+    local_runs.run_job(defs, instance, "contactable_refresh_job")
+    feed_day = next_weekday(datetime.now(ZoneInfo(constants.TIMEZONE)).date())
     con.print(f"[bold]4.[/] campaign feed for the next weekday, {feed_day} (the 06:00 job)")
-    feed_run = defs.resolve_job_def("campaign_feed_job").execute_in_process(
-        instance=instance, partition_key=feed_day.isoformat(), run_config=QUIET)
+    feed_run = local_runs.run_job(defs, instance, "campaign_feed_job", partition_key=feed_day.isoformat())
     feed_meta = {}
     for mat in feed_run.asset_materializations_for_node("campaign_feed"):
         feed_meta = {k: v.value for k, v in mat.metadata.items()}
@@ -159,7 +113,7 @@ def run_demo(rows: int = 0) -> int:
         ("leads in total", totals["leads"]), ("with a verified channel", totals["verified"]),
         ("contactable (mv_contactable_leads)", totals["contactable"]),
         (f"fed for {feed_day} (this run)", feed_meta.get("fed")),
-        (f"fed for {feed_day} (cap {feed_meta.get('daily_cap', 250)})", feed_meta.get("fed_for_date")),
+        (f"fed for {feed_day} (cap {feed_meta.get('daily_cap', constants.DAILY_FEED_CAP)})", feed_meta.get("fed_for_date")),
     ]:
         table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
     con.print(table)

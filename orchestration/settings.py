@@ -7,6 +7,7 @@ set the environment first.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,3 +55,8 @@ def dagster_db_name() -> str:
 
 def external_database_url() -> str | None:
     return os.environ.get("DATABASE_URL") or None
+
+
+def dbt_executable() -> Path:
+    """The dbt installed beside this interpreter (the venv's): found without the venv on PATH."""
+    return Path(sys.executable).with_name("dbt")

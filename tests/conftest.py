@@ -175,7 +175,7 @@ def scalar(url: str, query: str, params: tuple = ()):
 @pytest.fixture
 def endpoint(db):
     """The real HTTP upload endpoint on loopback (uvicorn thread), 64 KiB size limit."""
-    from orchestration.demo import EndpointThread, _free_port
+    from orchestration.local_runs import EndpointThread
     from orchestration.ingest import signing
     from orchestration.ingest.http import create_app
     from orchestration.ingest.landing import Landing
@@ -183,7 +183,7 @@ def endpoint(db):
 
     receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db,
                         max_bytes=64 * 1024)
-    with EndpointThread(create_app(receiver), _free_port()) as ep:
+    with EndpointThread(create_app(receiver)) as ep:
         ep.receiver = receiver
         yield ep
 
@@ -203,31 +203,23 @@ def instance(stack):
         yield inst
 
 
-def tick_sensor(instance, db_url: str):
-    """Evaluate the upload sensor once against the instance; register its partitions."""
-    from dagster import build_sensor_context
+@pytest.fixture(scope="session")
+def defs():
+    """The code location's definitions, loaded once per session as the webserver loads them."""
+    from orchestration.definitions import load
 
-    from orchestration.defs.resources import IngestSettings, WarehouseResource
-    from orchestration.defs.sensors import upload_sensor
-
-    ctx = build_sensor_context(instance=instance, cursor=getattr(instance, "_ec_cursor", None), resources={
-        "ingest": IngestSettings(landing_dir=os.environ["EC_LANDING_DIR"],
-                                 upload_keys_file=os.environ["EC_UPLOAD_KEYS_FILE"]),
-        "warehouse": WarehouseResource(url=db_url)})
-    result = upload_sensor(ctx)
-    for req in getattr(result, "dynamic_partitions_requests", None) or []:
-        instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
-    if getattr(result, "cursor", None):
-        instance._ec_cursor = result.cursor
-    return result
+    return load()
 
 
-def run_ingest(instance, partition_key: str, raise_on_error: bool = True):
-    from orchestration.definitions import defs
+def tick_sensor(defs, instance, cursor: str | None = None):
+    """One evaluation of the upload sensor (the demo's helper); pass the previous tick's cursor."""
+    from orchestration.local_runs import tick_sensor as tick
 
-    return defs.resolve_job_def("ingest_upload").execute_in_process(
-        instance=instance, partition_key=partition_key, raise_on_error=raise_on_error,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    return tick(defs, instance, "upload_sensor", cursor=cursor)
+
+
+def run_ingest(defs, instance, partition_key: str, raise_on_error: bool = True):
+    return run_job(defs, instance, "ingest_upload", partition_key, raise_on_error=raise_on_error)
 
 
 def leads_checksum(url: str) -> str:
@@ -235,11 +227,7 @@ def leads_checksum(url: str) -> str:
         return conn.execute("SELECT md5(coalesce(string_agg(l::text, '|' ORDER BY l.id), '')) FROM leads l").fetchone()[0]
 
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+def run_job(defs, instance, name: str, partition_key: str | None = None, raise_on_error: bool = True):
+    from orchestration.local_runs import run_job as run
 
-
-def run_job(instance, name: str, partition_key: str | None = None, raise_on_error: bool = True):
-    from orchestration.definitions import defs
-
-    return defs.resolve_job_def(name).execute_in_process(
-        instance=instance, partition_key=partition_key, raise_on_error=raise_on_error, run_config=QUIET)
+    return run(defs, instance, name, partition_key=partition_key, raise_on_error=raise_on_error)

@@ -90,20 +90,20 @@ def test_row_rejects_go_to_dlq_with_every_failed_check_and_valid_rows_survive(db
     r = pipeline.validate_upload(c, uid)
     assert r.counts["valid"] == 2 and r.counts["rejected"] == 1 and r.counts["invalid_emails"] == 1
     with psycopg.connect(db) as conn:
-        payload = conn.execute("SELECT payload FROM pipeline_dlq WHERE source = 'validated_leads'").fetchone()[0]
+        payload = conn.execute("SELECT payload FROM pipeline_dlq WHERE source = 'leads_validated'").fetchone()[0]
     assert payload["row_number"] == 2
     assert set(payload["reasons"]) >= {"street address is missing", "state is not a US state or territory code",
                                        "ZIP is missing or not 5 digits"}
     # Re-running replaces this upload's DLQ items instead of piling them up.
     pipeline.validate_upload(c, uid)
-    assert scalar(db, "SELECT count(*) FROM pipeline_dlq WHERE source = 'validated_leads'") == 1
+    assert scalar(db, "SELECT count(*) FROM pipeline_dlq WHERE source = 'leads_validated'") == 1
 
 
-def test_reject_rate_over_threshold_fails_the_run_naming_top_reasons(db, instance):
+def test_reject_rate_over_threshold_fails_the_run_naming_top_reasons(db, instance, defs):
     body = (HEADER + "1 Main St,Town,CA,90210,Al,\n" + ",Town,ZZ,1,Bad,\n" * 3).encode()
     uid = land(db, body)
     instance.add_dynamic_partitions("uploads", [uid])
-    result = run_ingest(instance, uid, raise_on_error=False)
+    result = run_ingest(defs, instance, uid, raise_on_error=False)
     assert not result.success
     failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
     text = json.dumps(failure.event_specific_data.error.to_string()) if failure.event_specific_data else ""

@@ -47,19 +47,19 @@ def cli_upload(path, url):
                            "--url", url], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=120)
 
 
-def test_upload_sensor_run_leads(db, endpoint, instance, tmp_path):
+def test_upload_sensor_run_leads(db, endpoint, instance, tmp_path, defs):
     path = tmp_path / "list.csv"
     path.write_bytes(_csv(ROWS))
     out = cli_upload(path, endpoint.url)
     assert out.returncode == 0, out.stdout + out.stderr
     assert '"accepted"' in out.stdout
 
-    result = tick_sensor(instance, db)
+    result = tick_sensor(defs, instance)
     assert len(result.run_requests) == 1
     key = result.run_requests[0].partition_key
     assert result.run_requests[0].run_key == key
     assert key in instance.get_dynamic_partitions("uploads")
-    assert run_ingest(instance, key).success
+    assert run_ingest(defs, instance, key).success
 
     with psycopg.connect(db) as conn:
         leads = conn.execute("SELECT property_address, property_city, property_state, property_zip, mak, apn, "
@@ -83,20 +83,20 @@ def test_upload_sensor_run_leads(db, endpoint, instance, tmp_path):
     assert by_addr["77 W OAK AVE APT 2"][3] == "85001"
 
     # Sensor again: nothing new, no second run for the same upload.
-    again = tick_sensor(instance, db)
-    assert not getattr(again, "run_requests", None)
+    again = tick_sensor(defs, instance, result.cursor)
+    assert not again.run_requests
 
 
-def test_same_partition_twice_leaves_leads_identical(db, endpoint, instance, tmp_path):
+def test_same_partition_twice_leaves_leads_identical(db, endpoint, instance, tmp_path, defs):
     path = tmp_path / "list.csv"
     path.write_bytes(_csv(ROWS))
     assert cli_upload(path, endpoint.url).returncode == 0
-    key = tick_sensor(instance, db).run_requests[0].partition_key
-    assert run_ingest(instance, key).success
+    key = tick_sensor(defs, instance).run_requests[0].partition_key
+    assert run_ingest(defs, instance, key).success
     first = leads_checksum(db)
     with psycopg.connect(db) as conn:
         staged_before = conn.execute("SELECT count(*) FROM leads_staging").fetchone()[0]
-    assert run_ingest(instance, key).success
+    assert run_ingest(defs, instance, key).success
     assert leads_checksum(db) == first
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM leads_staging").fetchone()[0] == staged_before

@@ -31,8 +31,8 @@ def seed(db, n: int, *, broker_cap: int = 100_000, extra_sql: str = "") -> uuid.
     return broker
 
 
-def refresh(instance):
-    assert run_job(instance, "contactable_refresh_job").success
+def refresh(defs, instance):
+    assert run_job(defs, instance, "contactable_refresh_job").success
 
 
 def fed_ids(db, day=None) -> list:
@@ -46,15 +46,15 @@ def feed_meta(result) -> dict:
     return {k: v.value for k, v in mats[0].metadata.items()}
 
 
-def test_feed_is_the_250_top_scored_and_a_rerun_feeds_nothing_more(db, instance):
+def test_feed_is_the_250_top_scored_and_a_rerun_feeds_nothing_more(db, instance, defs):
     seed(db, 600)
-    refresh(instance)
+    refresh(defs, instance)
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0] == 600
         expected = [r[0] for r in conn.execute(
             "SELECT id FROM leads ORDER BY lead_score DESC, id LIMIT 250").fetchall()]
         assert conn.execute("SELECT count(DISTINCT lead_score) FROM leads").fetchone()[0] > 5
-    first = run_job(instance, "campaign_feed_job", FRIDAY)
+    first = run_job(defs, instance, "campaign_feed_job", FRIDAY)
     meta = feed_meta(first)
     assert meta["fed"] == 250 and meta["fed_for_date"] == 250 and meta["shortfall"] == 0
     assert sorted(fed_ids(db, FRIDAY)) == sorted(expected)
@@ -65,7 +65,7 @@ def test_feed_is_the_250_top_scored_and_a_rerun_feeds_nothing_more(db, instance)
     export = meta["export"]
     with open(export) as fh:
         assert sum(1 for _ in fh) == 251  # header + 250
-    again = feed_meta(run_job(instance, "campaign_feed_job", FRIDAY))
+    again = feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY))
     assert again["fed"] == 0 and again["fed_for_date"] == 250
     assert len(fed_ids(db)) == 250
 
@@ -77,7 +77,7 @@ def _feed_in_process(args):
 
 def test_ten_concurrent_executions_feed_exactly_250(db, instance):
     seed(db, 600)
-    refresh(instance)
+    refresh(defs, instance)
     with mp.get_context("spawn").Pool(10) as pool:
         counts = pool.map(_feed_in_process, [(db, FRIDAY)] * 10)
     assert sum(counts) == 250
@@ -85,12 +85,12 @@ def test_ten_concurrent_executions_feed_exactly_250(db, instance):
     assert len(ids) == 250 and len(set(ids)) == 250
 
 
-def test_backfill_of_three_missed_weekdays(db, instance):
+def test_backfill_of_three_missed_weekdays(db, instance, defs):
     seed(db, 900)
-    refresh(instance)
+    refresh(defs, instance)
 
     for day in ("2026-03-09", "2026-03-10", "2026-03-11"):
-        assert feed_meta(run_job(instance, "campaign_feed_job", day))["fed"] == 250
+        assert feed_meta(run_job(defs, instance, "campaign_feed_job", day))["fed"] == 250
     with psycopg.connect(db) as conn:
         per_day = dict(conn.execute("SELECT feed_date::text, count(*) FROM campaign_batch_leads "
                                     "GROUP BY 1").fetchall())
@@ -98,22 +98,22 @@ def test_backfill_of_three_missed_weekdays(db, instance):
     assert per_day == {"2026-03-09": 250, "2026-03-10": 250, "2026-03-11": 250} and dupes == 0
 
 
-def test_shortfall_is_explained(db, instance):
+def test_shortfall_is_explained(db, instance, defs):
     seed(db, 180)
-    refresh(instance)
-    meta = feed_meta(run_job(instance, "campaign_feed_job", FRIDAY))
+    refresh(defs, instance)
+    meta = feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY))
     assert meta["fed"] == 180 and meta["shortfall"] == 70
     assert "only 180 fed" in meta["shortfall_reason"] and "180 in mv_contactable_leads" in meta["shortfall_reason"]
 
 
-def test_broker_weekly_cap_is_respected(db, instance):
+def test_broker_weekly_cap_is_respected(db, instance, defs):
     seed(db, 300, broker_cap=100)
-    refresh(instance)
-    meta = feed_meta(run_job(instance, "campaign_feed_job", "2026-03-09"))
+    refresh(defs, instance)
+    meta = feed_meta(run_job(defs, instance, "campaign_feed_job", "2026-03-09"))
     assert meta["fed"] == 100 and "weekly caps" in meta["shortfall_reason"]
     # Same week, next day: the broker has no room left; the next week it has again.
-    assert feed_meta(run_job(instance, "campaign_feed_job", "2026-03-10"))["fed"] == 0
-    assert feed_meta(run_job(instance, "campaign_feed_job", "2026-03-16"))["fed"] == 100
+    assert feed_meta(run_job(defs, instance, "campaign_feed_job", "2026-03-10"))["fed"] == 0
+    assert feed_meta(run_job(defs, instance, "campaign_feed_job", "2026-03-16"))["fed"] == 100
 
 
 def test_weekend_and_holiday_partitions_feed_nothing():
@@ -136,18 +136,18 @@ EXCLUDED = [
 ]
 
 
-def test_excluded_leads_never_appear_in_the_view_or_a_feed(db, instance):
+def test_excluded_leads_never_appear_in_the_view_or_a_feed(db, instance, defs):
     seed(db, len(EXCLUDED) + 5)
     with psycopg.connect(db) as conn:
         ids = [r[0] for r in conn.execute("SELECT id FROM leads ORDER BY id").fetchall()]
         for lead_id, (_, assignment) in zip(ids, EXCLUDED):
             conn.execute(f"UPDATE leads SET {assignment} WHERE id = %s", (lead_id,))
-    refresh(instance)
+    refresh(defs, instance)
     excluded = set(ids[: len(EXCLUDED)])
     with psycopg.connect(db) as conn:
         in_view = {r[0] for r in conn.execute("SELECT lead_id FROM analytics.mv_contactable_leads")}
     assert in_view == set(ids) - excluded
-    run_job(instance, "campaign_feed_job", FRIDAY)
+    run_job(defs, instance, "campaign_feed_job", FRIDAY)
     assert set(fed_ids(db)) == set(ids) - excluded
 
 
@@ -165,7 +165,7 @@ def test_post_retries_429_and_5xx_then_gives_up_on_4xx():
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from orchestration.demo import EndpointThread, _free_port
+    from orchestration.local_runs import EndpointThread
 
     answers = iter([429, 503, 200, 400])
     seen = []
@@ -175,36 +175,34 @@ def test_post_retries_429_and_5xx_then_gives_up_on_4xx():
         return Response(status_code=next(answers))
 
     app = Starlette(routes=[Route("/import", hook, methods=["POST"])])
-    with EndpointThread(app, _free_port()) as ep:
+    with EndpointThread(app) as ep:
         ok = feeder.post_with_retry(ep.url + "/import", b"email\n", sleep=lambda s: None)
         assert ok.ok and ok.statuses == [429, 503, 200]
         bad = feeder.post_with_retry(ep.url + "/import", b"email\n", sleep=lambda s: None)
         assert not bad.ok and bad.statuses == [400]
 
 
-def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dlq(db, instance):
+def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dlq(db, instance, defs):
     """The campaign endpoint answers 503 to every attempt: the feed itself stands (leads fed once,
     export kept), each attempt is an event with its HTTP status, and the DLQ holds the export."""
     from starlette.applications import Starlette
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from orchestration.definitions import defs
-    from orchestration.demo import EndpointThread, _free_port
-    from tests.conftest import QUIET
+    from orchestration.local_runs import QUIET, EndpointThread
 
     async def unavailable(request):
         await request.body()
         return Response(status_code=503)
 
     seed(db, 30)
-    refresh(instance)
+    refresh(defs, instance)
     app = Starlette(routes=[Route("/import", unavailable, methods=["POST"])])
-    with EndpointThread(app, _free_port()) as ep:
+    with EndpointThread(app) as ep:
         config = {**QUIET, "resources": {"feeder_settings": {"config": {
             "outbox_dir": {"env": "EC_OUTBOX_DIR"}, "endpoint_url": ep.url + "/import",
             "post_attempts": 3, "post_backoff_s": 0.01}}}}
-        result = defs.resolve_job_def("campaign_feed_job").execute_in_process(
+        result = defs.get_job_def("campaign_feed_job").execute_in_process(
             instance=instance, partition_key=FRIDAY, run_config=config)
     assert result.success
     meta = feed_meta(result)

@@ -23,7 +23,7 @@ def land_and_validate(db, body: bytes) -> tuple[pipeline.Context, str]:
     outcome = r.finish()
     assert outcome.accepted, outcome
     ctx = pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None)
-    pipeline.check_raw(ctx, outcome.upload_id)
+    pipeline.check_landed(ctx, outcome.upload_id)
     pipeline.stage(ctx, outcome.upload_id)
     pipeline.validate_upload(ctx, outcome.upload_id)
     return ctx, outcome.upload_id

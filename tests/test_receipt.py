@@ -109,17 +109,16 @@ def test_signed_sidecar_drop(db, endpoint, tmp_path):
     stale.write_bytes(BODY + b"2 Oak St,Town,CA,90210\n")
     (landing.incoming / "old.csv.sig.json").write_text(json.dumps(signing.sign(
         stale.read_bytes(), source="generic", key=signing_key(), when=datetime.now(UTC) - timedelta(minutes=20))))
-    from dagster import build_sensor_context
+    import logging
 
-    from orchestration.defs.resources import IngestSettings, WarehouseResource
+    from orchestration.defs.ingest.resources import IngestSettings
+    from orchestration.defs.ingest.sensors import process_sidecars
+    from orchestration.defs.resources import WarehouseResource
 
-    ctx = build_sensor_context(resources={
-        "ingest": IngestSettings(landing_dir=os.environ["EC_LANDING_DIR"],
-                                 upload_keys_file=os.environ["EC_UPLOAD_KEYS_FILE"]),
-        "warehouse": WarehouseResource(url=db)})
-    from orchestration.defs.sensors import _process_sidecars
-
-    notes = _process_sidecars(ctx, ctx.resources.ingest, ctx.resources.warehouse)
+    notes = process_sidecars(logging.getLogger("test"),
+                             IngestSettings(landing_dir=os.environ["EC_LANDING_DIR"],
+                                            upload_keys_file=os.environ["EC_UPLOAD_KEYS_FILE"]),
+                             WarehouseResource(url=db))
     assert sorted(notes) == ["list.csv: 202 accepted", "old.csv: 400 stale_timestamp"]
     assert not list(landing.incoming.iterdir())
     assert scalar(db, "SELECT count(*) FROM pipeline_dlq WHERE reason LIKE 'stale_timestamp%%'") == 1

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import psycopg
 
+from orchestration import settings
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import run_job
 from tests.test_feeder import seed
 
-DBT = str(Path(sys.executable).with_name("dbt"))
+DBT = str(settings.dbt_executable())
 
 
 def dbt(project: Path, *args: str) -> subprocess.CompletedProcess:
@@ -22,16 +23,16 @@ def dbt(project: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=os.environ.copy(), timeout=300)
 
 
-def test_reader_is_not_blocked_by_the_refresh(db, instance):
+def test_reader_is_not_blocked_by_the_refresh(db, instance, defs):
     seed(db, 50)
-    assert run_job(instance, "contactable_refresh_job").success   # creates the view
+    assert run_job(defs, instance, "contactable_refresh_job").success   # creates the view
     reader = psycopg.connect(db)
     try:
         reader.execute("BEGIN")
         n = reader.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0]
         assert n == 50  # the reader now holds its lock on the view until it commits
         done = {}
-        t = threading.Thread(target=lambda: done.setdefault("ok", run_job(instance, "contactable_refresh_job").success))
+        t = threading.Thread(target=lambda: done.setdefault("ok", run_job(defs, instance, "contactable_refresh_job").success))
         t.start()
         t.join(timeout=180)
         assert not t.is_alive(), "the refresh waited for the reader"
@@ -42,9 +43,9 @@ def test_reader_is_not_blocked_by_the_refresh(db, instance):
         reader.close()
 
 
-def test_second_concurrent_refresh_skips_with_a_log_line(db, instance):
+def test_second_concurrent_refresh_skips_with_a_log_line(db, instance, defs):
     seed(db, 5)
-    assert run_job(instance, "contactable_refresh_job").success
+    assert run_job(defs, instance, "contactable_refresh_job").success
     with psycopg.connect(db, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(hashtextextended('equity-connect:refresh:mv_contactable_leads', 0))")
         out = dbt(DBT_PROJECT_DIR, "run", "--select", "mv_contactable_leads")
@@ -53,9 +54,9 @@ def test_second_concurrent_refresh_skips_with_a_log_line(db, instance):
     assert "holds the advisory lock; this refresh is skipped" in out.stdout
 
 
-def test_model_sql_change_is_rebuilt_and_swapped_in(db, instance, tmp_path):
+def test_model_sql_change_is_rebuilt_and_swapped_in(db, instance, tmp_path, defs):
     seed(db, 5)
-    assert run_job(instance, "contactable_refresh_job").success
+    assert run_job(defs, instance, "contactable_refresh_job").success
     project = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     model = project / "models" / "marts" / "mv_contactable_leads.sql"

@@ -4,34 +4,28 @@ only, across the March 2026 DST change, requesting the feed date's own partition
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dagster import RunRequest, SkipReason, build_schedule_context
-from dagster._utils.schedules import cron_string_iterator
+from dagster import RunRequest, SkipReason, TimeWindowPartitionsDefinition, build_schedule_context
 
-from orchestration.defs.feed_assets import FeederSettings, campaign_feed_schedule, feed_partitions
+from orchestration.defs.campaign.feed import campaign_feed_schedule, feed_partitions
+from orchestration.defs.campaign.resources import FeederSettings
 
 LA = ZoneInfo("America/Los_Angeles")
 UTC = ZoneInfo("UTC")
 
 
 def ticks(cron: str, start: datetime, end: datetime) -> list[datetime]:
-    out = []
-    for t in cron_string_iterator(start.timestamp(), cron, "America/Los_Angeles"):
-        if t > end:
-            break
-        out.append(t.astimezone(UTC))
-    return out
+    """The cron's fire times in Los Angeles between start and end, in UTC: the starts of the time
+    windows Dagster derives from that cron (its public partitions API)."""
+    windows = TimeWindowPartitionsDefinition(cron_schedule=cron, timezone="America/Los_Angeles",
+                                             start=start, fmt="%Y-%m-%dT%H:%M", end_offset=1)
+    starts = [windows.time_window_for_partition_key(k).start
+              for k in windows.get_partition_keys(current_time=end)]
+    return [t.astimezone(UTC) for t in starts if start <= t <= end]
 
 
-def _defs():
-    from orchestration.definitions import defs
-
-    return defs
-
-
-def test_schedules_are_registered_running_in_los_angeles():
-    defs = _defs()
-    feed = defs.resolve_schedule_def("campaign_feed_schedule")
-    refresh = defs.resolve_schedule_def("contactable_refresh")
+def test_schedules_are_registered_running_in_los_angeles(defs):
+    feed = defs.get_schedule_def("campaign_feed_schedule")
+    refresh = defs.get_schedule_def("contactable_refresh")
     assert (feed.cron_schedule, feed.execution_timezone) == ("0 6 * * 1-5", "America/Los_Angeles")
     assert (refresh.cron_schedule, refresh.execution_timezone) == ("30 5 * * *", "America/Los_Angeles")
     assert feed.default_status.value == "RUNNING" and refresh.default_status.value == "RUNNING"
@@ -83,7 +77,7 @@ def test_feed_partitions_are_weekdays_with_the_window_opening_at_six():
 
 
 def test_refresh_schedule_evaluates_to_a_run_at_0530_on_friday_and_after_dst():
-    refresh = _defs().resolve_schedule_def("contactable_refresh")
+    refresh = defs.get_schedule_def("contactable_refresh")
     for when in (datetime(2026, 3, 6, 5, 30, tzinfo=LA), datetime(2026, 3, 9, 5, 30, tzinfo=LA)):
         data = refresh.evaluate_tick(build_schedule_context(scheduled_execution_time=when))
         assert len(data.run_requests) == 1 and data.run_requests[0].partition_key is None

@@ -6,6 +6,7 @@ import os
 import time
 from datetime import UTC, datetime
 
+from orchestration.defs.ingest.sensors import LAG_NS
 from orchestration.ingest.landing import Landing, Manifest
 from tests.conftest import tick_sensor
 
@@ -24,42 +25,41 @@ def fake_accept(landing: Landing, n: int, mtime: float | None = None) -> list[st
     return ids
 
 
-def test_bounded_ticks_resume_and_never_repeat(db, instance):
+def test_bounded_ticks_resume_and_never_repeat(db, instance, defs):
     landing = Landing(os.environ["EC_LANDING_DIR"]).ensure()
     ids = fake_accept(landing, 30)
-    first = tick_sensor(instance, db)
+    first = tick_sensor(defs, instance)
     assert len(first.run_requests) == 25                         # max_uploads_per_tick
     assert all(r.run_key == r.partition_key for r in first.run_requests)
-    second = tick_sensor(instance, db)
+    second = tick_sensor(defs, instance, first.cursor)
     assert len(second.run_requests) == 5
     got = [r.partition_key for r in first.run_requests + second.run_requests]
     assert sorted(got) == sorted(ids) and len(set(got)) == 30
     assert set(ids) <= set(instance.get_dynamic_partitions("uploads"))
-    assert not getattr(tick_sensor(instance, db), "run_requests", None)
+    third = tick_sensor(defs, instance, second.cursor)
+    assert not third.run_requests and third.skip_message == "no new uploads"
 
 
-def test_cursor_survives_restart_and_late_files_are_not_skipped(db, instance):
+def test_cursor_survives_restart_and_late_files_are_not_skipped(db, instance, defs):
     landing = Landing(os.environ["EC_LANDING_DIR"]).ensure()
     fake_accept(landing, 2)
-    tick_sensor(instance, db)
-    cursor = json.loads(instance._ec_cursor)
+    cursor = json.loads(tick_sensor(defs, instance).cursor)
     # "Restart": a new evaluation with only the persisted cursor; a manifest that arrived with an
     # mtime slightly older than the cursor (clock skew, slow rename) must still be picked up.
     late = fake_accept(landing, 1, mtime=cursor["mtime_ns"] / 1e9 - 30)
-    instance._ec_cursor = json.dumps(cursor)
-    result = tick_sensor(instance, db)
+    result = tick_sensor(defs, instance, json.dumps(cursor))
     assert [r.partition_key for r in result.run_requests] == late
 
 
-def test_thousands_of_files_tick_quickly(db, instance):
+def test_thousands_of_files_tick_quickly(db, instance, defs):
     landing = Landing(os.environ["EC_LANDING_DIR"]).ensure()
     old = time.time() - 3600
     fake_accept(landing, 2000, mtime=old)
-    instance._ec_cursor = json.dumps({"mtime_ns": int(time.time() * 1e9)})
+    cursor = json.dumps({"mtime_ns": int(time.time() * 1e9)})
     new = fake_accept(landing, 1)
     # Only the manifest newer than the cursor (less its lag) is even considered: a tick's work
     # follows what is new, not the size of the directory. (No timing asserted: house rule 4.)
-    since = json.loads(instance._ec_cursor)["mtime_ns"] - 120 * 1_000_000_000
+    since = json.loads(cursor)["mtime_ns"] - LAG_NS
     assert [uid for _, uid in landing.scan_manifests(since)] == new
-    result = tick_sensor(instance, db)
+    result = tick_sensor(defs, instance, cursor)
     assert [r.partition_key for r in result.run_requests] == new

@@ -17,7 +17,8 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-LA_TZ = "America/Los_Angeles"
+from orchestration import constants
+
 
 
 @contextmanager
@@ -26,7 +27,7 @@ def connect(url: str, *, role: str | None = None, autocommit: bool = False) -> I
     with psycopg.connect(url, autocommit=autocommit) as conn:
         if role:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-        conn.execute(sql.SQL("SET TIME ZONE {}").format(sql.Literal(LA_TZ)))
+        conn.execute(sql.SQL("SET TIME ZONE {}").format(sql.Literal(constants.TIMEZONE)))
         # Bulk stages stage through temp tables: let them live in memory (allocated only when used).
         conn.execute("SET temp_buffers = '256MB'")
         if not autocommit:
@@ -65,14 +66,14 @@ def clear_dlq_for_upload(conn: psycopg.Connection, source: str, upload_id: str) 
 
 def claim_content(conn: psycopg.Connection, sha256: str, source: str, upload_id: str,
                   headers: dict) -> bool:
-    """Replay guard: True when these bytes were not accepted within the last 7 days."""
+    """Replay guard: True when these bytes were not accepted within the replay window."""
     row = conn.execute(
         "INSERT INTO ingest_replay_guard (content_sha256, source, upload_id, headers) VALUES (%s, %s, %s, %s)"
         " ON CONFLICT (content_sha256) DO UPDATE SET received_at = now(), source = EXCLUDED.source,"
         "   upload_id = EXCLUDED.upload_id, headers = EXCLUDED.headers"
-        " WHERE ingest_replay_guard.received_at < now() - interval '7 days'"
+        " WHERE ingest_replay_guard.received_at < now() - make_interval(days => %s)"
         " RETURNING content_sha256",
-        (sha256, source, upload_id, Jsonb(headers)),
+        (sha256, source, upload_id, Jsonb(headers), constants.REPLAY_WINDOW_DAYS),
     ).fetchone()
     return row is not None
 

@@ -1,46 +1,23 @@
-"""Dagster resources: settings arrive through EnvVar/config and are read when a run starts."""
+"""The warehouse PostgreSQL, shared by every group. Its URL arrives through ``EC_WAREHOUSE_URL``
+(set by ``equity`` from the running database) when a run starts, never at import."""
 
-
-from contextlib import contextmanager
-from pathlib import Path
-
-from dagster import ConfigurableResource
+import dagster as dg
 from pydantic import Field
 
-from orchestration.db import store
-from orchestration.ingest import signing
-from orchestration.ingest.landing import Landing
-from orchestration.ingest.pipeline import Context
+from orchestration.settings import WAREHOUSE_URL_VAR
 
 
-class WarehouseResource(ConfigurableResource):
+class WarehouseResource(dg.ConfigurableResource):
     """The warehouse PostgreSQL. The pipeline acts as ``role`` so row-level security stays on."""
 
     url: str = Field(description="psycopg URL of the warehouse database (EC_WAREHOUSE_URL)")
     role: str = Field(default="pipeline_writer", description="role to SET ROLE to; empty for none")
 
-    @contextmanager
-    def connect(self):
-        with store.connect(self.url, role=self.role or None) as conn:
-            yield conn
+    @property
+    def role_or_none(self) -> str | None:
+        return self.role or None
 
 
-class IngestSettings(ConfigurableResource):
-    """Where uploads land, which keys verify signed drops, and how many rejects a file may have."""
-
-    landing_dir: str = Field(description="landing directory (EC_LANDING_DIR)")
-    upload_keys_file: str = Field(description="file of active 'key_id:secret' lines (EC_UPLOAD_KEYS_FILE)")
-    max_reject_rate: float = Field(default=0.2, description="fail a file when more rows than this are rejected")
-    max_uploads_per_tick: int = Field(default=25, description="new partitions a sensor tick may request")
-    max_sidecars_per_tick: int = Field(default=10, description="signed drops a sensor tick may verify")
-
-    def landing(self) -> Landing:
-        return Landing(self.landing_dir).ensure()
-
-    def signing_keys(self) -> list[signing.SigningKey]:
-        path = Path(self.upload_keys_file)
-        return signing.parse_keys(path.read_text()) if path.exists() else []
-
-    def pipeline_context(self, warehouse: WarehouseResource, *, run_id: str | None, log) -> Context:
-        return Context(database_url=warehouse.url, landing=self.landing(), role=warehouse.role or None,
-                       run_id=run_id, log=log, max_reject_rate=self.max_reject_rate)
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"warehouse": WarehouseResource(url=dg.EnvVar(WAREHOUSE_URL_VAR))})

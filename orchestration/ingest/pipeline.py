@@ -62,7 +62,7 @@ def _fail(ctx: Context, stage: str, upload_id: str, message: str, **details: obj
     return StageFailed(message)
 
 
-def check_raw(ctx: Context, upload_id: str) -> tuple[Manifest, StageResult]:
+def check_landed(ctx: Context, upload_id: str) -> tuple[Manifest, StageResult]:
     """Re-hash the landed bytes against the manifest (no time window: backfills must work)."""
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
@@ -73,12 +73,12 @@ def check_raw(ctx: Context, upload_id: str) -> tuple[Manifest, StageResult]:
             sha.update(chunk)
             size += len(chunk)
     if sha.hexdigest() != manifest.sha256:
-        raise _fail(ctx, "raw_upload", upload_id,
+        raise _fail(ctx, "landed_file", upload_id,
                     "the landed file no longer matches the SHA-256 recorded at receipt: it was changed on "
                     "disk; ask the sender to upload it again", expected_size=manifest.size, size=size)
     seconds = time.perf_counter() - t0
     with ctx.connect() as conn, conn.transaction():
-        store.record_event(conn, "raw_verified", stage="raw_upload", upload_id=upload_id, run_id=ctx.run_id,
+        store.record_event(conn, "raw_verified", stage="landed_file", upload_id=upload_id, run_id=ctx.run_id,
                            row_count=None, duration_ms=int(seconds * 1000),
                            details={"size": size, "source": manifest.source})
     return manifest, StageResult({"bytes": size}, seconds)
@@ -154,7 +154,7 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
         codes = store.code_map(conn, profiles.PROFILES[manifest.source].provider)
         total, _, _ = store.staged_shape(conn, upload_id, ["row_number"])
         if total == 0:
-            raise _fail(ctx, "validated_leads", upload_id,
+            raise _fail(ctx, "leads_validated", upload_id,
                         f"nothing staged for upload {upload_id}: materialize leads_staging first")
         ctx.log(f"validating {total:,} staged rows in slices of {slice_rows:,}")
         store.begin_validated_work(conn, upload_id)
@@ -186,21 +186,21 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
         ctx.log(f"validated in {time.perf_counter() - t0:.1f}s: {counts['valid']:,} valid, "
                 f"{counts['rejected']:,} rejected, {counts['in_file_duplicates']:,} in-file duplicates")
         reasons = Counter(r for rej in rejects for r in rej["reasons"])
-        store.clear_dlq_for_upload(conn, "validated_leads", upload_id)
+        store.clear_dlq_for_upload(conn, "leads_validated", upload_id)
         if rejects:
-            store.record_dlq_many(conn, "validated_leads", [
+            store.record_dlq_many(conn, "leads_validated", [
                 ("; ".join(r["reasons"]), {"upload_id": upload_id, **r}) for r in rejects])
         seconds = time.perf_counter() - t0
         details = {**counts, "reject_reasons": dict(reasons.most_common(10)),
                    "unknown_codes": dict(unknown.most_common(10)), "in_file_conflicts": conflicts[:20]}
-        store.record_event(conn, "validated", stage="validated_leads", upload_id=upload_id,
+        store.record_event(conn, "validated", stage="leads_validated", upload_id=upload_id,
                            run_id=ctx.run_id, row_count=counts["valid"],
                            duration_ms=int(seconds * 1000), details=details)
     counts = dict(counts)
     rate = counts["rejected"] / max(counts["rows"], 1)
     if rate > ctx.max_reject_rate:
         top = ", ".join(f"{k} ({v:,})" for k, v in reasons.most_common(3))
-        raise _fail(ctx, "validated_leads", upload_id,
+        raise _fail(ctx, "leads_validated", upload_id,
                     f"{rate:.0%} of rows were rejected (limit {ctx.max_reject_rate:.0%}); top reasons: {top}. "
                     "Fix the export (or raise max_reject_rate) and re-run this partition",
                     reject_rate=rate)
@@ -215,12 +215,12 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
     with ctx.connect() as conn, conn.transaction():
         n = store.validated_count(conn, upload_id)
         if n == 0:
-            raise StageFailed(f"no validated rows for upload {upload_id}: materialize validated_leads first")
+            raise StageFailed(f"no validated rows for upload {upload_id}: materialize leads_validated first")
         ctx.log(f"merging {n:,} validated rows into leads")
         counts = store.merge_upload(conn, upload_id, manifest.source, manifest.received())
         counts["rows"] = n
         seconds = time.perf_counter() - t0
-        store.record_event(conn, "merged", stage="deduped_leads", upload_id=upload_id, run_id=ctx.run_id,
+        store.record_event(conn, "merged", stage="leads", upload_id=upload_id, run_id=ctx.run_id,
                            row_count=n, duration_ms=int(seconds * 1000), details=counts)
     ctx.log(f"merged in {seconds:.1f}s: {counts['inserted']:,} new, {counts['updated']:,} merged, "
             f"{counts['unchanged']:,} unchanged, {counts['conflicts']:,} key conflicts")

@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from orchestration import constants
 from orchestration.db import store
 from orchestration.ingest import signing
 from orchestration.ingest.landing import Landing, Manifest
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+DEFAULT_MAX_BYTES = constants.MAX_UPLOAD_BYTES
 CSV_CONTENT_TYPES = {"text/csv", "application/csv", "text/plain", "application/octet-stream",
                      "application/vnd.ms-excel", "text/comma-separated-values"}
 
@@ -166,7 +167,7 @@ class Receiver:
                         return Outcome(202, receipt.upload_id, "accepted",
                                        f"accepted {verified.size:,} bytes as upload {receipt.upload_id}", manifest)
                 receipt.refusal = signing.UploadRefused(
-                    409, "replay", "these exact bytes were already accepted within the last 7 days; "
+                    409, "replay", f"these exact bytes were already accepted within the last {constants.REPLAY_WINDOW_DAYS} days; "
                     "a re-send is refused so nothing is ingested twice (re-export if the list changed)")
             refusal = receipt.refusal
             assert refusal is not None

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from orchestration import constants
+
 H_SIGNATURE = "X-Signature"
 H_TIMESTAMP = "X-Signature-Timestamp"
 H_SHA256 = "X-Content-SHA256"
@@ -27,7 +29,7 @@ H_KEY_ID = "X-Key-Id"
 REQUIRED_HEADERS = (H_SIGNATURE, H_TIMESTAMP, H_SHA256, H_SOURCE)
 
 WINDOW = timedelta(seconds=300)
-SOURCES = ("propstream", "batchdata", "generic")
+SOURCES = constants.SOURCES
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SIG = re.compile(r"^sha256=([0-9a-f]{64})$")

@@ -1,4 +1,4 @@
-"""The upload sensor: one dynamic partition and one run per accepted upload.
+"""The upload sensor and the job it launches: one dynamic partition and one run per accepted upload.
 
 Each tick (bounded work, well inside Dagster's 60 s tick limit):
 1. verifies up to ``max_sidecars_per_tick`` signed drops in ``incoming/`` (the ±5 min window is
@@ -9,26 +9,31 @@ The cursor (max manifest mtime seen) survives restarts; the lag and the partitio
 file that lands late, or while a tick is running, is never skipped.
 """
 
-
 import json
 import time
 from datetime import UTC, datetime
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+import dagster as dg
 
-from orchestration.defs.ingest_assets import ingest_job, uploads_partitions
-from orchestration.defs.resources import IngestSettings, WarehouseResource
+from orchestration.defs.ingest.assets import GROUP, uploads_partitions
+from orchestration.defs.ingest.resources import IngestSettings
+from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest.landing import SIDECAR_SUFFIX
 from orchestration.ingest.receipt import Receiver
 
 LAG_NS = 120 * 1_000_000_000
 SIDECAR_BUDGET_S = 30.0
 
+ingest_job = dg.define_asset_job(
+    "ingest_upload", selection=dg.AssetSelection.groups(GROUP),
+    description="Take one accepted upload from its landed file to merged leads.",
+)
 
-def _process_sidecars(context: SensorEvaluationContext, ingest: IngestSettings,
-                      warehouse: WarehouseResource) -> list[str]:
+
+def process_sidecars(log, ingest: IngestSettings, warehouse: WarehouseResource) -> list[str]:
+    """Verify signed drops (a CSV plus its ``.sig.json``); land or quarantine each. Returns notes."""
     landing = ingest.landing()
-    receiver = Receiver(landing, ingest.signing_keys(), warehouse.url, role=warehouse.role or None)
+    receiver = Receiver(landing, ingest.signing_keys(), warehouse.url, role=warehouse.role_or_none)
     notes = []
     started = time.monotonic()
     for sidecar in landing.scan_sidecars()[: ingest.max_sidecars_per_tick]:
@@ -46,32 +51,30 @@ def _process_sidecars(context: SensorEvaluationContext, ingest: IngestSettings,
             headers = {}
         outcome = receiver.receive_file(data_file, {str(k): str(v) for k, v in headers.items()},
                                         received_at=datetime.fromtimestamp(arrived, UTC))
-        if outcome.accepted:
-            data_file.unlink(missing_ok=True)
-        else:
-            data_file.unlink(missing_ok=True)  # bytes are kept in quarantine/
+        # Accepted bytes now live under uploads/, refused ones under quarantine/: the drop goes.
+        data_file.unlink(missing_ok=True)
         sidecar.unlink(missing_ok=True)
         notes.append(f"{data_file.name}: {outcome.status} {outcome.code}")
-        context.log.info(f"signed drop {data_file.name}: {outcome.status} {outcome.code} {outcome.message}")
+        log.info(f"signed drop {data_file.name}: {outcome.status} {outcome.code} {outcome.message}")
     return notes
 
 
-@sensor(job=ingest_job, minimum_interval_seconds=15, default_status=DefaultSensorStatus.RUNNING,
-        description="Launches ingest for each newly accepted upload (HTTP or signed drop).")
-def upload_sensor(context: SensorEvaluationContext, ingest: IngestSettings, warehouse: WarehouseResource):
-    notes = _process_sidecars(context, ingest, warehouse)
+@dg.sensor(job=ingest_job, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Launches ingest for each newly accepted upload (HTTP or signed drop).")
+def upload_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings, warehouse: WarehouseResource):
+    notes = process_sidecars(context.log, ingest, warehouse)
     cursor = json.loads(context.cursor) if context.cursor else {"mtime_ns": 0}
     since = max(0, int(cursor.get("mtime_ns", 0)) - LAG_NS)
     candidates = ingest.landing().scan_manifests(since)
     known = set(context.instance.get_dynamic_partitions(uploads_partitions.name))
     new = [(m, uid) for m, uid in candidates if uid not in known][: ingest.max_uploads_per_tick]
     if not new:
-        return SkipReason("no new uploads" + (f" ({'; '.join(notes)})" if notes else ""))
+        return dg.SkipReason("no new uploads" + (f" ({'; '.join(notes)})" if notes else ""))
     # Only advance the cursor over what this tick handed on, so a capped tick resumes where it stopped.
     high = max(m for m, _ in new)
     keys = [uid for _, uid in new]
-    return SensorResult(
-        run_requests=[RunRequest(partition_key=k, run_key=k, tags={"upload_id": k}) for k in keys],
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=k, run_key=k, tags={"upload_id": k}) for k in keys],
         dynamic_partitions_requests=[uploads_partitions.build_add_request(keys)],
         cursor=json.dumps({"mtime_ns": max(high, int(cursor.get("mtime_ns", 0)))}),
     )

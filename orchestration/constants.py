@@ -1,0 +1,26 @@
+"""Business constants, defined once. Pure values: nothing here reads the environment.
+
+Where SQL needs one of these, the Python side passes it as a parameter (the replay window, the
+time zone); dbt reads the time zone from its own ``vars`` in ``dbt_project.yml`` — keep those in
+step with this module (a unit test checks it).
+"""
+
+# Every scheduled job and every date the business speaks of (feed dates, the 05:30 refresh) is in
+# the operators' time zone.
+TIMEZONE = "America/Los_Angeles"
+
+# The weekday feeder sends at most this many leads per feed date.
+DAILY_FEED_CAP = 250
+
+# The same bytes uploaded twice within this many days are refused as a replay.
+REPLAY_WINDOW_DAYS = 7
+
+# The largest upload the receiver accepts (bytes); larger bodies are refused while streaming (413).
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+# Upload sources: each names a column profile of orchestration.ingest.profiles.
+SOURCES = ("propstream", "batchdata", "generic")
+
+# Crons of the two daily jobs (in TIMEZONE).
+REFRESH_CRON = "30 5 * * *"     # rebuild scores, refresh mv_contactable_leads
+FEED_CRON = "0 6 * * 1-5"       # feed the campaign, Monday to Friday

@@ -1,0 +1,1 @@
+"""The campaign: the weekday feed of top-scored contactable leads, its job and 06:00 schedule."""

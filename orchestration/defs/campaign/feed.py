@@ -1,0 +1,89 @@
+"""The 06:00 PT weekday feed, its job and its schedule.
+
+Feed dates are partitions of a weekday time-window definition (06:00 PT, Mon-Fri): the window of
+date D opens at 06:00 on D and the schedule's tick at that moment requests D itself — computed from
+the tick's own time, so Monday's tick is Monday's feed. (A schedule derived from the partitions
+with ``build_schedule_from_partitioned_job`` would request the window that just closed: on Monday,
+Friday's.) ``end_offset=2`` makes the current and the next feed date selectable in the UI, so an
+operator can prepare the next morning (the cap still holds: the 06:00 run then only tops up). A
+missed morning is a backfill of its date.
+"""
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from orchestration import constants, feeder
+from orchestration.db import store
+from orchestration.defs.campaign.resources import FeederSettings
+from orchestration.defs.resources import WarehouseResource
+# the module, not the assets object: this module's own definitions are collected by attribute
+from orchestration.defs.warehouse import dbt as warehouse_dbt
+
+feed_partitions = dg.TimeWindowPartitionsDefinition(
+    cron_schedule=constants.FEED_CRON, timezone=constants.TIMEZONE, fmt="%Y-%m-%d", start="2026-01-05",
+    end_offset=2)
+
+
+@dg.asset(partitions_def=feed_partitions, group_name="campaign", kinds={"postgres", "csv"},
+          deps=[get_asset_key_for_model([warehouse_dbt.warehouse_dbt_models], "mv_contactable_leads")],
+          description="Up to daily_cap top-scored contactable leads for the feed date, each fed once, ever.")
+def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                  feeder_settings: FeederSettings) -> dg.MaterializeResult:
+    day = date.fromisoformat(context.partition_key)
+    ok, why = feeder.is_feed_day(day, feeder_settings.holidays)
+    if not ok:
+        context.log.info(why)
+        return dg.MaterializeResult(metadata={"fed": 0, "skipped": why})
+    result = feeder.feed(warehouse.url, day, daily_cap=feeder_settings.daily_cap, run_id=context.run_id,
+                         role=warehouse.role_or_none)
+    context.log.info(f"fed {result.fed_now} leads for {day} ({result.fed_for_date}/{result.daily_cap} for the date)"
+                     + (f"; shortfall: {result.shortfall_reason}" if result.shortfall else ""))
+    meta: dict = {
+        "fed": result.fed_now, "fed_for_date": result.fed_for_date, "daily_cap": result.daily_cap,
+        "shortfall": result.shortfall, "shortfall_reason": result.shortfall_reason or "none",
+        "score_min": result.score_min if result.score_min is not None else 0,
+        "score_max": result.score_max if result.score_max is not None else 0,
+        "by_broker": dg.MetadataValue.json(result.by_broker),
+    }
+    if result.export_rows:
+        path = feeder.write_outbox(Path(feeder_settings.outbox_dir), day, result.batch_id,
+                                   feeder.export_csv(result.export_rows))
+        meta["export"] = dg.MetadataValue.path(str(path))
+        meta["batch_id"] = result.batch_id
+        if feeder_settings.endpoint_url:
+            post = feeder.post_with_retry(feeder_settings.endpoint_url, path.read_bytes(),
+                                          attempts=feeder_settings.post_attempts,
+                                          backoff_s=feeder_settings.post_backoff_s)
+            meta["post_statuses"] = dg.MetadataValue.json(post.statuses)
+            with store.connect(warehouse.url, role=warehouse.role_or_none) as conn, conn.transaction():
+                for status in post.statuses:
+                    store.record_event(conn, "campaign_post", stage="campaign_feed", run_id=context.run_id,
+                                       http_status=status, details={"batch_id": result.batch_id})
+                if not post.ok:
+                    store.record_dlq(conn, "campaign_feed", f"POST of batch {result.batch_id} failed: {post.error}",
+                                     {"batch_id": result.batch_id, "export": str(path), "statuses": post.statuses})
+            if not post.ok:
+                context.log.warning(f"POST to the campaign endpoint failed after {post.attempts} attempts "
+                                    f"({post.error}); the batch is recorded and the export kept in the DLQ")
+    return dg.MaterializeResult(metadata=meta)
+
+
+campaign_feed_job = dg.define_asset_job("campaign_feed_job", selection=[campaign_feed],
+                                        description="Feed one weekday's batch into the campaign.")
+
+
+@dg.schedule(job=campaign_feed_job, cron_schedule=constants.FEED_CRON, execution_timezone=constants.TIMEZONE,
+             default_status=dg.DefaultScheduleStatus.RUNNING, name="campaign_feed_schedule",
+             description="06:00 PT Monday-Friday: the feed for that date (holidays skipped).")
+def campaign_feed_schedule(context: dg.ScheduleEvaluationContext, feeder_settings: FeederSettings):
+    when: datetime = context.scheduled_execution_time
+    day = when.astimezone(ZoneInfo(constants.TIMEZONE)).date()
+    ok, why = feeder.is_feed_day(day, feeder_settings.holidays)
+    if not ok:
+        return dg.SkipReason(why)
+    key = day.isoformat()
+    return dg.RunRequest(partition_key=key, run_key=f"campaign_feed:{key}", tags={"feed_date": key})

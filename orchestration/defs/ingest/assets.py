@@ -1,0 +1,72 @@
+"""Ingest assets, one partition per accepted upload. Each asset is named after what it holds:
+
+- ``landed_file``      the verified bytes on disk (SHA-256 re-checked on every run)
+- ``leads_staging``    the table of the upload's rows as text
+- ``leads_validated``  the table of normalised, validated, in-file-deduplicated rows
+- ``leads``            the table of leads the upload was merged into
+
+Thin wrappers: the work is in ``orchestration.ingest.pipeline``.
+"""
+
+import dagster as dg
+
+from orchestration.defs.ingest.resources import IngestSettings
+from orchestration.defs.resources import WarehouseResource
+from orchestration.ingest import pipeline
+
+GROUP = "ingest"
+uploads_partitions = dg.DynamicPartitionsDefinition(name="uploads")
+
+
+def _ctx(context: dg.AssetExecutionContext, ingest: IngestSettings, warehouse: WarehouseResource):
+    return ingest.pipeline_context(warehouse, run_id=context.run_id, log=context.log.info)
+
+
+def _table(counts: dict) -> dg.MetadataValue:
+    rows = "\n".join(f"| {k} | {v:,} |" if isinstance(v, int) else f"| {k} | {v} |" for k, v in counts.items())
+    return dg.MetadataValue.md("| reason | rows |\n| --- | --- |\n" + rows if rows else "none")
+
+
+@dg.asset(partitions_def=uploads_partitions, group_name=GROUP, kinds={"csv"},
+          description="The verified bytes of one upload, as landed (SHA-256 re-checked on every run).")
+def landed_file(context: dg.AssetExecutionContext, ingest: IngestSettings,
+                warehouse: WarehouseResource) -> dg.MaterializeResult:
+    manifest, result = pipeline.check_landed(_ctx(context, ingest, warehouse), context.partition_key)
+    return dg.MaterializeResult(metadata={
+        "bytes": result.counts["bytes"], "source": manifest.source, "sha256": manifest.sha256,
+        "received_at": manifest.received_at, "key_id": manifest.key_id, "filename": manifest.filename,
+        "door": manifest.door, "duration_s": round(result.seconds, 3)})
+
+
+@dg.asset(partitions_def=uploads_partitions, group_name=GROUP, deps=[landed_file], kinds={"postgres"},
+          description="The upload's rows COPYed as text into leads_staging through its column profile.")
+def leads_staging(context: dg.AssetExecutionContext, ingest: IngestSettings,
+                  warehouse: WarehouseResource) -> dg.MaterializeResult:
+    r = pipeline.stage(_ctx(context, ingest, warehouse), context.partition_key)
+    return dg.MaterializeResult(metadata={
+        **r.counts, "encoding": r.details["encoding"],
+        "rows_per_s": round(r.rows_per_second), "duration_s": round(r.seconds, 3),
+        "extra_columns": dg.MetadataValue.json(r.details["extra_columns"]),
+        "column_mapping": dg.MetadataValue.json(r.details["mapping"])})
+
+
+@dg.asset(partitions_def=uploads_partitions, group_name=GROUP, deps=[leads_staging],
+          kinds={"pandas", "postgres"},
+          description="Normalised, pandera-validated, in-file-deduplicated rows in leads_validated; "
+                      "rejects in the DLQ.")
+def leads_validated(context: dg.AssetExecutionContext, ingest: IngestSettings,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+    r = pipeline.validate_upload(_ctx(context, ingest, warehouse), context.partition_key)
+    return dg.MaterializeResult(metadata={
+        **r.counts, "rows_per_s": round(r.rows_per_second), "duration_s": round(r.seconds, 3),
+        "reject_reasons": _table(r.details["reject_reasons"]),
+        "unknown_verification_codes": _table(r.details["unknown_codes"])})
+
+
+@dg.asset(partitions_def=uploads_partitions, group_name=GROUP, deps=[leads_validated], kinds={"postgres"},
+          description="The upload merged into leads by MAK -> (APN, state) -> addr_hash with safe merges.")
+def leads(context: dg.AssetExecutionContext, ingest: IngestSettings,
+          warehouse: WarehouseResource) -> dg.MaterializeResult:
+    r = pipeline.merge(_ctx(context, ingest, warehouse), context.partition_key)
+    return dg.MaterializeResult(metadata={
+        **r.counts, "rows_per_s": round(r.rows_per_second), "duration_s": round(r.seconds, 3)})

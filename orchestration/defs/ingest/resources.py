@@ -1,0 +1,41 @@
+"""Ingest settings: where uploads land and which keys verify signed drops (``EC_LANDING_DIR``,
+``EC_UPLOAD_KEYS_FILE``, read when a run or tick starts)."""
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from orchestration.defs.resources import WarehouseResource
+from orchestration.ingest import signing
+from orchestration.ingest.landing import Landing
+from orchestration.ingest.pipeline import Context
+
+
+class IngestSettings(dg.ConfigurableResource):
+    """Where uploads land, which keys verify signed drops, and how many rejects a file may have."""
+
+    landing_dir: str = Field(description="landing directory (EC_LANDING_DIR)")
+    upload_keys_file: str = Field(description="file of active 'key_id:secret' lines (EC_UPLOAD_KEYS_FILE)")
+    max_reject_rate: float = Field(default=0.2, description="fail a file when more rows than this are rejected")
+    max_uploads_per_tick: int = Field(default=25, description="new partitions a sensor tick may request")
+    max_sidecars_per_tick: int = Field(default=10, description="signed drops a sensor tick may verify")
+
+    def landing(self) -> Landing:
+        return Landing(self.landing_dir).ensure()
+
+    def signing_keys(self) -> list[signing.SigningKey]:
+        path = Path(self.upload_keys_file)
+        return signing.parse_keys(path.read_text()) if path.exists() else []
+
+    def pipeline_context(self, warehouse: WarehouseResource, *, run_id: str | None, log) -> Context:
+        return Context(database_url=warehouse.url, landing=self.landing(), role=warehouse.role_or_none,
+                       run_id=run_id, log=log, max_reject_rate=self.max_reject_rate)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={
+        "ingest": IngestSettings(landing_dir=dg.EnvVar("EC_LANDING_DIR"),
+                                 upload_keys_file=dg.EnvVar("EC_UPLOAD_KEYS_FILE")),
+    })

@@ -1,0 +1,1 @@
+"""The warehouse: the dbt project (staging -> scores -> mv_contactable_leads) and its 05:30 refresh."""
