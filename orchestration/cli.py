@@ -12,6 +12,7 @@
     equity upload FILE --source S [--url U]   sign and POST a CSV (what a vendor script runs)
     equity sign FILE --source S                write FILE.sig.json for an SFTP-style drop
     equity brokers FILE                        load/update brokers (upsert by NMLS number)
+    equity sql list | show NAME                the database's functions, live, against their files
 """
 
 from __future__ import annotations
@@ -229,6 +230,48 @@ def cmd_test(args) -> int:
     return code
 
 
+def _warehouse_url() -> str:
+    """The warehouse this process was pointed at (EC_WAREHOUSE_URL), else the project's own."""
+    return os.environ.get(settings.WAREHOUSE_URL_VAR) or _runtime().warehouse_url
+
+
+def cmd_sql(args) -> int:
+    import psycopg
+
+    from orchestration.db import sqlfiles
+
+    if args.action == "show" and not args.name:
+        print("equity sql show NAME: name a function (see `equity sql list`)", file=sys.stderr)
+        return 2
+    with psycopg.connect(_warehouse_url()) as conn:
+        def live(obj) -> str | None:
+            row = conn.execute(
+                "SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = %s AND p.proname = %s", (obj.schema, obj.function_name)).fetchone()
+            return row[0] if row else None
+
+        if args.action == "list":
+            for obj in sqlfiles.objects():
+                text = live(obj)
+                state = "missing" if text is None else ("matches its file" if text == obj.function_definition
+                                                        else "DIFFERS from its file")
+                print(f"{obj.name:<28} {obj.path.relative_to(settings.REPO_ROOT)}  {state}")
+            return 0
+        try:
+            obj = sqlfiles.get(args.name)
+        except KeyError as exc:
+            print(exc.args[0], file=sys.stderr)
+            return 2
+        text = live(obj)
+        if text is None:
+            print(f"{args.name} is not in the database: run `equity migrate`", file=sys.stderr)
+            return 1
+        print(text.rstrip("\n"))
+        if text != obj.function_definition:
+            print(f"-- note: differs from {obj.path.relative_to(settings.REPO_ROOT)}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="equity", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -243,6 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("direction", nargs="?", choices=["up", "down"], default="up")
     m.add_argument("revision", nargs="?", help="target revision (default head / base)")
     m.set_defaults(func=cmd_migrate)
+    q = sub.add_parser("sql", help="the database's functions: list them, or show one's live definition",
+                       description="Every function and trigger has one file under orchestration/db/sql/. "
+                                   "`list` shows each with whether the live database matches its file; "
+                                   "`show NAME` prints the live definition (pg_get_functiondef).")
+    q.add_argument("action", choices=["list", "show"])
+    q.add_argument("name", nargs="?", help="function name, e.g. merge_validated_leads or auth.uid")
+    q.set_defaults(func=cmd_sql)
     b = sub.add_parser("brokers", help="load/update brokers from a CSV (company_name, nmls_number, "
                        "license_states, territory_zip_codes as ';' lists, max_leads_per_week)")
     b.add_argument("file")

@@ -26,17 +26,21 @@ def tick_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, name: str = 
                 cursor: str | None = None) -> Tick:
     """Evaluate sensor ``name`` once with ``cursor``; add the dynamic partitions it asks for, as the
     daemon does. The caller keeps the returned cursor for the next tick."""
-    sensor = defs.get_sensor_def(name)
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, sensor_name=name)
-    data = sensor.evaluate_tick(context)
-    for req in data.dynamic_partitions_requests or []:
+    sensor = defs.resolve_sensor_def(name)
+    resources = defs.get_repository_def().get_top_level_resources()
+    with dg.build_sensor_context(instance=instance, cursor=cursor, sensor_name=name,
+                                 resources={k: resources[k] for k in sensor.required_resource_keys}) as context:
+        result = sensor(context)  # direct invocation: the sensor's own SensorResult or SkipReason
+    if isinstance(result, dg.SkipReason):
+        return Tick([], cursor, result.skip_message)
+    for req in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
-    return Tick(list(data.run_requests or []), data.cursor, data.skip_message)
+    return Tick(list(result.run_requests or []), result.cursor or cursor, None)
 
 
 def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, partition_key: str | None = None,
             tags: dict[str, str] | None = None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    return defs.get_job_def(name).execute_in_process(
+    return defs.resolve_job_def(name).execute_in_process(
         instance=instance, partition_key=partition_key, tags=tags, raise_on_error=raise_on_error,
         run_config=QUIET)
 

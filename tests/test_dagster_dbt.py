@@ -20,7 +20,7 @@ def test_definitions_validate_with_the_cli(stack):
 def test_dbt_build_runs_its_tests_against_the_database(db, instance, defs):
     with psycopg.connect(db) as conn:
         conn.execute("INSERT INTO leads (property_address, mak, addr_hash) VALUES ('1 A ST', 'M', %s)", ("f" * 64,))
-    result = defs.get_job_def("contactable_refresh_job").execute_in_process(
+    result = defs.resolve_job_def("contactable_refresh_job").execute_in_process(
         instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
     assert result.success
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]

@@ -24,8 +24,8 @@ def ticks(cron: str, start: datetime, end: datetime) -> list[datetime]:
 
 
 def test_schedules_are_registered_running_in_los_angeles(defs):
-    feed = defs.get_schedule_def("campaign_feed_schedule")
-    refresh = defs.get_schedule_def("contactable_refresh")
+    feed = defs.resolve_schedule_def("campaign_feed_schedule")
+    refresh = defs.resolve_schedule_def("contactable_refresh")
     assert (feed.cron_schedule, feed.execution_timezone) == ("0 6 * * 1-5", "America/Los_Angeles")
     assert (refresh.cron_schedule, refresh.execution_timezone) == ("30 5 * * *", "America/Los_Angeles")
     assert feed.default_status.value == "RUNNING" and refresh.default_status.value == "RUNNING"
@@ -76,8 +76,8 @@ def test_feed_partitions_are_weekdays_with_the_window_opening_at_six():
     assert "2026-03-07" not in feed_partitions.get_partition_keys(current_time=monday_tick + timedelta(days=3))
 
 
-def test_refresh_schedule_evaluates_to_a_run_at_0530_on_friday_and_after_dst():
-    refresh = defs.get_schedule_def("contactable_refresh")
+def test_refresh_schedule_evaluates_to_a_run_at_0530_on_friday_and_after_dst(defs):
+    refresh = defs.resolve_schedule_def("contactable_refresh")
     for when in (datetime(2026, 3, 6, 5, 30, tzinfo=LA), datetime(2026, 3, 9, 5, 30, tzinfo=LA)):
         data = refresh.evaluate_tick(build_schedule_context(scheduled_execution_time=when))
         assert len(data.run_requests) == 1 and data.run_requests[0].partition_key is None

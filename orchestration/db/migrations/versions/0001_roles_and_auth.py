@@ -7,18 +7,21 @@ everywhere. The functions read the ``request.jwt.claims`` setting exactly as Pos
 
 Roles are cluster-wide (shared by every database of the server), so downgrade leaves them in place;
 the ``auth`` schema is dropped on downgrade only when this migration created it (marked by a comment).
+The shim's functions are in ``orchestration/db/sql/auth.*.sql``.
 
 Revision ID: 0001
 Revises:
 """
 from alembic import op
 
+from orchestration.db import sqlfiles
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-SHIM_MARK = "equity-connect auth shim (no Supabase auth schema was present)"
+SHIM_MARK = sqlfiles.AUTH_SHIM_MARK
 
 
 def upgrade() -> None:
@@ -40,41 +43,16 @@ def upgrade() -> None:
         $roles$;
         """
     )
+    has_auth = op.get_bind().exec_driver_sql(
+        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth')").scalar()
+    if has_auth:
+        return  # Supabase (or another provider) owns auth: use theirs.
+    op.execute(f"CREATE SCHEMA auth; COMMENT ON SCHEMA auth IS '{SHIM_MARK}';")
+    sqlfiles.apply(*sqlfiles.AUTH_SHIM)
     op.execute(
-        f"""
-        DO $auth$
-        BEGIN
-          IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth') THEN
-            RETURN;  -- Supabase (or another provider) owns auth: use theirs.
-          END IF;
-          CREATE SCHEMA auth;
-          COMMENT ON SCHEMA auth IS '{SHIM_MARK}';
-
-          CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $f$
-            SELECT coalesce(
-              nullif(current_setting('request.jwt.claims', true), ''),
-              '{{}}'
-            )::jsonb
-          $f$;
-
-          CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $f$
-            SELECT nullif(coalesce(
-              nullif(current_setting('request.jwt.claim.sub', true), ''),
-              auth.jwt() ->> 'sub'
-            ), '')::uuid
-          $f$;
-
-          CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $f$
-            SELECT coalesce(
-              nullif(current_setting('request.jwt.claim.role', true), ''),
-              auth.jwt() ->> 'role'
-            )
-          $f$;
-
-          GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role, pipeline_writer;
-          GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO anon, authenticated, service_role, pipeline_writer;
-        END
-        $auth$;
+        """
+        GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role, pipeline_writer;
+        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO anon, authenticated, service_role, pipeline_writer;
         """
     )
 

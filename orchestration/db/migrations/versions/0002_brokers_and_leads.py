@@ -15,6 +15,8 @@ Revises: 0001
 """
 from alembic import op
 
+from orchestration.db import sqlfiles
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -101,35 +103,9 @@ def upgrade() -> None:
         CREATE INDEX leads_replies_idx ON leads (last_reply_at DESC)
           WHERE last_reply_at IS NOT NULL;
 
-        CREATE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $f$
-        BEGIN
-          NEW.updated_at := now();
-          RETURN NEW;
-        END
-        $f$;
-
-        CREATE FUNCTION set_added_to_campaign_at() RETURNS trigger LANGUAGE plpgsql AS $f$
-        BEGIN
-          IF NEW.campaign_status = 'active'
-             AND (TG_OP = 'INSERT' OR OLD.campaign_status IS DISTINCT FROM 'active')
-             AND NEW.added_to_campaign_at IS NULL THEN
-            NEW.added_to_campaign_at := now();
-          END IF;
-          RETURN NEW;
-        END
-        $f$;
-
-        CREATE TRIGGER set_added_to_campaign_at
-          BEFORE INSERT OR UPDATE OF campaign_status ON leads
-          FOR EACH ROW EXECUTE FUNCTION set_added_to_campaign_at();
-        CREATE TRIGGER set_updated_at
-          BEFORE UPDATE ON leads
-          FOR EACH ROW EXECUTE FUNCTION set_updated_at();
-        CREATE TRIGGER set_updated_at
-          BEFORE UPDATE ON brokers
-          FOR EACH ROW EXECUTE FUNCTION set_updated_at();
         """
     )
+    sqlfiles.apply("set_updated_at", "set_added_to_campaign_at")
 
 
 def downgrade() -> None:

@@ -11,6 +11,8 @@ Revises: 0005
 """
 from alembic import op
 
+from orchestration.db import sqlfiles
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -18,50 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(
-        """
-        CREATE FUNCTION job_lock_key(job_name text) RETURNS bigint
-          LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT hashtextextended('equity-connect:' || job_name, 0) $f$;
-
-        -- Session-level lock: held until release_job_lock() or the connection closes.
-        CREATE FUNCTION try_job_lock(job_name text) RETURNS boolean
-          LANGUAGE sql VOLATILE AS $f$ SELECT pg_try_advisory_lock(job_lock_key(job_name)) $f$;
-        CREATE FUNCTION release_job_lock(job_name text) RETURNS boolean
-          LANGUAGE sql VOLATILE AS $f$ SELECT pg_advisory_unlock(job_lock_key(job_name)) $f$;
-        -- Transaction-level lock: released at COMMIT/ROLLBACK, nothing to forget.
-        CREATE FUNCTION try_job_xact_lock(job_name text) RETURNS boolean
-          LANGUAGE sql VOLATILE AS $f$ SELECT pg_try_advisory_xact_lock(job_lock_key(job_name)) $f$;
-
-        CREATE FUNCTION cleanup_replay_guards(max_age interval DEFAULT interval '7 days') RETURNS bigint
-          LANGUAGE sql VOLATILE AS $f$
-            WITH gone AS (
-              DELETE FROM ingest_replay_guard WHERE received_at < now() - max_age RETURNING 1
-            )
-            SELECT count(*) FROM gone
-          $f$;
-
-        CREATE FUNCTION cleanup_consent_tokens() RETURNS bigint
-          LANGUAGE sql VOLATILE AS $f$
-            WITH gone AS (
-              DELETE FROM consent_tokens
-              WHERE expires_at < now() OR used_at IS NOT NULL
-              RETURNING 1
-            )
-            SELECT count(*) FROM gone
-          $f$;
-
-        CREATE FUNCTION sha256_hex(value text) RETURNS text
-          LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$
-            SELECT encode(sha256(convert_to(value, 'UTF8')), 'hex')
-          $f$;
-
-        -- Same recipe as orchestration.ingest.normalize.addr_hash: inputs already normalised.
-        CREATE FUNCTION lead_addr_hash(address text, city text, state text, zip5 text) RETURNS text
-          LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$
-            SELECT sha256_hex(address || '|' || city || '|' || state || '|' || zip5)
-          $f$;
-        """
-    )
+    sqlfiles.apply("job_lock_key", "try_job_lock", "release_job_lock", "try_job_xact_lock",
+                   "cleanup_replay_guards", "cleanup_consent_tokens", "sha256_hex", "lead_addr_hash")
 
 
 def downgrade() -> None:

@@ -15,6 +15,8 @@ Revises: 0006
 """
 from alembic import op
 
+from orchestration.db import sqlfiles
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -28,24 +30,9 @@ _ARRAY = "ARRAY[" + ", ".join(f"'{t}'" for t in TABLES) + "]"
 
 
 def upgrade() -> None:
+    sqlfiles.apply("protect_pipeline_table")
     op.execute(
         f"""
-        -- One place that says how a table holding lead or pipeline data is protected; later
-        -- revisions call it for the tables they add.
-        CREATE FUNCTION protect_pipeline_table(t regclass) RETURNS void LANGUAGE plpgsql AS $f$
-        DECLARE name text := (SELECT relname FROM pg_class WHERE oid = t);
-        BEGIN
-          EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
-          EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
-          EXECUTE format('GRANT SELECT ON %s TO anon, authenticated', t);
-          EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO service_role, pipeline_writer', t);
-          EXECUTE format('CREATE POLICY %I ON %s FOR ALL TO service_role USING (true) WITH CHECK (true)',
-                         name || '_service_role_all', t);
-          EXECUTE format('CREATE POLICY %I ON %s FOR ALL TO pipeline_writer USING (true) WITH CHECK (true)',
-                         name || '_pipeline_writer_all', t);
-        END
-        $f$;
-
         SELECT protect_pipeline_table(t::regclass) FROM unnest({_ARRAY}) AS t;
 
         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO service_role, pipeline_writer;

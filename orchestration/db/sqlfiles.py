@@ -1,0 +1,99 @@
+"""The database's functions and triggers, one ``.sql`` file each under ``orchestration/db/sql/``.
+
+The file *is* the object's current definition, written in the form PostgreSQL itself prints
+(``pg_get_functiondef``), so ``equity sql show NAME`` and a test can compare it with the live
+database character for character. A file holds, after its leading ``--`` comment (why the object
+exists): the ``CREATE OR REPLACE FUNCTION`` statement, then the statements that belong to the
+object — its grants, the triggers that call it.
+
+Migrations apply files (``apply``) where an object first appears, and a later revision re-applies
+a file whenever its definition changes (revisions stay append-only: a deployed database learns of a
+change only through a new revision). Because every revision applies the *current* file, an object's
+definition must stay creatable at the first revision that applies it — the migration round-trip
+test checks this. PL/pgSQL bodies are checked only when they run, so they may name tables and
+functions of later revisions; a ``LANGUAGE sql`` body may not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+# Objects of the auth shim: created only where the database has no auth schema of its own
+# (Supabase's is left alone).
+AUTH_SHIM = ("auth.jwt", "auth.uid", "auth.role")
+# The comment on an auth schema this project created (so downgrades and re-applies know it is ours).
+AUTH_SHIM_MARK = "equity-connect auth shim (no Supabase auth schema was present)"
+
+
+@dataclass(frozen=True)
+class SqlObject:
+    name: str          # file stem: function name, schema-qualified outside public ("auth.uid")
+    path: Path
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text()
+
+    @property
+    def schema(self) -> str:
+        return self.name.split(".")[0] if "." in self.name else "public"
+
+    @property
+    def function_name(self) -> str:
+        return self.name.split(".")[-1]
+
+    @property
+    def function_definition(self) -> str:
+        """The CREATE OR REPLACE FUNCTION statement, without its ';' — as pg_get_functiondef prints it."""
+        body = _strip_comment(self.text)
+        end = body.index("$function$", body.index("$function$") + 1) + len("$function$")
+        return body[:end] + "\n"
+
+    @property
+    def trailing_statements(self) -> list[str]:
+        """Statements after the function (grants, triggers), without their ';'."""
+        body = _strip_comment(self.text)
+        end = body.index("$function$", body.index("$function$") + 1) + len("$function$")
+        rest = body[end:].lstrip(";\n")
+        return [s.strip() for s in rest.split(";") if s.strip()]
+
+    @property
+    def triggers(self) -> list[str]:
+        return [s for s in self.trailing_statements if s.upper().startswith("CREATE OR REPLACE TRIGGER")]
+
+
+def _strip_comment(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    while lines and lines[0].startswith("--"):
+        lines.pop(0)
+    return "".join(lines)
+
+
+def objects() -> list[SqlObject]:
+    return [SqlObject(p.stem, p) for p in sorted(SQL_DIR.glob("*.sql"))]
+
+
+def get(name: str) -> SqlObject:
+    path = SQL_DIR / f"{name}.sql"
+    if not path.exists():
+        known = ", ".join(o.name for o in objects())
+        raise KeyError(f"no SQL object {name!r} in {SQL_DIR} (known: {known})")
+    return SqlObject(name, path)
+
+
+def apply(*names: str) -> None:
+    """Run each named file inside the current alembic migration."""
+    from alembic import op
+
+    for name in names:
+        op.execute(_escape_for_sqlalchemy(get(name).text))
+
+
+def _escape_for_sqlalchemy(text: str) -> str:
+    # op.execute() wraps a string in SQLAlchemy text(), where ':name' is a bind parameter; a
+    # backslash-escaped colon is a literal one. '::' casts are left alone by SQLAlchemy already.
+    return re.sub(r"(?<![:\\]):(?=[A-Za-z_])", r"\\:", text)
