@@ -228,6 +228,30 @@ def split_rejects(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str
         return frame[~bad], reasons
 
 
+def find(parent: np.ndarray) -> np.ndarray:
+    """Roots of a union-find forest, with full path compression (in place); returns ``parent``."""
+    while True:
+        grand = parent[parent]
+        if np.array_equal(grand, parent):
+            return parent
+        parent[:] = grand
+
+
+def union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Join the sets of a[i] and b[i] for every i; each set's root is its smallest member.
+
+    ``np.minimum.at`` applies every edge, also when one root receives several (a fancy assignment
+    would keep one arbitrary value of repeated indices and lose the other links).
+    """
+    while True:
+        roots = find(parent)
+        ra, rb = roots[a], roots[b]
+        apart = ra != rb
+        if not apart.any():
+            return
+        np.minimum.at(parent, np.maximum(ra, rb)[apart], np.minimum(ra, rb)[apart])
+
+
 def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     """In-file duplicate groups from the key columns of every valid row (cascade: see module doc).
 
@@ -237,6 +261,7 @@ def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     """
     df = keys.sort_values("row_number").reset_index(drop=True)
     group = np.arange(len(df))
+    parent = np.arange(len(df))
     dropped = {"apn": np.zeros(len(df), bool), "addr_hash": np.zeros(len(df), bool)}
     conflicts: list[dict] = []
 
@@ -269,11 +294,11 @@ def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
             dropped[key_cols[0]][at.to_numpy()] = True
         joined = (ok & first_g.ne(sub["_g"])).to_numpy()
         if joined.any():
-            # Union: every member of a joined group follows it to the key's representative group.
-            lookup = np.arange(len(df))
-            lookup[sub["_g"].to_numpy()[joined]] = first_g.to_numpy()[joined]
-            lookup = lookup[lookup]  # one level of chaining is enough: targets are group minima
-            group = lookup[group]
+            # Every member of a joined group follows it into the key's group: a real union-find,
+            # because one group may join several buckets (a MAK spanning two APNs) and chains of
+            # any length must close.
+            union(parent, sub["_g"].to_numpy()[joined], first_g.to_numpy()[joined])
+            group = find(parent)[group]
 
     collapse(["mak"], [], "mak")
     collapse(["apn", "property_state"], ["mak"], "apn")

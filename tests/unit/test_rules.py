@@ -1,0 +1,71 @@
+"""Feeder rules, column profiles and shared constants, table-driven — no database."""
+
+from datetime import date
+
+import pytest
+import yaml
+
+from orchestration import constants, feeder
+from orchestration.ingest import profiles
+from orchestration.settings import DBT_PROJECT_DIR
+
+FEED_DAYS = [
+    (date(2026, 11, 27), (), True),                 # Friday
+    (date(2026, 11, 28), (), False),                # Saturday
+    (date(2026, 11, 29), (), False),                # Sunday
+    (date(2026, 11, 30), (), True),                 # Monday
+    (date(2026, 11, 26), ("2026-11-26",), False),   # Thanksgiving, configured as a holiday
+    (date(2026, 11, 25), ("2026-11-26",), True),
+]
+
+
+@pytest.mark.parametrize("day, holidays, feeds", FEED_DAYS, ids=[f"{d[0]}" for d in FEED_DAYS])
+def test_feed_days(day, holidays, feeds):
+    ok, why = feeder.is_feed_day(day, holidays)
+    assert ok is feeds and (bool(why) is not feeds)
+
+
+@pytest.mark.parametrize("cell", ["=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "\tx", "\rx"])
+def test_export_cells_never_start_a_formula(cell):
+    assert feeder.inert(cell).startswith("'")
+
+
+def test_export_has_the_campaign_columns_and_a_consent_link():
+    data = feeder.export_csv([{"email": "=evil()", "first_name": "Ann", "estimated_equity": 123456.7,
+                               "broker_name": "B", "lead_score": 90}]).decode().splitlines()
+    assert data[0].split(",") == feeder.EXPORT_COLUMNS
+    assert data[1].startswith("'=evil()") and ",123457," in data[1]
+
+
+HEADERS = [
+    ("propstream", ["Address", "Unit #", "City", "State", "Zip", "Owner 1 First Name", "Phone 1", "Phone 1 DNC",
+                    "Email 1", "Litigator", "Est. Equity"],
+     {"property_address": "Address", "property_unit": "Unit #", "first_name": "Owner 1 First Name",
+      "phone": "Phone 1", "phone_dnc": "Phone 1 DNC", "email": "Email 1", "litigator": "Litigator"}),
+    ("batchdata", ["\ufeffmak", "property_address", "property_city", "property_state", "property_zip",
+                   "owner_age"],
+     {"mak": "\ufeffmak", "property_address": "property_address", "age": "owner_age"}),
+    ("generic", ["street", "city", "state", "zip code"], {"property_address": "street", "property_zip": "zip code"}),
+]
+
+
+@pytest.mark.parametrize("profile, headers, expected", HEADERS, ids=[h[0] for h in HEADERS])
+def test_profiles_map_vendor_headers(profile, headers, expected):
+    mapping, _extra = profiles.map_headers(profile, headers)
+    assert {k: mapping.get(k) for k in expected} == expected
+
+
+def test_a_missing_required_column_is_named_and_a_semicolon_file_explained():
+    with pytest.raises(profiles.MissingColumns, match="property_zip"):
+        profiles.map_headers("generic", ["street", "city", "state"])
+    with pytest.raises(profiles.MissingColumns, match="comma-separated"):
+        profiles.map_headers("generic", ["street;city;state;zip"])
+
+
+def test_dbt_runs_in_the_same_time_zone_as_the_schedules():
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    assert project["vars"]["timezone"] == constants.TIMEZONE
+
+
+def test_every_upload_source_has_a_profile():
+    assert set(constants.SOURCES) == set(profiles.PROFILES)
