@@ -10,7 +10,7 @@ server, creates mv_contactable_leads with the project's dbt model, then prints
 - the time of REFRESH MATERIALIZED VIEW CONCURRENTLY (what the 05:30 job runs) and of a plain REFRESH
   (the baseline, same process, same server) and their ratio;
 - the EXPLAIN (ANALYZE) plan of the pick, which walks leads_feeder_email_idx (the partial index).
-Targets (issue 4): pick-mark-record < 50 ms at 5M leads; concurrent refresh with 1M leads < 5 s.
+Targets: pick-mark-record < 50 ms at 5M leads; concurrent refresh with 1M leads < 5 s.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ ratios to
 Cold = empty `leads`, addresses never seen; warm = the same volume of new rows into a `leads`
 already holding --warm-leads rows (default 1,000,000): the cold run's unique rows, topped up with
 synthetic leads of their own keys.
-Targets (issue 3): total <= 2.5x baseline (2); peak RSS <= 1.5 GB. Nothing here asserts.
+Targets: total <= 2.5x baseline (2); peak RSS <= 1.5 GB. Nothing here asserts.
 """
 
 from __future__ import annotations

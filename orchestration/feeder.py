@@ -1,7 +1,7 @@
 """The weekday campaign feeder, free of Dagster: which dates feed, the export file for the campaign
 tool, the optional POST with retries, and the shortfall explanation.
 
-The pick itself is the SQL function ``feed_campaign()`` (migration 0009): one transaction under an
+The pick itself is the SQL function ``feed_campaign()`` (``orchestration/db/sql/feed_campaign.sql``): one transaction under an
 advisory lock, so the cap per date and "each lead once" hold under retries, overlap and backfills.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from orchestration import constants
 from orchestration.db import store
 
 EXPORT_COLUMNS = ["email", "first_name", "last_name", "company_name", "property_address", "property_city",
@@ -124,7 +125,7 @@ def explain_shortfall(conn, feed_date: date, cap: int, fed_for_date: int) -> str
             f"{'' if unfed <= cap - fed_for_date else ' but brokers reached their weekly caps'}")
 
 
-def feed(database_url: str, feed_date: date, *, daily_cap: int = 250, run_id: str | None = None,
+def feed(database_url: str, feed_date: date, *, daily_cap: int = constants.DAILY_FEED_CAP, run_id: str | None = None,
          role: str | None = "pipeline_writer") -> FeedResult:
     """Top the date's feed up to ``daily_cap`` (one transaction), return what was fed and why not more."""
     with store.connect(database_url, role=role) as conn:

@@ -75,7 +75,7 @@ def _feed_in_process(args):
     return feeder.feed(url, date.fromisoformat(day), daily_cap=250).fed_now
 
 
-def test_ten_concurrent_executions_feed_exactly_250(db, instance):
+def test_ten_concurrent_executions_feed_exactly_250(db, instance, defs):
     seed(db, 600)
     refresh(defs, instance)
     with mp.get_context("spawn").Pool(10) as pool:

@@ -4,7 +4,6 @@
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -63,7 +62,7 @@ def test_model_sql_change_is_rebuilt_and_swapped_in(db, instance, tmp_path, defs
     original = model.read_text()
     changed = (original
                .replace("as is_litigator\n", "as is_litigator,\n        'v2'::text as property_county_marker\n", 1)
-               .replace("as campaign_status\nfrom leads l", "as campaign_status,\n    l.property_county_marker\nfrom leads l", 1))
+               .replace("as campaign_status\nfrom leads as l", "as campaign_status,\n    l.property_county_marker\nfrom leads as l", 1))
     assert changed.count("property_county_marker") == 2, "the test's edit no longer applies to the model"
     model.write_text(changed)
     out = dbt(project, "run", "--select", "mv_contactable_leads")

@@ -58,7 +58,7 @@ def test_thousands_of_files_tick_quickly(db, instance, defs):
     cursor = json.dumps({"mtime_ns": int(time.time() * 1e9)})
     new = fake_accept(landing, 1)
     # Only the manifest newer than the cursor (less its lag) is even considered: a tick's work
-    # follows what is new, not the size of the directory. (No timing asserted: house rule 4.)
+    # follows what is new, not the size of the directory. (No timing asserted: speed is measured in benchmarks/, never in tests.)
     since = json.loads(cursor)["mtime_ns"] - LAG_NS
     assert [uid for _, uid in landing.scan_manifests(since)] == new
     result = tick_sensor(defs, instance, cursor)

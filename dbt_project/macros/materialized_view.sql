@@ -1,5 +1,7 @@
 {#-
-  Materialized views the equity-connect way (see ../shared FIELD_NOTES on dbt-postgres):
+  Materialized views the equity-connect way. dbt-postgres's own materialization refreshes with a
+  plain REFRESH MATERIALIZED VIEW (an ACCESS EXCLUSIVE lock: readers wait, measured past 15 s) and
+  ignores a change of the model's SQL on a normal run (it compares only the index config). Here:
   - refreshed CONCURRENTLY, so readers are never blocked (needs the unique index the model declares);
   - under a transaction-level advisory lock: a second refresh running at the same time skips with a
     log line instead of queueing or failing;

@@ -200,7 +200,7 @@ def code_map(conn: psycopg.Connection, provider: str) -> dict[tuple[str, str], b
 
 
 def begin_validated_work(conn: psycopg.Connection, upload_id: str) -> None:
-    """Drop the upload's earlier validated rows; create this transaction's work tables (migration 0010)."""
+    """Drop the upload's earlier validated rows; create this transaction's work tables."""
     conn.execute("SELECT begin_validated_work(%s)", (upload_id,))
 
 
@@ -250,7 +250,7 @@ def lead_totals(conn: psycopg.Connection) -> dict[str, int]:
 # --- feeder ------------------------------------------------------------------------------------
 
 def feed_campaign(conn: psycopg.Connection, feed_date, cap: int, run_id: str | None) -> list[tuple]:
-    """(lead_id, broker_id, lead_score, batch_id) fed now by feed_campaign() (migration 0009)."""
+    """(lead_id, broker_id, lead_score, batch_id) fed now by feed_campaign() (orchestration/db/sql/feed_campaign.sql)."""
     return conn.execute("SELECT lead_id, broker_id, lead_score, batch_id FROM feed_campaign(%s, %s, %s)",
                         (feed_date, cap, run_id)).fetchall()
 
@@ -294,6 +294,6 @@ def upsert_brokers(conn: psycopg.Connection, rows: list[dict]) -> int:
             "  license_states = EXCLUDED.license_states, territory_zip_codes = EXCLUDED.territory_zip_codes,"
             "  max_leads_per_week = EXCLUDED.max_leads_per_week", params)
     # tiny table: keep its statistics current for the contactable view (the pipeline role does not
-    # own it, so a plain ANALYZE would be skipped: the helper of migration 0010 runs it)
+    # own it, so a plain ANALYZE would be skipped: analyze_pipeline_table() runs it)
     conn.execute("SELECT analyze_pipeline_table('brokers')")
     return len(params)

@@ -16,7 +16,6 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -34,15 +33,6 @@ class FileRejected(ValueError):
 
 BLOCK_BYTES = 1 << 24
 _BOM = b"\xef\xbb\xbf"
-
-
-@dataclass
-class ParsedUpload:
-    frame: pd.DataFrame                 # row_number, canonical columns (text), raw (json text)
-    encoding: str
-    mapping: dict[str, str]
-    extra_columns: list[str]
-    bad_rows: list[dict] = field(default_factory=list)
 
 
 def detect_encoding(fh: BinaryIO, chunk: int = 1 << 24) -> str:
@@ -212,13 +202,3 @@ def _canonical(batch: pa.RecordBatch, mapping: dict[str, str], extra: list[str],
     else:
         frame["raw"] = "{}"
     return frame
-
-
-def read_upload(path: Path | str, profile_name: str) -> ParsedUpload:
-    """The whole upload as one frame (small files, tests); the pipeline streams with open_upload."""
-    stream = open_upload(path, profile_name)
-    with closing(stream):
-        frames = list(stream.frames)
-    frame = pd.concat(frames, ignore_index=True)
-    return ParsedUpload(frame=frame, encoding=stream.encoding, mapping=stream.mapping,
-                        extra_columns=stream.extra_columns, bad_rows=stream.bad_rows)

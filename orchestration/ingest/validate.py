@@ -34,7 +34,9 @@ from orchestration.ingest import normalize as norm
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
 from orchestration.ingest.schemas import NormalisedLead, reason_for
 
-# The columns of the _validated_work temp table (migration 0010), in its order.
+# The columns validation writes, by name, into the _validated_work temp table (shaped like
+# leads_validated, with the chosen code of each channel): a new lead column is added here and in
+# normalise().
 WORK_COLUMNS = [
     "row_number", "first_name", "last_name", "email", "phone", "property_address", "property_city",
     "property_state", "property_zip", "property_value", "estimated_equity", "age", "owner_occupied",

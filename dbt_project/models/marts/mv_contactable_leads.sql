@@ -54,11 +54,11 @@ select
     l.property_zip,
     l.estimated_equity,
     l.campaign_status::text as campaign_status
-from leads l
-join brokers b
-  on b.broker_id = l.broker_id
+from leads as l
+inner join brokers as b
+  on l.broker_id = b.broker_id
  and b.broker_status = 'active'
- and l.property_state = any (b.license_states)
+ and l.property_state = any(b.license_states)
 where l.email_verified
   and l.email is not null
   and l.campaign_status in ('new', 'queued')

@@ -29,5 +29,5 @@ BEGIN
   RETURN true;
 END
 $function$;
-REVOKE ALL ON FUNCTION analyze_pipeline_table(regclass, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION analyze_pipeline_table(regclass, boolean) FROM PUBLIC;  -- noqa: CP02
 GRANT EXECUTE ON FUNCTION analyze_pipeline_table(regclass, boolean) TO service_role, pipeline_writer;

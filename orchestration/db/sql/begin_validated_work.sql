@@ -1,8 +1,9 @@
 -- Opens validation of one upload: drops its earlier validated rows and creates this
 -- transaction's work tables. Validation COPYs each normalised slice into _validated_work (a temp
 -- table: no row-level security, so COPY works; gone at commit), and the in-file duplicate groups
--- it found into _validated_groups. _validated_work is shaped like leads_validated, so a lead column
--- added there flows through without touching this file.
+-- it found into _validated_groups. _validated_work is shaped like leads_validated (one chosen
+-- verification code per channel instead of the code arrays), so a column added there needs no
+-- change here.
 CREATE OR REPLACE FUNCTION public.begin_validated_work(p_upload_id text)
  RETURNS void
  LANGUAGE plpgsql
@@ -10,29 +11,14 @@ AS $function$
 BEGIN
   DELETE FROM leads_validated WHERE upload_id = p_upload_id;
   DROP TABLE IF EXISTS pg_temp._validated_work, pg_temp._validated_groups;
-  CREATE TEMP TABLE _validated_work (
-    row_number        integer NOT NULL,
-    first_name        text,
-    last_name         text,
-    email             text,
-    phone             text,
-    property_address  text,
-    property_city     text,
-    property_state    text,
-    property_zip      text,
-    property_value    numeric(14, 2),
-    estimated_equity  numeric(14, 2),
-    age               integer,
-    owner_occupied    boolean,
-    email_verified    boolean NOT NULL,
-    phone_verified    boolean NOT NULL,
-    email_code        text,
-    phone_code        text,
-    melissa_payload   jsonb NOT NULL,
-    mak               text,
-    apn               text,
-    addr_hash         text
-  ) ON COMMIT DROP;
+  CREATE TEMP TABLE _validated_work (LIKE leads_validated) ON COMMIT DROP;
+  ALTER TABLE _validated_work
+    DROP COLUMN upload_id,
+    DROP COLUMN email_verification_codes,
+    DROP COLUMN phone_verification_codes,
+    DROP COLUMN duplicate_rows,
+    ADD COLUMN email_code text,
+    ADD COLUMN phone_code text;
   CREATE TEMP TABLE _validated_groups (
     row_number      integer PRIMARY KEY,
     grp             integer NOT NULL,   -- the group's lowest row number

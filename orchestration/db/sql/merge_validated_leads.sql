@@ -19,13 +19,23 @@
 -- - new leads, and matched leads that still have none, get a broker by territory ZIP and licensed
 --   state;
 -- - a transaction-level advisory lock serialises merges, so two uploads never race on one key;
--- - work_mem = 256MB keeps the million-row sorts and hashes in memory.
+-- - work_mem = 256MB keeps the million-row sorts and hashes in memory;
+-- - columns without a rule of their own (lead_plain_columns: names, money, age, occupancy, and any
+--   nullable column added to leads and leads_validated later) take the upload's non-NULL value.
 CREATE OR REPLACE FUNCTION public.merge_validated_leads(p_upload_id text, p_source text, p_seen_at timestamp with time zone)
  RETURNS TABLE(inserted bigint, updated bigint, unchanged bigint, conflicts bigint, not_inserted bigint)
  LANGUAGE plpgsql
  SET work_mem TO '256MB'
 AS $function$
 DECLARE
+  v_plain text[] := lead_plain_columns();
+  v_calc text;
+  v_stored text;
+  v_merged text;
+  v_set text;
+  v_cols text;
+  v_vals text;
+  v_insert text;
   v_round integer := 0;
   v_rounds integer;
   v_n bigint;
@@ -78,25 +88,31 @@ BEGIN
   ORDER BY z, st, b.created_at, b.id;
   ALTER TABLE _merge_territory ADD PRIMARY KEY (z, st);
 
+  -- Columns without a rule of their own (lead_plain_columns): the upload's non-NULL value wins.
+  SELECT string_agg(format('coalesce(s.%1$I, l.%1$I) AS %1$I', c), E',\n        '),
+         string_agg(format('l.%I', c), ', '),
+         string_agg(format('c.%I', c), ', '),
+         string_agg(format('%1$I = c.%1$I', c), ', '),
+         string_agg(quote_ident(c), ', '),
+         string_agg(format('v.%I', c), ', ')
+    INTO v_calc, v_stored, v_merged, v_set, v_cols, v_vals
+  FROM unnest(v_plain) AS c;
+
   WHILE v_round < v_rounds LOOP
     v_round := v_round + 1;
+    EXECUTE format($q$
     WITH calc AS (
       SELECT l.id,
-        coalesce(s.first_name, l.first_name) AS first_name,
-        coalesce(s.last_name, l.last_name) AS last_name,
         CASE WHEN s.email IS NULL OR (l.email IS NOT NULL AND l.email_verified AND NOT s.email_verified)
              THEN l.email ELSE s.email END AS email,
         CASE WHEN s.phone IS NULL OR (l.phone IS NOT NULL AND l.phone_verified AND NOT s.phone_verified)
              THEN l.phone ELSE s.phone END AS phone,
+        -- the address of an existing lead is its identity: filled when empty, never changed
         coalesce(l.property_address, s.property_address) AS property_address,
         coalesce(l.property_city, s.property_city) AS property_city,
         coalesce(l.property_state, s.property_state) AS property_state,
         coalesce(l.property_zip, s.property_zip) AS property_zip,
-        coalesce(s.property_value, l.property_value) AS property_value,
-        coalesce(s.estimated_equity, l.estimated_equity) AS estimated_equity,
-        coalesce(s.age, l.age) AS age,
-        coalesce(s.owner_occupied, l.owner_occupied) AS owner_occupied,
-        coalesce(l.source, p_source) AS source,
+        coalesce(l.source, $3) AS source,
         l.email_verified OR s.email_verified AS email_verified,
         l.phone_verified OR s.phone_verified AS phone_verified,
         -- codes already known (re-runs, repeat lists) skip the union: <@ is a cheap C test
@@ -109,84 +125,69 @@ BEGIN
         coalesce(l.apn, CASE WHEN m.by_apn IS NULL AND l.property_state = s.property_state
                              THEN s.apn END) AS apn,
         coalesce(l.addr_hash, CASE WHEN m.by_addr IS NULL THEN s.addr_hash END) AS addr_hash,
-        greatest(l.last_seen_at, p_seen_at) AS last_seen_at,
+        greatest(l.last_seen_at, $4) AS last_seen_at,
         -- the territory is looked up only for a lead that has no broker yet
         coalesce(l.assigned_broker_id,
                  (SELECT t.id FROM _merge_territory t
                   WHERE t.z = coalesce(l.property_zip, s.property_zip)
                     AND t.st = coalesce(l.property_state, s.property_state))) AS assigned_broker_id,
-        (l.first_name, l.last_name, l.email, l.phone, l.property_address, l.property_city,
-         l.property_state, l.property_zip, l.property_value, l.estimated_equity, l.age,
-         l.owner_occupied, l.source, l.email_verified, l.phone_verified,
-         l.email_verification_codes, l.phone_verification_codes, l.melissa_payload,
-         l.mak, l.apn, l.addr_hash, l.last_seen_at, l.assigned_broker_id) AS stored
+        %1$s,
+        (l.email, l.phone, l.property_address, l.property_city, l.property_state, l.property_zip,
+         l.source, l.email_verified, l.phone_verified, l.email_verification_codes,
+         l.phone_verification_codes, l.melissa_payload, l.mak, l.apn, l.addr_hash, l.last_seen_at,
+         l.assigned_broker_id, %2$s) AS stored
       FROM _merge_rows m
-      JOIN leads_validated s ON s.upload_id = p_upload_id AND s.row_number = m.row_number
+      JOIN leads_validated s ON s.upload_id = $1 AND s.row_number = m.row_number
       JOIN leads l ON l.id = m.match_id
-      WHERE m.rnk = v_round
+      WHERE m.rnk = $2
     ), changed AS (
       -- Only rows whose merged values differ reach the UPDATE: a re-run writes nothing.
       SELECT * FROM calc c
       WHERE c.stored IS DISTINCT FROM
-            (c.first_name, c.last_name, c.email, c.phone, c.property_address, c.property_city,
-             c.property_state, c.property_zip, c.property_value, c.estimated_equity, c.age,
-             c.owner_occupied, c.source, c.email_verified, c.phone_verified,
-             c.email_verification_codes, c.phone_verification_codes, c.melissa_payload,
-             c.mak, c.apn, c.addr_hash, c.last_seen_at, c.assigned_broker_id)
+            (c.email, c.phone, c.property_address, c.property_city, c.property_state, c.property_zip,
+             c.source, c.email_verified, c.phone_verified, c.email_verification_codes,
+             c.phone_verification_codes, c.melissa_payload, c.mak, c.apn, c.addr_hash, c.last_seen_at,
+             c.assigned_broker_id, %3$s)
     )
     UPDATE leads l SET
-      first_name = c.first_name, last_name = c.last_name, email = c.email, phone = c.phone,
+      email = c.email, phone = c.phone,
       property_address = c.property_address, property_city = c.property_city,
-      property_state = c.property_state, property_zip = c.property_zip,
-      property_value = c.property_value, estimated_equity = c.estimated_equity, age = c.age,
-      owner_occupied = c.owner_occupied, source = c.source,
+      property_state = c.property_state, property_zip = c.property_zip, source = c.source,
       email_verified = c.email_verified, phone_verified = c.phone_verified,
       email_verification_codes = c.email_verification_codes,
       phone_verification_codes = c.phone_verification_codes,
       melissa_payload = c.melissa_payload, mak = c.mak, apn = c.apn, addr_hash = c.addr_hash,
-      last_seen_at = c.last_seen_at, assigned_broker_id = c.assigned_broker_id
+      last_seen_at = c.last_seen_at, assigned_broker_id = c.assigned_broker_id, %4$s
     FROM changed c
-    WHERE l.id = c.id;
+    WHERE l.id = c.id
+    $q$, v_calc, v_stored, v_merged, v_set) USING p_upload_id, v_round, p_source, p_seen_at;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     updated := updated + v_n;
   END LOOP;
   unchanged := v_matched - updated;
 
   -- Rows that matched no lead: a plain INSERT (the advisory lock keeps other merges out).
-  BEGIN
+  v_insert := format($q$
     INSERT INTO leads (
-    first_name, last_name, email, phone, property_address, property_city, property_state,
-    property_zip, property_value, estimated_equity, age, owner_occupied, source,
-    assigned_broker_id, email_verified, phone_verified, email_verification_codes,
-    phone_verification_codes, melissa_payload, mak, apn, addr_hash, last_seen_at)
-  SELECT v.first_name, v.last_name, v.email, v.phone, v.property_address, v.property_city,
-         v.property_state, v.property_zip, v.property_value, v.estimated_equity, v.age,
-         v.owner_occupied, p_source, t.id, v.email_verified, v.phone_verified,
-         v.email_verification_codes, v.phone_verification_codes,  -- sorted and distinct already
-         v.melissa_payload, v.mak, v.apn, v.addr_hash, p_seen_at
-  FROM leads_validated v
-  LEFT JOIN _merge_territory t ON t.z = v.property_zip AND t.st = v.property_state
-  WHERE v.upload_id = p_upload_id
-    AND NOT EXISTS (SELECT 1 FROM _merge_rows m WHERE m.row_number = v.row_number);
+      email, phone, property_address, property_city, property_state, property_zip, source,
+      assigned_broker_id, email_verified, phone_verified, email_verification_codes,
+      phone_verification_codes, melissa_payload, mak, apn, addr_hash, last_seen_at, %1$s)
+    SELECT v.email, v.phone, v.property_address, v.property_city, v.property_state, v.property_zip, $2,
+           t.id, v.email_verified, v.phone_verified,
+           v.email_verification_codes, v.phone_verification_codes,  -- sorted and distinct already
+           v.melissa_payload, v.mak, v.apn, v.addr_hash, $3, %2$s
+    FROM leads_validated v
+    LEFT JOIN _merge_territory t ON t.z = v.property_zip AND t.st = v.property_state
+    WHERE v.upload_id = $1
+      AND NOT EXISTS (SELECT 1 FROM _merge_rows m WHERE m.row_number = v.row_number)
+    $q$, v_cols, v_vals);
+  BEGIN
+    EXECUTE v_insert USING p_upload_id, p_source, p_seen_at;
     GET DIAGNOSTICS v_n = ROW_COUNT;
   EXCEPTION WHEN unique_violation THEN
     -- Another writer (a broker's own insert) created one of these keys after the match:
     -- keep theirs, insert the rest, and count what was left out.
-    INSERT INTO leads (
-    first_name, last_name, email, phone, property_address, property_city, property_state,
-    property_zip, property_value, estimated_equity, age, owner_occupied, source,
-    assigned_broker_id, email_verified, phone_verified, email_verification_codes,
-    phone_verification_codes, melissa_payload, mak, apn, addr_hash, last_seen_at)
-  SELECT v.first_name, v.last_name, v.email, v.phone, v.property_address, v.property_city,
-         v.property_state, v.property_zip, v.property_value, v.estimated_equity, v.age,
-         v.owner_occupied, p_source, t.id, v.email_verified, v.phone_verified,
-         v.email_verification_codes, v.phone_verification_codes,  -- sorted and distinct already
-         v.melissa_payload, v.mak, v.apn, v.addr_hash, p_seen_at
-  FROM leads_validated v
-  LEFT JOIN _merge_territory t ON t.z = v.property_zip AND t.st = v.property_state
-  WHERE v.upload_id = p_upload_id
-    AND NOT EXISTS (SELECT 1 FROM _merge_rows m WHERE m.row_number = v.row_number)
-    ON CONFLICT DO NOTHING;
+    EXECUTE v_insert || ' ON CONFLICT DO NOTHING' USING p_upload_id, p_source, p_seen_at;
     GET DIAGNOSTICS v_n = ROW_COUNT;
   END;
   inserted := v_n;

@@ -2,23 +2,35 @@
 -- in-file safe merge: "latest" is the value of the latest row that has one (NULL never erases),
 -- booleans OR, codes unioned, a verified channel before an unverified one, the latest non-empty
 -- skip-trace payload plus any litigator flag; a litigator anywhere in the group means no phone.
--- Runs with work_mem = 256MB: at 4MB its sorts and hashes of a million rows spill to disk.
+-- Columns without a rule of their own (lead_plain_columns) are aggregated by name, so a column
+-- added to leads_validated and leads is carried through. Runs with work_mem = 256MB: at 4MB its sorts and hashes of a million rows spill to disk.
 CREATE OR REPLACE FUNCTION public.publish_validated(p_upload_id text)
  RETURNS TABLE(rows_written bigint, grouped_rows bigint, phone_verified bigint, email_verified bigint)
  LANGUAGE plpgsql
  SET work_mem TO '256MB'
 AS $function$
+DECLARE
+  v_plain text[] := lead_plain_columns();
+  v_aggs text;
+  v_outer text;
+  v_names text;
 BEGIN
   -- Statistics first: the slices loaded in this transaction are a million rows the planner
   -- has not seen (it would hash them all to probe with the groups).
   ANALYZE _validated_groups;
   PERFORM analyze_pipeline_table('leads_validated');
+  -- Columns without a rule of their own (lead_plain_columns): the latest non-NULL value.
+  SELECT string_agg(format('(array_agg(v.%1$I ORDER BY v.row_number DESC) FILTER (WHERE v.%1$I IS NOT NULL))[1] AS %1$I', c), E',\n      '),
+         string_agg(format('c.%I', c), ', '),
+         string_agg(quote_ident(c), ', ')
+    INTO v_aggs, v_outer, v_names
+  FROM unnest(v_plain) AS c;
   DROP TABLE IF EXISTS pg_temp._validated_collapsed;
+  EXECUTE format($q$
   CREATE TEMP TABLE _validated_collapsed ON COMMIT DROP AS
-  SELECT c.grp AS row_number, c.first_name, c.last_name, c.email,
+  SELECT c.grp AS row_number, c.email,
          CASE WHEN c.litigator THEN NULL ELSE c.phone END AS phone,
-         c.property_address, c.property_city, c.property_state, c.property_zip, c.property_value,
-         c.estimated_equity, c.age, c.owner_occupied, c.email_verified,
+         c.property_address, c.property_city, c.property_state, c.property_zip, c.email_verified,
          c.phone_verified AND NOT c.litigator AS phone_verified,
          CASE WHEN c.email_code_min IS NULL THEN '{}'::text[]
               WHEN c.email_code_min = c.email_code_max THEN ARRAY[c.email_code_min]
@@ -28,11 +40,10 @@ BEGIN
               ELSE sorted_union(c.phone_codes, '{}') END AS phone_verification_codes,
          c.payload || CASE WHEN c.litigator THEN '{"litigator": true}'::jsonb ELSE '{}'::jsonb END
            AS melissa_payload,
-         c.mak, c.apn, c.addr_hash, c.members - 1 AS duplicate_rows
+         c.mak, c.apn, c.addr_hash, c.members - 1 AS duplicate_rows,
+         %2$s
   FROM (
     SELECT g.grp, count(*) AS members,
-      (array_agg(v.first_name ORDER BY v.row_number DESC) FILTER (WHERE v.first_name IS NOT NULL))[1] AS first_name,
-      (array_agg(v.last_name ORDER BY v.row_number DESC) FILTER (WHERE v.last_name IS NOT NULL))[1] AS last_name,
       -- a verified channel beats an unverified one; among equals the later row wins
       coalesce((array_agg(v.email ORDER BY v.row_number DESC) FILTER (WHERE v.email IS NOT NULL AND v.email_verified))[1],
                (array_agg(v.email ORDER BY v.row_number DESC) FILTER (WHERE v.email IS NOT NULL))[1]) AS email,
@@ -42,10 +53,6 @@ BEGIN
       (array_agg(v.property_city ORDER BY v.row_number DESC) FILTER (WHERE v.property_city IS NOT NULL))[1] AS property_city,
       (array_agg(v.property_state ORDER BY v.row_number DESC) FILTER (WHERE v.property_state IS NOT NULL))[1] AS property_state,
       (array_agg(v.property_zip ORDER BY v.row_number DESC) FILTER (WHERE v.property_zip IS NOT NULL))[1] AS property_zip,
-      (array_agg(v.property_value ORDER BY v.row_number DESC) FILTER (WHERE v.property_value IS NOT NULL))[1] AS property_value,
-      (array_agg(v.estimated_equity ORDER BY v.row_number DESC) FILTER (WHERE v.estimated_equity IS NOT NULL))[1] AS estimated_equity,
-      (array_agg(v.age ORDER BY v.row_number DESC) FILTER (WHERE v.age IS NOT NULL))[1] AS age,
-      (array_agg(v.owner_occupied ORDER BY v.row_number DESC) FILTER (WHERE v.owner_occupied IS NOT NULL))[1] AS owner_occupied,
       bool_or(v.email_verified) AS email_verified,
       bool_or(v.phone_verified) AS phone_verified,
       -- codes: most groups carry one distinct code; only the others need a sorted union
@@ -57,20 +64,23 @@ BEGIN
       coalesce(bool_or(v.melissa_payload @> '{"litigator": true}'), false) AS litigator,
       (array_agg(v.mak ORDER BY v.row_number DESC) FILTER (WHERE v.mak IS NOT NULL))[1] AS mak,
       (array_agg(v.apn ORDER BY v.row_number DESC) FILTER (WHERE v.apn IS NOT NULL AND NOT g.drop_apn))[1] AS apn,
-      (array_agg(v.addr_hash ORDER BY v.row_number DESC) FILTER (WHERE v.addr_hash IS NOT NULL AND NOT g.drop_addr_hash))[1] AS addr_hash
+      (array_agg(v.addr_hash ORDER BY v.row_number DESC) FILTER (WHERE v.addr_hash IS NOT NULL AND NOT g.drop_addr_hash))[1] AS addr_hash,
+      %1$s
     FROM _validated_groups g
-    JOIN leads_validated v ON v.upload_id = p_upload_id AND v.row_number = g.row_number
+    JOIN leads_validated v ON v.upload_id = $1 AND v.row_number = g.row_number
     GROUP BY g.grp
-  ) c;
+  ) c
+  $q$, v_aggs, v_outer) USING p_upload_id;
 
   DELETE FROM leads_validated v USING _validated_groups g
   WHERE v.upload_id = p_upload_id AND v.row_number = g.row_number;
+  EXECUTE format($q$
   INSERT INTO leads_validated (
-    upload_id, row_number, first_name, last_name, email, phone, property_address, property_city,
-    property_state, property_zip, property_value, estimated_equity, age, owner_occupied,
-    email_verified, phone_verified, email_verification_codes, phone_verification_codes,
-    melissa_payload, mak, apn, addr_hash, duplicate_rows)
-  SELECT p_upload_id, c.* FROM _validated_collapsed c;
+    upload_id, row_number, email, phone, property_address, property_city, property_state,
+    property_zip, email_verified, phone_verified, email_verification_codes, phone_verification_codes,
+    melissa_payload, mak, apn, addr_hash, duplicate_rows, %1$s)
+  SELECT $1, c.* FROM _validated_collapsed c
+  $q$, v_names) USING p_upload_id;
   GET DIAGNOSTICS grouped_rows = ROW_COUNT;
 
   SELECT count(*), count(*) FILTER (WHERE v.phone_verified), count(*) FILTER (WHERE v.email_verified)

@@ -16,5 +16,5 @@ END
 $function$;
 CREATE OR REPLACE TRIGGER set_added_to_campaign_at
   BEFORE INSERT OR UPDATE OF campaign_status ON leads
-  FOR EACH ROW WHEN (NEW.campaign_status = 'active' AND NEW.added_to_campaign_at IS NULL)
+  FOR EACH ROW WHEN (new.campaign_status = 'active' AND new.added_to_campaign_at IS NULL)
   EXECUTE FUNCTION set_added_to_campaign_at();

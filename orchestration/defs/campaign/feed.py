@@ -38,7 +38,7 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     if not ok:
         context.log.info(why)
         return dg.MaterializeResult(metadata={"fed": 0, "skipped": why})
-    result = feeder.feed(warehouse.url, day, daily_cap=feeder_settings.daily_cap, run_id=context.run_id,
+    result = feeder.feed(warehouse.url, day, daily_cap=feeder_settings.daily_cap, run_id=context.run.run_id,
                          role=warehouse.role_or_none)
     context.log.info(f"fed {result.fed_now} leads for {day} ({result.fed_for_date}/{result.daily_cap} for the date)"
                      + (f"; shortfall: {result.shortfall_reason}" if result.shortfall else ""))
@@ -61,7 +61,7 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             meta["post_statuses"] = dg.MetadataValue.json(post.statuses)
             with store.connect(warehouse.url, role=warehouse.role_or_none) as conn, conn.transaction():
                 for status in post.statuses:
-                    store.record_event(conn, "campaign_post", stage="campaign_feed", run_id=context.run_id,
+                    store.record_event(conn, "campaign_post", stage="campaign_feed", run_id=context.run.run_id,
                                        http_status=status, details={"batch_id": result.batch_id})
                 if not post.ok:
                     store.record_dlq(conn, "campaign_feed", f"POST of batch {result.batch_id} failed: {post.error}",

@@ -19,7 +19,7 @@ uploads_partitions = dg.DynamicPartitionsDefinition(name="uploads")
 
 
 def _ctx(context: dg.AssetExecutionContext, ingest: IngestSettings, warehouse: WarehouseResource):
-    return ingest.pipeline_context(warehouse, run_id=context.run_id, log=context.log.info)
+    return ingest.pipeline_context(warehouse, run_id=context.run.run_id, log=context.log.info)
 
 
 def _table(counts: dict) -> dg.MetadataValue:

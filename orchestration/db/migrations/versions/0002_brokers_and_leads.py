@@ -1,6 +1,6 @@
 """Brokers, leads, the campaign_status enum, constraints, dedupe and hot-path indexes, triggers.
 
-Why: ``leads`` is the table every other part reads or writes (BRIEF §3 fixes its names).
+Why: ``leads`` is the table every other part reads or writes (its table and column names are fixed: operators, brokers' tools and dashboards query them).
 - Dedupe keys: ``mak`` (BatchData Master Address Key), ``apn`` scoped by ``property_state`` (an APN
   is unique only within a county/state) and ``addr_hash`` (SHA-256 of the normalised address).
   Their unique indexes are partial (``WHERE key IS NOT NULL``): NULLs never collide, and a lead

@@ -43,3 +43,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     _rename_stages({new: old for old, new in RENAMED_STAGES.items()})
+    # Objects whose first revision is this one (every earlier object is dropped by its own revision).
+    op.execute("DROP FUNCTION IF EXISTS lead_plain_columns()")
