@@ -20,6 +20,7 @@ def test_dg_check_defs_passes(stack):
 
 
 def test_asset_graph_groups_descriptions_and_keys(defs):
+    from dagster import AssetKey
     from dagster_dbt import get_asset_key_for_model
 
     from orchestration.defs.warehouse.dbt import warehouse_dbt_models
@@ -30,7 +31,7 @@ def test_asset_graph_groups_descriptions_and_keys(defs):
     assert groups["analytics/stg_leads"] == groups["analytics/int_lead_scores"] == "warehouse"
     contactable = get_asset_key_for_model([warehouse_dbt_models], "mv_contactable_leads")
     assert groups[contactable.to_user_string()] == groups["campaign_feed"] == "campaign"
-    assert contactable in graph.get("campaign_feed").parent_keys
+    assert contactable in graph.get(AssetKey("campaign_feed")).parent_keys
     # descriptions come from the models' YAML, never from their SQL
     for key in graph.get_all_asset_keys():
         text = graph.get(key).description or ""
@@ -44,6 +45,9 @@ def test_dbt_build_runs_its_tests_against_the_database(db, instance, defs):
     result = defs.resolve_job_def("contactable_refresh_job").execute_in_process(
         instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
     assert result.success
+    mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    assert mats["analytics/stg_leads"]["dagster/row_count"].value == 1       # row counts as table metadata
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert len(checks) >= 5 and all(e.event_specific_data.passed for e in checks)
     with psycopg.connect(db) as conn:

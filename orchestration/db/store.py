@@ -240,6 +240,12 @@ def upload_summary(conn: psycopg.Connection, upload_id: str) -> dict[str, dict]:
         " ORDER BY event_type, id DESC", (upload_id,)).fetchall()}
 
 
+def relation_row_count(conn: psycopg.Connection, schema: str, name: str) -> int:
+    """Rows in a table, view or materialized view (what the UI plots per materialisation)."""
+    return conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+                        ).fetchone()[0]
+
+
 def lead_totals(conn: psycopg.Connection) -> dict[str, int]:
     total, verified = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE phone_verified OR email_verified) FROM leads").fetchone()

@@ -13,6 +13,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration import constants
+from orchestration.db import store
+from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.warehouse.project import dbt_project
 
 # dbt model folder -> Dagster asset group. The marts feed the campaign; everything else is the
@@ -45,9 +47,20 @@ brokers = dg.AssetSpec("brokers", group_name=DEFAULT_GROUP, kinds={"postgres"},
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
-def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    # Row counts of each built relation as table metadata (plotted per materialisation in the UI).
-    yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    invocation = dbt.cli(["build"], context=context)
+    nodes = invocation.manifest["nodes"]
+    with store.connect(warehouse.url, role=warehouse.role_or_none, autocommit=True) as conn:
+        for event in invocation.stream():
+            node = nodes.get((event.metadata.get("unique_id") or dg.TextMetadataValue("")).value) \
+                if isinstance(event, dg.Output | dg.AssetMaterialization) else None
+            if node and node["resource_type"] == "model":
+                # Row counts as table metadata (plotted per materialisation in the UI). Counted here
+                # rather than by dagster-dbt's fetch_row_counts(), whose relation names carry the
+                # database name of the parse and fail against any other database.
+                rows = store.relation_row_count(conn, node["schema"], node["alias"])
+                event = event.with_metadata({**event.metadata, "dagster/row_count": dg.MetadataValue.int(rows)})
+            yield event
 
 
 contactable_refresh_job = dg.define_asset_job(
