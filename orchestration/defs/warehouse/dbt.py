@@ -1,9 +1,10 @@
 """dbt models as Dagster assets (dbt tests become asset checks), the 05:30 refresh job and its
 schedule.
 
-The translator puts each model in the group its folder says (``marts/campaign`` ... see
-``GROUPS``), takes descriptions from the models' YAML, and leaves keys to dagster-dbt's default
-(schema + model name), which other modules look up with ``get_asset_key_for_model``.
+The translator puts each model in the group of its folder (``GROUPS``: the marts feed the
+campaign, the rest is the warehouse), takes descriptions from the models' YAML, and leaves keys to
+dagster-dbt's default (schema + model name), which other modules look up with
+``get_asset_key_for_model``.
 """
 
 from collections.abc import Mapping
@@ -52,15 +53,23 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     nodes = invocation.manifest["nodes"]
     with store.connect(warehouse.url, role=warehouse.role_or_none, autocommit=True) as conn:
         for event in invocation.stream():
-            node = nodes.get((event.metadata.get("unique_id") or dg.TextMetadataValue("")).value) \
-                if isinstance(event, dg.Output | dg.AssetMaterialization) else None
-            if node and node["resource_type"] == "model":
+            model = _built_model(event, nodes)
+            if model:
                 # Row counts as table metadata (plotted per materialisation in the UI). Counted here
                 # rather than by dagster-dbt's fetch_row_counts(), whose relation names carry the
                 # database name of the parse and fail against any other database.
-                rows = store.relation_row_count(conn, node["schema"], node["alias"])
+                rows = store.relation_row_count(conn, model["schema"], model["alias"])
                 event = event.with_metadata({**event.metadata, "dagster/row_count": dg.MetadataValue.int(rows)})
             yield event
+
+
+def _built_model(event: object, nodes: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The manifest node of the dbt model an event reports as built, else None."""
+    if not isinstance(event, dg.Output | dg.AssetMaterialization):
+        return None
+    unique_id = event.metadata.get("unique_id")
+    node = nodes.get(unique_id.value) if unique_id is not None else None
+    return node if node and node["resource_type"] == "model" else None
 
 
 contactable_refresh_job = dg.define_asset_job(
