@@ -76,7 +76,11 @@ def test_downgrade_base_then_upgrade_head_round_trips(server):
             left = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
                                 "AND tablename <> 'alembic_version'").fetchone()[0]
             auth = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'auth'").fetchone()[0]
+            functions = [r[0] for r in conn.execute(
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = 'public'")]
         assert left == 0 and auth == 0
+        assert functions == [], f"left behind at base: {functions}"
         assert migrate.current(url) is None
         migrate.upgrade(url)
         assert migrate.current(url) == migrate.head()
@@ -95,9 +99,34 @@ def test_existing_auth_schema_is_left_alone(server):
                          "$$ SELECT '00000000-0000-0000-0000-000000000001'::uuid $$")
             conn.execute("CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'x' $$")
         migrate.upgrade(url)
+        with psycopg.connect(url) as conn:   # not replaced by the shim's files either
+            assert conn.execute("SELECT auth.uid()::text").fetchone()[0].endswith("1")
         migrate.downgrade(url, "base")
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT auth.uid()::text").fetchone()[0].endswith("1")
+    finally:
+        runtime.drop_database(server.rt, db)
+
+
+def test_recorded_stage_names_follow_the_asset_renames(server):
+    """Events and DLQ rows written under the old asset names read with the new ones after 0011."""
+    db = server.fresh_database("ec_rename")
+    url = server.url(db)
+    try:
+        migrate.upgrade(url, "0010")
+        with psycopg.connect(url) as conn:
+            for old in ("raw_upload", "validated_leads", "deduped_leads", "leads_staging"):
+                conn.execute("INSERT INTO pipeline_events (event_type, stage) VALUES ('x', %s)", (old,))
+                conn.execute("INSERT INTO pipeline_dlq (source, reason, payload) VALUES (%s, 'r', '{}')", (old,))
+        migrate.upgrade(url)
+        with psycopg.connect(url) as conn:
+            stages = sorted(r[0] for r in conn.execute("SELECT stage FROM pipeline_events"))
+            sources = sorted(r[0] for r in conn.execute("SELECT source FROM pipeline_dlq"))
+        assert stages == sources == ["landed_file", "leads", "leads_staging", "leads_validated"]
+        migrate.downgrade(url, "0010")
+        with psycopg.connect(url) as conn:
+            assert sorted(r[0] for r in conn.execute("SELECT stage FROM pipeline_events")) == \
+                ["deduped_leads", "leads_staging", "raw_upload", "validated_leads"]
     finally:
         runtime.drop_database(server.rt, db)
 
