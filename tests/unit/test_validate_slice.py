@@ -3,6 +3,7 @@
 import json
 from collections import Counter
 
+import pandas as pd
 import pytest
 
 from orchestration.ingest.validate import WORK_COLUMNS, validate_slice
@@ -45,11 +46,12 @@ CHANNEL_CASES = [
 def test_channel_choice(fields, expected):
     result, _, _ = run({**ADDR, **fields})
     row = result.valid.iloc[0]
-    got = (row["phone"] if row["phone"] is not None and str(row["phone"]) != "<NA>" else None,
-           bool(row["phone_verified"]),
-           row["email"] if row["email"] is not None and str(row["email"]) != "<NA>" else None,
-           bool(row["email_verified"]))
+    got = (_value(row["phone"]), bool(row["phone_verified"]), _value(row["email"]), bool(row["email_verified"]))
     assert got == expected
+
+
+def _value(cell):
+    return None if pd.isna(cell) else cell
 
 
 def test_every_channel_is_kept_in_the_payload():
@@ -82,7 +84,7 @@ def test_unknown_codes_are_counted_and_unparseable_money_becomes_null():
                                    "property_value": "$1,2x3", "estimated_equity": "$250,000"})
     row = result.valid.iloc[0]
     assert unknown == Counter({"phone:zapped": 1}) and counts["unparsed_money"] == 1
-    assert str(row["property_value"]) in ("<NA>", "nan", "None") and float(row["estimated_equity"]) == 250000
+    assert pd.isna(row["property_value"]) and float(row["estimated_equity"]) == 250000
 
 
 def test_formatting_variants_of_one_address_share_a_key():
