@@ -24,8 +24,10 @@ from orchestration.ingest.receipt import Receiver
 LAG_NS = 120 * 1_000_000_000
 SIDECAR_BUDGET_S = 30.0
 
+# One process per run, not one per step: each step would otherwise spend tens of seconds importing
+# dagster, dbt, pandas and pyarrow in a process of its own before computing for a second or two.
 ingest_job = dg.define_asset_job(
-    "ingest_upload", selection=dg.AssetSelection.groups(GROUP),
+    "ingest_upload", selection=dg.AssetSelection.groups(GROUP), executor_def=dg.in_process_executor,
     description="Take one accepted upload from its landed file to merged leads.",
 )
 

@@ -74,6 +74,7 @@ def _built_model(event: object, nodes: Mapping[str, Any]) -> Mapping[str, Any] |
 
 contactable_refresh_job = dg.define_asset_job(
     "contactable_refresh_job", selection=dg.AssetSelection.assets(warehouse_dbt_models),
+    executor_def=dg.in_process_executor,  # one dbt step: no process of its own needed
     description="Rebuild lead scores and refresh mv_contactable_leads (dbt build).")
 
 contactable_refresh = dg.ScheduleDefinition(
