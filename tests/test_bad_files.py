@@ -109,6 +109,17 @@ def test_reject_rate_over_threshold_fails_the_run_naming_top_reasons(db, instanc
     text = json.dumps(failure.event_specific_data.error.to_string()) if failure.event_specific_data else ""
     assert "75% of rows were rejected" in text and "street address is missing" in text
     assert scalar(db, "SELECT count(*) FROM leads") == 0
+    # Materialising `leads` on its own afterwards does not merge the refused upload's good row.
+    from dagster import AssetKey
+
+    alone = defs.resolve_job_def("ingest_upload").execute_in_process(
+        instance=instance, partition_key=uid, asset_selection=[AssetKey("leads")], raise_on_error=False)
+    assert not alone.success
+    failure = [e for e in alone.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    assert "was refused at validation" in failure.event_specific_data.error.to_string()
+    assert scalar(db, "SELECT count(*) FROM leads") == 0
+    # the three rejected rows and the refusal of the file stay in the DLQ
+    assert scalar(db, "SELECT count(*) FROM pipeline_dlq WHERE source = 'leads_validated'") == 4
 
 
 def test_slice_size_changes_nothing(db):

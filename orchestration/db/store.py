@@ -223,6 +223,18 @@ def merge_upload(conn: psycopg.Connection, upload_id: str, source: str, seen_at:
     return {n: int(v) for n, v in zip(names, row)}
 
 
+def discard_validated(conn: psycopg.Connection, upload_id: str) -> None:
+    conn.execute("DELETE FROM leads_validated WHERE upload_id = %s", (upload_id,))
+
+
+def validation_refusal(conn: psycopg.Connection, upload_id: str) -> str | None:
+    """The message of the upload's latest validation, when that validation refused the file."""
+    row = conn.execute("SELECT event_type, details->>'message' FROM pipeline_events WHERE upload_id = %s"
+                       " AND stage = 'leads_validated' AND event_type IN ('validated', 'upload_failed')"
+                       " ORDER BY id DESC LIMIT 1", (upload_id,)).fetchone()
+    return row[1] if row and row[0] == "upload_failed" else None
+
+
 def validated_count(conn: psycopg.Connection, upload_id: str) -> int:
     return conn.execute("SELECT count(*) FROM leads_validated WHERE upload_id = %s", (upload_id,)).fetchone()[0]
 

@@ -196,8 +196,12 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
         store.record_event(conn, "validated", stage="leads_validated", upload_id=upload_id,
                            run_id=ctx.run_id, row_count=counts["valid"],
                            duration_ms=int(seconds * 1000), details=details)
+        rate = counts["rejected"] / max(counts["rows"], 1)
+        if rate > ctx.max_reject_rate:
+            # A refused file leaves nothing to merge: materialising `leads` on its own afterwards
+            # must not take in the rows of an upload this gate refused. Rejects stay in the DLQ.
+            store.discard_validated(conn, upload_id)
     counts = dict(counts)
-    rate = counts["rejected"] / max(counts["rows"], 1)
     if rate > ctx.max_reject_rate:
         top = ", ".join(f"{k} ({v:,})" for k, v in reasons.most_common(3))
         raise _fail(ctx, "leads_validated", upload_id,
@@ -215,6 +219,9 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
     with ctx.connect() as conn, conn.transaction():
         n = store.validated_count(conn, upload_id)
         if n == 0:
+            refusal = store.validation_refusal(conn, upload_id)
+            if refusal:
+                raise StageFailed(f"upload {upload_id} was refused at validation, so nothing is merged: {refusal}")
             raise StageFailed(f"no validated rows for upload {upload_id}: materialize leads_validated first")
         ctx.log(f"merging {n:,} validated rows into leads")
         counts = store.merge_upload(conn, upload_id, manifest.source, manifest.received())
