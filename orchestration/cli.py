@@ -183,9 +183,19 @@ def cmd_serve(args) -> int:
 
 
 def cmd_upload(args) -> int:
+    import httpx
+
     from orchestration.ingest.client import upload_file
 
-    status, payload = upload_file(Path(args.file), args.source, args.url)
+    try:
+        status, payload = upload_file(Path(args.file), args.source, args.url)
+    except httpx.TransportError as exc:
+        print(f"equity upload: cannot reach {args.url} ({type(exc).__name__}): is `equity serve` running "
+              "there? (--url or EC_UPLOAD_URL)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"equity upload: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
     print(json.dumps(payload, indent=2))
     return 0 if status == 202 else 1
 

@@ -103,3 +103,14 @@ def test_same_partition_twice_leaves_leads_identical(db, endpoint, instance, tmp
         merged = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'merged' "
                               "ORDER BY id DESC LIMIT 1").fetchone()[0]
     assert merged["inserted"] == 0 and merged["updated"] == 0 and merged["unchanged"] == 6
+
+
+def test_upload_without_a_listening_server_is_one_clear_line(tmp_path):
+    from orchestration.local_runs import free_port
+
+    path = tmp_path / "list.csv"
+    path.write_bytes(_csv(ROWS[:1]))
+    out = cli_upload(path, f"http://127.0.0.1:{free_port()}")
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "is `equity serve` running" in out.stderr
+    assert "Traceback" not in out.stderr
