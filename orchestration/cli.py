@@ -248,17 +248,14 @@ def _warehouse_url() -> str:
 def cmd_sql(args) -> int:
     import psycopg
 
-    from orchestration.db import sqlfiles
+    from orchestration.db import sqlfiles, store
 
     if args.action == "show" and not args.name:
         print("equity sql show NAME: name a function (see `equity sql list`)", file=sys.stderr)
         return 2
     with psycopg.connect(_warehouse_url()) as conn:
         def live(obj) -> str | None:
-            row = conn.execute(
-                "SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-                " WHERE n.nspname = %s AND p.proname = %s", (obj.schema, obj.function_name)).fetchone()
-            return row[0] if row else None
+            return store.function_definition(conn, obj.schema, obj.function_name)
 
         if args.action == "list":
             for obj in sqlfiles.objects():

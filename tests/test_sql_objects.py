@@ -7,17 +7,10 @@ import subprocess
 import psycopg
 import pytest
 
-from orchestration.db import sqlfiles
+from orchestration.db import sqlfiles, store
 from orchestration.settings import REPO_ROOT
 
 OBJECTS = sqlfiles.objects()
-
-
-def _live_function(conn, obj: sqlfiles.SqlObject) -> str | None:
-    row = conn.execute(
-        "SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-        " WHERE n.nspname = %s AND p.proname = %s", (obj.schema, obj.function_name)).fetchone()
-    return row[0] if row else None
 
 
 def _words(sql: str) -> str:
@@ -29,7 +22,7 @@ def _words(sql: str) -> str:
 @pytest.mark.parametrize("obj", OBJECTS, ids=[o.name for o in OBJECTS])
 def test_live_function_is_the_file(migrated_url, obj):
     with psycopg.connect(migrated_url) as conn:
-        live = _live_function(conn, obj)
+        live = store.function_definition(conn, obj.schema, obj.function_name)
     assert live is not None, f"{obj.name} is not in the migrated database: no revision applies its file"
     assert live == obj.function_definition, (
         f"{obj.name}: the database's definition differs from {obj.path.name} — edit the file and add a "
@@ -61,10 +54,10 @@ def test_git_grep_finds_one_definition_per_function():
 
 
 def test_equity_sql_show_prints_the_live_definition(stack):
-    from orchestration.cli import main
-
     import contextlib
     import io
+
+    from orchestration.cli import main
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):

@@ -46,20 +46,23 @@ class SqlObject:
     def function_name(self) -> str:
         return self.name.split(".")[-1]
 
+    def _split(self) -> tuple[str, str]:
+        """(the function statement up to its closing $function$, what follows it)."""
+        body = _strip_comment(self.text)
+        end = body.index("$function$", body.index("$function$") + 1) + len("$function$")
+        return body[:end], body[end:]
+
     @property
     def function_definition(self) -> str:
         """The CREATE OR REPLACE FUNCTION statement, without its ';' — as pg_get_functiondef prints it."""
-        body = _strip_comment(self.text)
-        end = body.index("$function$", body.index("$function$") + 1) + len("$function$")
-        return body[:end] + "\n"
+        return self._split()[0] + "\n"
 
     @property
     def trailing_statements(self) -> list[str]:
-        """Statements after the function (grants, triggers), without their ';'."""
-        body = _strip_comment(self.text)
-        end = body.index("$function$", body.index("$function$") + 1) + len("$function$")
-        rest = body[end:].lstrip(";\n")
-        return [s.strip() for s in rest.split(";") if s.strip()]
+        """Statements after the function (grants, triggers), without their ';' or trailing comments."""
+        rest = self._split()[1].lstrip(";\n")
+        statements = (re.sub(r"--[^\n]*", "", s).strip() for s in rest.split(";"))
+        return [s for s in statements if s]
 
     @property
     def triggers(self) -> list[str]:

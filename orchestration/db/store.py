@@ -20,7 +20,6 @@ from psycopg.types.json import Jsonb
 from orchestration import constants
 
 
-
 @contextmanager
 def connect(url: str, *, role: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A connection acting as ``role`` (RLS applies) with the scheduled-job time zone."""
@@ -250,6 +249,14 @@ def upload_summary(conn: psycopg.Connection, upload_id: str) -> dict[str, dict]:
     return {r[0]: r[1] for r in conn.execute(
         "SELECT DISTINCT ON (event_type) event_type, details FROM pipeline_events WHERE upload_id = %s"
         " ORDER BY event_type, id DESC", (upload_id,)).fetchall()}
+
+
+def function_definition(conn: psycopg.Connection, schema: str, name: str) -> str | None:
+    """A function's live definition as PostgreSQL prints it (pg_get_functiondef), or None."""
+    row = conn.execute(
+        "SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = %s AND p.proname = %s", (schema, name)).fetchone()
+    return row[0] if row else None
 
 
 def relation_row_count(conn: psycopg.Connection, schema: str, name: str) -> int:
