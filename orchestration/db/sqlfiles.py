@@ -81,11 +81,11 @@ def objects() -> list[SqlObject]:
 
 
 def get(name: str) -> SqlObject:
-    path = SQL_DIR / f"{name}.sql"
-    if not path.exists():
-        known = ", ".join(o.name for o in objects())
-        raise KeyError(f"no SQL object {name!r} in {SQL_DIR} (known: {known})")
-    return SqlObject(name, path)
+    """The object of that name; only names of files in SQL_DIR (never a path) are accepted."""
+    known = {o.name: o for o in objects()}
+    if name not in known:
+        raise KeyError(f"no SQL object {name!r} in {SQL_DIR} (known: {', '.join(known)})")
+    return known[name]
 
 
 def apply(*names: str) -> None:
