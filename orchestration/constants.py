@@ -24,3 +24,10 @@ SOURCES = ("propstream", "batchdata", "generic")
 # Crons of the two daily jobs (in TIMEZONE).
 REFRESH_CRON = "30 5 * * *"     # rebuild scores, refresh mv_contactable_leads
 FEED_CRON = "0 6 * * 1-5"       # feed the campaign, Monday to Friday
+
+# Bounds of one CSV record in an upload. A record that would run past either (an unbalanced
+# quote swallowing later lines, a 50 MB cell) is set aside as malformed with its line number, and
+# reading resumes on the next line.
+MAX_RECORD_BYTES = 1024 * 1024
+MAX_RECORD_LINES = 10        # physical lines one quoted field may span (a multi-line address: 2-3)
+MAX_HEADER_CHARS = 1000      # a longer header cell means the first line is not a header row

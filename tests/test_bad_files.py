@@ -74,7 +74,7 @@ def test_bom_quoted_newlines_wide_row_and_formula_cells(db):
                                 "WHERE source = 'leads_staging'").fetchone()
     assert names[0] == "=cmd|' /C calc'!A0" and names[2] == "@SUM(A1)"  # kept verbatim, as inert text
     assert addr2 == "2 Main St\nRear"
-    assert wide_dlq[0] == "row has 5000 fields, the header has 6" and wide_dlq[1] <= 500
+    assert wide_dlq[0] == "the record has 5000 fields, the header has 6" and wide_dlq[1] <= 500
     v = pipeline.validate_upload(ctx(db), uid)
     assert v.counts["valid"] == 3
 
@@ -164,4 +164,4 @@ def test_streamed_blocks_read_like_one_block(tmp_path):
     assert a.drop(columns="row_number").equals(b.drop(columns="row_number"))
     assert b["property_city"].iloc[0] == "Töwn"
     assert [r["reason"] for r in small.bad_rows] == [r["reason"] for r in whole.bad_rows] == \
-        ["row has 2 fields, the header has 6"]
+        ["the record has 2 fields, the header has 6"]

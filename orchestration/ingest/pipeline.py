@@ -8,14 +8,17 @@ re-running a stage is idempotent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
+import traceback
 from collections import Counter
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
+import psycopg
 
 from orchestration.db import store
 from orchestration.ingest import overlap, profiles, reader
@@ -55,13 +58,67 @@ class Context:
 
 
 def _fail(ctx: Context, stage: str, upload_id: str, message: str, **details: object) -> StageFailed:
-    with ctx.connect() as conn, conn.transaction():
-        store.record_event(conn, "upload_failed", stage=stage, upload_id=upload_id, run_id=ctx.run_id,
-                           details={"message": message, **details})
-        store.record_dlq(conn, stage, message, {"upload_id": upload_id, **details})
+    try:
+        with ctx.connect() as conn, conn.transaction():
+            store.record_event(conn, "upload_failed", stage=stage, upload_id=upload_id, run_id=ctx.run_id,
+                               details={"message": message, **details})
+            store.record_dlq(conn, stage, message, {"upload_id": upload_id, **details})
+    except Exception as exc:  # the database itself is down: say so in the same one line
+        return StageFailed(f"{message} (and it could not be recorded: {describe(exc)})")
     return StageFailed(message)
 
 
+def describe(exc: BaseException) -> str:
+    """One line about an unexpected error that quotes no value of the file.
+
+    PostgreSQL errors carry the failing row in their context and sometimes a value in their
+    message ('invalid input syntax for type integer: "..."'), Python errors may carry a value in
+    their text: only the kind of error, its SQLSTATE and the names of the objects involved are kept.
+    """
+    if isinstance(exc, psycopg.Error):
+        diag = exc.diag
+        where = ", ".join(f"{k} {v}" for k, v in (("table", diag.table_name), ("column", diag.column_name),
+                                                    ("constraint", diag.constraint_name)) if v)
+        return f"database error {type(exc).__name__} (SQLSTATE {exc.sqlstate or '?'}{', ' + where if where else ''})"
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__} (errno {exc.errno}) on the landing folder"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return f"unexpected {type(exc).__name__}"
+
+
+@contextmanager
+def guarded(ctx: Context, stage: str, upload_id: str) -> Iterator[None]:
+    """Any error of a stage ends as an ``upload_failed`` event, a DLQ row and a StageFailed whose
+    one line names the upload, its file and the stage — never a bare exception with row values."""
+    try:
+        yield
+    except StageFailed:
+        raise
+    except Exception as exc:
+        # Where it happened, for whoever fixes it: the frames' source lines, no message, no values.
+        ctx.log(f"{stage} failed with {type(exc).__name__} at:\n" + "".join(traceback.format_tb(exc.__traceback__)))
+        try:
+            filename = ctx.landing.read_manifest(upload_id).filename
+        except Exception:
+            filename = "?"
+        raise _fail(ctx, stage, upload_id, f"upload {upload_id} ({filename}): stage {stage} failed with "
+                    f"{describe(exc)}; nothing of this stage was kept — fix the cause and re-run this "
+                    "partition", error=type(exc).__name__) from None
+
+
+def _guard(stage_name: str):
+    """Run a stage function under ``guarded`` (stage functions take (ctx, upload_id, ...))."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(ctx: Context, upload_id: str, *args, **kwargs):
+            with guarded(ctx, stage_name, upload_id):
+                return fn(ctx, upload_id, *args, **kwargs)
+        return run
+    return wrap
+
+
+@_guard("landed_file")
 def check_landed(ctx: Context, upload_id: str) -> tuple[Manifest, StageResult]:
     """Re-hash the landed bytes against the manifest (no time window: backfills must work)."""
     t0 = time.perf_counter()
@@ -84,6 +141,7 @@ def check_landed(ctx: Context, upload_id: str) -> tuple[Manifest, StageResult]:
     return manifest, StageResult({"bytes": size}, seconds)
 
 
+@_guard("leads_staging")
 def stage(ctx: Context, upload_id: str) -> StageResult:
     """Stream the landed CSV through its column profile into leads_staging (one transaction).
 
@@ -118,23 +176,31 @@ def stage(ctx: Context, upload_id: str) -> StageResult:
                 store.record_dlq_many(conn, "leads_staging", [
                     (b["reason"], {"upload_id": upload_id, **b}) for b in upload.bad_rows])
             seconds = time.perf_counter() - t0
-            counts = {"rows": rows, "malformed_rows": len(upload.bad_rows),
+            counts = {"records": rows + len(upload.bad_rows), "rows": rows, "malformed_rows": len(upload.bad_rows),
                       "mapped_columns": len(upload.mapping), "extra_columns": len(upload.extra_columns)}
             store.record_event(conn, "staged", stage="leads_staging", upload_id=upload_id, run_id=ctx.run_id,
                                row_count=rows, duration_ms=int(seconds * 1000),
-                               details={**counts, "encoding": upload.encoding, "profile": manifest.source})
+                               details={**counts, "encoding": upload.encoding, "profile": manifest.source,
+                                        "warnings": upload.warnings,
+                                        "malformed_lines": [b.get("line") for b in upload.bad_rows[:20]]})
     except reader.FileRejected as exc:
         raise refused(exc) from None
     ctx.log(f"staged {rows:,} rows in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f} rows/s); "
-            f"{len(upload.bad_rows)} malformed rows set aside")
+            f"{len(upload.bad_rows)} malformed records set aside")
+    for warning in upload.warnings:
+        ctx.log(f"warning: {warning}")
     return StageResult(counts, seconds, {"encoding": upload.encoding, "mapping": upload.mapping,
-                                         "extra_columns": upload.extra_columns[:50]})
+                                         "extra_columns": upload.extra_columns[:50],
+                                         "warnings": upload.warnings,
+                                         "malformed": [{k: b[k] for k in ("line", "reason") if k in b}
+                                                       for b in upload.bad_rows[:20]]})
 
 
 STAGED_COLUMNS = ["row_number", *profiles.CANONICAL_FIELDS]
 PROGRESS_ROWS = 250_000
 
 
+@_guard("leads_validated")
 def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) -> StageResult:
     """Normalise and validate staged rows slice by slice, dedupe within the file, write
     leads_validated — all in one transaction.
@@ -212,6 +278,7 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
                                          "unknown_codes": dict(unknown.most_common(10))})
 
 
+@_guard("leads")
 def merge(ctx: Context, upload_id: str) -> StageResult:
     """Merge the upload's validated rows into leads (one transaction, set-based SQL)."""
     t0 = time.perf_counter()
@@ -221,8 +288,10 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
         if n == 0:
             refusal = store.validation_refusal(conn, upload_id)
             if refusal:
-                raise StageFailed(f"upload {upload_id} was refused at validation, so nothing is merged: {refusal}")
-            raise StageFailed(f"no validated rows for upload {upload_id}: materialize leads_validated first")
+                raise _fail(ctx, "leads", upload_id,
+                            f"upload {upload_id} was refused at validation, so nothing is merged: {refusal}")
+            raise _fail(ctx, "leads", upload_id,
+                        f"no validated rows for upload {upload_id}: materialize leads_validated first")
         ctx.log(f"merging {n:,} validated rows into leads")
         counts = store.merge_upload(conn, upload_id, manifest.source, manifest.received())
         counts["rows"] = n

@@ -13,18 +13,22 @@
 from __future__ import annotations
 
 import codecs
-import csv
 import io
+import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import charset_normalizer
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from orchestration import constants
 from orchestration.ingest import profiles
+from orchestration.ingest.records import TEXT_CHARS, HeaderRejected, RecordFilter
 
 
 class FileRejected(ValueError):
@@ -33,12 +37,22 @@ class FileRejected(ValueError):
 
 BLOCK_BYTES = 1 << 24
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_HIGH_LINES = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
+SAMPLE_BYTES = 1 << 16
 
 
 def detect_encoding(fh: BinaryIO, chunk: int = 1 << 24) -> str:
-    """'utf-8' or 'windows-1252' (Excel's default), checked over the whole stream without holding it."""
+    """'utf-8' or 'windows-1252' (Excel's default), checked over the whole stream without holding it.
+
+    UTF-16 (Excel's "Unicode Text") is refused with a message naming the fix rather than decoded:
+    those exports are tab-separated, and the receiving door refuses a body with NUL bytes anyway.
+    """
     fh.seek(0)
-    if not fh.read(1 << 16).strip():
+    head = fh.read(1 << 16)
+    if head.startswith(_UTF16_BOMS):
+        raise FileRejected("the file is UTF-16 (Excel 'Unicode Text'): save it as 'CSV UTF-8' instead")
+    if not head.strip():
         fh.seek(0)
         if not fh.read().strip():
             raise FileRejected("the file is empty")
@@ -59,13 +73,44 @@ def detect_encoding(fh: BinaryIO, chunk: int = 1 << 24) -> str:
         f"offset {bad_at}): export it again as CSV UTF-8")
 
 
-class _Utf8Stream(io.RawIOBase):
-    """A binary file as UTF-8 bytes without a BOM (Windows-1252 is transcoded as it is read)."""
+def other_code_page(fh: BinaryIO, chunk: int = 1 << 24) -> str | None:
+    """For a file read as Windows-1252: the 8-bit code page it more likely is, when its accented
+    letters read as another script there (KOI8-R or Windows-1251 Cyrillic, Greek, Hebrew...).
 
-    def __init__(self, fh: BinaryIO, encoding: str):
+    Windows-1252 decodes almost any byte, so a Cyrillic export is never refused: it would be
+    stored as Latin gibberish. charset-normalizer judges a sample of the lines with 8-bit bytes.
+    """
+    fh.seek(0)
+    sample = bytearray()
+    while len(sample) < SAMPLE_BYTES and (block := fh.read(chunk)):
+        for match in _HIGH_LINES.finditer(block):
+            sample += match.group() + b"\n"
+            if len(sample) >= SAMPLE_BYTES:
+                break
+    fh.seek(0)
+    if not sample:
+        return None
+    best = charset_normalizer.from_bytes(bytes(sample)).best()
+    if best is None or best.encoding in ("cp1252", "ascii", "utf_8", "latin_1", "iso8859_15"):
+        return None
+    letters = [c for c in str(best) if ord(c) > 127 and c.isalpha()]
+    foreign = sum(not unicodedata.name(c, "").startswith("LATIN") for c in letters)
+    return best.encoding if letters and foreign * 2 > len(letters) else None
+
+
+class _Utf8Stream(io.RawIOBase):
+    """A binary file as UTF-8 text holding only good CSV records, without BOM or header.
+
+    Windows-1252 is transcoded as it is read; ``records`` (a RecordFilter) bounds every record,
+    normalises line ends and sets malformed records aside (see orchestration.ingest.records).
+    """
+
+    def __init__(self, fh: BinaryIO, encoding: str, records: RecordFilter):
         self._fh = fh
         self._decoder = codecs.getincrementaldecoder("cp1252")() if encoding == "windows-1252" else None
+        self._records = records
         self._pending = b""
+        self._done = False
         fh.seek(0)
         if fh.read(3) != _BOM:
             fh.seek(0)
@@ -73,28 +118,37 @@ class _Utf8Stream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def _more(self, want: int) -> None:
+        block = self._fh.read(max(want, 1 << 20))
+        if not block:
+            self._pending += self._records.close()
+            self._done = True
+            return
+        if self._decoder is not None:
+            block = self._decoder.decode(block).encode("utf-8")
+        self._pending += self._records.feed(block)
+
+    def header(self) -> list[str]:
+        """Read on until the header record is complete."""
+        while self._records.header is None and not self._done:
+            self._more(1 << 20)
+        if self._records.header is None:
+            raise FileRejected("the file has no header row")
+        return self._records.header
+
+    def exhausted(self) -> bool:
+        """True when no record follows (pyarrow refuses an empty stream)."""
+        while not self._pending.strip() and not self._done:
+            self._more(1 << 20)
+        return not self._pending.strip()
+
     def readinto(self, buffer) -> int:
         want = len(buffer)
-        while len(self._pending) < want:
-            block = self._fh.read(max(want, 1 << 20))
-            if not block:
-                break
-            self._pending += block if self._decoder is None else self._decoder.decode(block).encode("utf-8")
+        while len(self._pending) < want and not self._done:
+            self._more(want)
         out, self._pending = self._pending[:want], self._pending[want:]
         buffer[:len(out)] = out
         return len(out)
-
-
-def _header(stream: io.RawIOBase) -> list[str]:
-    first = stream.read(1 << 20).decode("utf-8", errors="replace")
-    try:
-        row = next(csv.reader(io.StringIO(first)))
-    except StopIteration:
-        raise FileRejected("the file has no header row") from None
-    names = [c.strip() for c in row]
-    if not any(names):
-        raise FileRejected("the header row is empty")
-    return names
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -119,9 +173,15 @@ class UploadStream:
     mapping: dict[str, str]
     extra_columns: list[str]
     frames: Iterator[pd.DataFrame]
-    bad_rows: list[dict] = field(default_factory=list)   # filled while ``frames`` is consumed
+    bad_rows: list[dict] = field(default_factory=list)   # complete once ``frames`` is exhausted
     rows: int = 0                                         # likewise
     file: BinaryIO | None = None
+    warnings: list[str] = field(default_factory=list)    # file-level doubts (a likely code page)
+
+    @property
+    def records(self) -> int:
+        """Data records found in the file: good rows plus malformed records."""
+        return self.rows + len(self.bad_rows)
 
     def close(self) -> None:
         """Release the file (also done when ``frames`` is exhausted)."""
@@ -129,44 +189,58 @@ class UploadStream:
             self.file.close()
 
 
-def open_upload(path: Path | str, profile_name: str, *, block_bytes: int = BLOCK_BYTES) -> UploadStream:
+def open_upload(path: Path | str, profile_name: str, *, block_bytes: int = BLOCK_BYTES,
+                max_record_bytes: int = constants.MAX_RECORD_BYTES,
+                max_record_lines: int = constants.MAX_RECORD_LINES) -> UploadStream:
     """Check the encoding and the header now (FileRejected names what is wrong), then stream rows.
 
     ``frames`` yields canonical frames (row_number, the profile's canonical columns, raw JSON of the
     unmapped columns); it raises FileRejected if the file turns out to have no data rows or to be
-    unreadable further on.
+    unreadable further on. Malformed records land in ``bad_rows`` with their line number.
     """
     fh = open(path, "rb")  # noqa: SIM115 - closed by the frames generator
+    records = RecordFilter(max_bytes=max_record_bytes, max_lines=max_record_lines)
     try:
         encoding = detect_encoding(fh)
-        headers = _unique(_header(_Utf8Stream(fh, encoding)))
+        warnings = []
+        if encoding == "windows-1252" and (other := other_code_page(fh)):
+            warnings.append(f"the file was read as Windows-1252, but its accented letters look like "
+                            f"{other}: check names in a few leads, or export it again as CSV UTF-8")
+        text = _Utf8Stream(fh, encoding, records)
+        headers = _unique(text.header())
         mapping, extra = profiles.map_headers(profile_name, headers)
     except profiles.MissingColumns as exc:
+        fh.close()
+        raise FileRejected(str(exc)) from None
+    except HeaderRejected as exc:
         fh.close()
         raise FileRejected(str(exc)) from None
     except BaseException:
         fh.close()
         raise
-    stream = UploadStream(encoding=encoding, mapping=mapping, extra_columns=extra, frames=iter(()), file=fh)
-    stream.frames = _frames(fh, encoding, headers, mapping, extra, stream, block_bytes)
+    stream = UploadStream(encoding=encoding, mapping=mapping, extra_columns=extra, frames=iter(()), file=fh,
+                          warnings=warnings)
+    stream.frames = _frames(fh, text, records, headers, mapping, extra, stream, block_bytes)
     return stream
 
 
-def _frames(fh: BinaryIO, encoding: str, headers: list[str], mapping: dict[str, str], extra: list[str],
-            stream: UploadStream, block_bytes: int) -> Iterator[pd.DataFrame]:
+def _frames(fh: BinaryIO, text: _Utf8Stream, records: RecordFilter, headers: list[str],
+            mapping: dict[str, str], extra: list[str], stream: UploadStream,
+            block_bytes: int) -> Iterator[pd.DataFrame]:
+    parser_bad: list[dict] = []
+
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad = {"reason": f"row has {row.actual_columns} fields, the header has {row.expected_columns}",
-               "text": (row.text or "")[:500]}
-        if row.number is not None:
-            bad["line"] = row.number
-        stream.bad_rows.append(bad)
+        # The record filter passes only records with the header's field count, so this is the
+        # rare record the two parsers split differently; it is kept without a line number.
+        parser_bad.append({"reason": f"the record has {row.actual_columns} fields, the header has "
+                                     f"{row.expected_columns}", "text": (row.text or "")[:TEXT_CHARS]})
         return "skip"
 
     with fh:
         try:
-            batches = pacsv.open_csv(
-                _Utf8Stream(fh, encoding),
-                read_options=pacsv.ReadOptions(column_names=headers, skip_rows=1, block_size=block_bytes),
+            batches = [] if text.exhausted() else pacsv.open_csv(
+                text,
+                read_options=pacsv.ReadOptions(column_names=headers, block_size=block_bytes),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
                 convert_options=pacsv.ConvertOptions(
                     column_types={h: pa.string() for h in headers},
@@ -179,10 +253,13 @@ def _frames(fh: BinaryIO, encoding: str, headers: list[str], mapping: dict[str, 
                     stream.rows += len(frame)
                     yield frame
         except pa.ArrowInvalid as exc:
-            raise FileRejected(f"the file is not readable as CSV: {str(exc)[:300]}") from None
+            # Not expected once records are bounded; the message names no value of the file.
+            raise FileRejected(f"the file is not readable as CSV ({type(exc).__name__})") from None
+    stream.bad_rows = [m.as_dict() for m in records.malformed] + parser_bad
     if stream.rows == 0:
         if stream.bad_rows:
-            raise FileRejected(f"no readable data rows: {stream.bad_rows[0]['reason']}")
+            raise FileRejected(f"no readable data rows ({len(stream.bad_rows):,} malformed records; the first, "
+                               f"line {stream.bad_rows[0].get('line', '?')}: {stream.bad_rows[0]['reason']})")
         raise FileRejected("the file has a header but no data rows")
 
 
@@ -197,8 +274,10 @@ def _canonical(batch: pa.RecordBatch, mapping: dict[str, str], extra: list[str],
         else:
             frame[canon] = pd.Series(pd.NA, index=data_frame.index, dtype="string")
     if extra:
+        # Split on LF only: JSON escapes it inside values, but not U+2028 or NEL, which
+        # str.splitlines() would also break at.
         frame["raw"] = data_frame[extra].astype("string").to_json(
-            orient="records", lines=True, force_ascii=False).splitlines()
+            orient="records", lines=True, force_ascii=False).rstrip("\n").split("\n")
     else:
         frame["raw"] = "{}"
     return frame
