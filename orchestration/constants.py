@@ -31,3 +31,7 @@ FEED_CRON = "0 6 * * 1-5"       # feed the campaign, Monday to Friday
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_RECORD_LINES = 10        # physical lines one quoted field may span (a multi-line address: 2-3)
 MAX_HEADER_CHARS = 1000      # a longer header cell means the first line is not a header row
+
+# The longest value a mapped lead column (a name, an address line, an e-mail, a phone cell...)
+# may hold; a row with a longer one is rejected with the reason, never stored truncated.
+MAX_FIELD_CHARS = 255

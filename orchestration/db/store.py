@@ -178,9 +178,12 @@ def _read_slice(conn: psycopg.Connection, upload_id: str, columns: list[str], wa
     buf.seek(0)
     types = {c: pa.string() for c in wanted}
     types["row_number"] = pa.int64()
+    # PostgreSQL writes NULL as an unquoted empty field and '' as "": only that is NULL here. The
+    # reader's default null words (NULL, NA, N/A, NaN, nan...) would erase real text such as the
+    # surname Null or NA.
     table = pacsv.read_csv(buf, parse_options=pacsv.ParseOptions(newlines_in_values=True),
                            convert_options=pacsv.ConvertOptions(
-                               column_types=types, strings_can_be_null=True,
+                               column_types=types, strings_can_be_null=True, null_values=[""],
                                quoted_strings_can_be_null=False))
     del buf
     string_dtype = pd.StringDtype("pyarrow")

@@ -152,7 +152,29 @@ def street_and_unit(address: pd.Series, unit: pd.Series | None = None) -> tuple[
                             "# " + extra)
         _, extra_norm = _map_unique(extra, lambda x: ("", _street("0 X " + x)[1] if x else ""))
         line_unit = line_unit.where(line_unit.ne(""), extra_norm)
-    return street.astype("string"), line_unit.astype("string")
+    return keep_identity(street, address).astype("string"), line_unit.astype("string")
+
+
+_PLAIN = "#/-.,'"
+
+
+def _verbatim(original: str) -> str:
+    return " ".join(original.upper().split())
+
+
+def keep_identity(normal: pd.Series, original: pd.Series) -> pd.Series:
+    """Where normalising left no Latin letter although the original had more than digits and
+    punctuation (a Cyrillic or Greek street, a city in another script, symbols), the original
+    text — upper-cased, spaces collapsed — stands instead: '12 Улица Ленина' and '12 Проспект Мира'
+    must not both become '12' and share one key."""
+    suspect = ~normal.fillna("").str.contains(r"[A-Z]", regex=True).astype(bool) & original.notna()
+    if not suspect.any():
+        return normal
+    words = original[suspect].astype(str)
+    lost = words.map(lambda v: any(not (c.isdigit() or c.isspace() or c in _PLAIN) for c in v)).astype(bool)
+    out = normal.copy()
+    out[lost[lost].index] = words[lost].map(_verbatim)
+    return out
 
 
 def unit_key(unit: pd.Series) -> pd.Series:
@@ -168,7 +190,7 @@ def full_address(street: pd.Series, unit: pd.Series) -> pd.Series:
 
 @per_distinct
 def city(text: pd.Series) -> pd.Series:
-    return _clean(text)
+    return keep_identity(_clean(text), text)
 
 
 STATES = frozenset(usps.STATE_ABBREVIATIONS.values()) | {"DC", "PR", "GU", "VI", "AS", "MP"}
@@ -274,8 +296,15 @@ def _us_phone_pattern() -> str:
 
 
 def phone_e164(text: pd.Series) -> pd.Series:
-    """US numbers -> '+1XXXXXXXXXX' when phonenumbers' US metadata calls them valid, else NA."""
-    digits = text.fillna("").astype(str).str.replace(r"[^0-9]", "", regex=True)
+    """US numbers -> '+1XXXXXXXXXX' when phonenumbers' US metadata calls them valid, else NA.
+
+    A spreadsheet float ('8135550142.0', a number column saved by Excel) is its digits without the
+    '.0'; the fraction's zero must not become a tenth digit of a nine-digit cell. Any other cell
+    that is not a whole number (too few or too many digits) is never padded into one: NA.
+    """
+    s = text.fillna("").astype(str).str.strip()
+    s = s.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True)
+    digits = s.str.replace(r"[^0-9]", "", regex=True)
     national = digits.where(~(digits.str.len().eq(11) & digits.str.startswith("1")), digits.str[1:])
     ok = national.str.fullmatch(_us_phone_pattern()).fillna(False).astype(bool)
     return ("+1" + national).where(ok).astype("string")

@@ -88,16 +88,19 @@ class Receipt:
             return False
         if self._first:
             self._first = False
-            if self.refusal is None and not signing.looks_like_csv(chunk):
-                self.refusal = signing.UploadRefused(
-                    415, "not_csv", "the body is not CSV text (it looks like a binary file such as xlsx, "
-                    "zip or pdf): export the list as CSV")
+            if self.refusal is None and (why := signing.not_csv_reason(chunk)):
+                self.refusal = signing.UploadRefused(415, "not_csv", why)
+        if self.refusal is None and (nul := chunk.find(b"\x00")) >= 0:
+            # Checked on every chunk, not only the first: a NUL deep in a file would otherwise be
+            # accepted and break the ingest later (PostgreSQL text cannot hold it).
+            self.refusal = signing.UploadRefused(415, "not_csv", signing.nul_reason(self.size + nul))
         self.size += len(chunk)
         assert self._fh is not None
         self._fh.write(chunk)
         if self.pending is not None:
             self.pending.update(chunk)
-        return self.refusal is None or self.refusal.status not in (413,)
+        # A refused body need not be read on (it is quarantined as far as it came).
+        return self.refusal is None or self.refusal.status not in (413, 415)
 
     def _close(self) -> None:
         if self._fh is not None:

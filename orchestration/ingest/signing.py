@@ -219,9 +219,21 @@ def verify_bytes(headers: Mapping[str, str], body: bytes, keys: Iterable[Signing
 _BINARY_MAGIC = (b"PK\x03\x04", b"%PDF", b"\x89PNG", b"\x1f\x8b", b"\xd0\xcf\x11\xe0", b"GIF8", b"\xff\xd8\xff")
 
 
-def looks_like_csv(first_chunk: bytes) -> bool:
-    """Cheap sniff on the first bytes: binary formats (xlsx/zip, pdf, images, gzip) are not CSV."""
-    head = first_chunk[:4096]
-    if any(head.startswith(m) for m in _BINARY_MAGIC):
-        return False
-    return b"\x00" not in head
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def not_csv_reason(first_chunk: bytes) -> str | None:
+    """Cheap sniff on the first bytes: why this is not CSV text (binary formats such as xlsx/zip,
+    pdf, images or gzip; UTF-16), or None. NUL bytes further on are caught chunk by chunk."""
+    if first_chunk.startswith(_UTF16_BOMS):
+        return ("the body is UTF-16 text (Excel's 'Unicode Text'); CSV must be UTF-8 or Windows-1252: "
+                "save the list as 'CSV UTF-8'")
+    if any(first_chunk.startswith(m) for m in _BINARY_MAGIC):
+        return ("the body is not CSV text (it looks like a binary file such as xlsx, zip or pdf): "
+                "export the list as CSV")
+    return None
+
+
+def nul_reason(offset: int) -> str:
+    return (f"the body holds a NUL byte (0x00) at offset {offset:,}: CSV text never does (a binary or "
+            "UTF-16 file, or a damaged export); export the list again as CSV UTF-8")

@@ -2,7 +2,8 @@
 
 Rules (each one is tested):
 - Fatal per row (the row goes to the DLQ with every failed check): no street address, city, a US
-  state code or a 5-digit ZIP — without them a lead can be neither keyed nor contacted.
+  state code or a 5-digit ZIP — without them a lead can be neither keyed nor contacted; a mapped
+  cell longer than ``constants.MAX_FIELD_CHARS`` (rejected, never stored truncated).
 - Not fatal, counted: an invalid e-mail or phone is dropped (the rest of the lead is kept), an
   unknown verification code counts as not verified, unparseable money/age become NULL.
 - Channels: the first phone that is valid, not on the DNC list and verified is the lead's phone
@@ -21,6 +22,7 @@ columns of every valid row are kept to find the in-file groups at the end (``gro
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -30,6 +32,7 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
+from orchestration import constants
 from orchestration.ingest import normalize as norm
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
 from orchestration.ingest.schemas import NormalisedLead, reason_for
@@ -61,12 +64,23 @@ def _code_text(codes: pd.Series) -> pd.Series:
     return codes.fillna("").astype("string").str.strip().str.lower()
 
 
+_CODE_LIKE = re.compile(r"[a-z][a-z0-9 _.-]{0,23}")
+
+
+def _code_label(code: str) -> str:
+    """An unknown code as it may be shown in events and metadata: a word-like code verbatim, any
+    other cell (a phone, an e-mail or an address in the code column) only by its length."""
+    if _CODE_LIKE.fullmatch(code) and sum(c.isdigit() for c in code) <= 2:
+        return code
+    return f"<not a code, {len(code)} characters>"
+
+
 def _verified(codes: pd.Series, channel: str, code_map: CodeMap, unknown: Counter) -> pd.Series:
     lower = _code_text(codes)
     known = {c: v for (ch, c), v in code_map.items() if ch == channel}
     missing = lower.ne("") & ~lower.isin(list(known))
     for code, n in lower[missing].value_counts().items():
-        unknown[f"{channel}:{code}"] += int(n)
+        unknown[f"{channel}:{_code_label(code)}"] += int(n)
     return lower.isin([c for c, ok in known.items() if ok]).astype(bool)
 
 
@@ -316,10 +330,28 @@ def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     return groups, conflicts
 
 
+def overlong(staged: pd.DataFrame) -> dict[int, list[str]]:
+    """{row_number: reasons} for cells longer than constants.MAX_FIELD_CHARS: such a row is rejected
+    with the reason, never stored truncated (a 10,000-character 'name' is not a name)."""
+    reasons: dict[int, list[str]] = {}
+    limit = constants.MAX_FIELD_CHARS
+    for col in staged.columns:
+        if col in ("row_number", "raw"):
+            continue
+        long = staged[col].str.len().gt(limit).fillna(False).astype(bool)
+        for rn in staged.loc[long, "row_number"].tolist():
+            reasons.setdefault(int(rn), []).append(f"{col} is longer than {limit} characters")
+    return reasons
+
+
 def validate_slice(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter) -> SliceResult:
     """Normalise and check one slice of staged rows; rejects carry every failed check and the row."""
     frame = normalise(staged, code_map, unknown, counts)
     good, reasons = split_rejects(frame)
+    if too_long := overlong(staged):
+        for rn, why in too_long.items():
+            reasons.setdefault(rn, []).extend(why)
+        good = good[~good["row_number"].isin(list(too_long))]
     rejects = []
     if reasons:
         raw_by_row = staged.set_index("row_number")

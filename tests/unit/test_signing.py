@@ -105,7 +105,10 @@ def test_streamed_verification_matches_one_shot():
     assert pending.finish().sha256 == signing.verify_bytes(headers(), BODY, [KEY], received_at=NOW).sha256
 
 
-@pytest.mark.parametrize("blob,ok", [(b"a,b\n1,2\n", True), (b"PK\x03\x04zip", False), (b"%PDF-1.7", False),
-                                     (b"a,b\x00c", False)])
-def test_csv_sniff(blob, ok):
-    assert signing.looks_like_csv(blob) is ok
+@pytest.mark.parametrize("blob,needle", [
+    (b"a,b\n1,2\n", None), (b"\xef\xbb\xbfa,b\n", None), (b"PK\x03\x04zip", "binary file"),
+    (b"%PDF-1.7", "binary file"), (b"\xff\xfea\x00,\x00", "UTF-16"), (b"\xfe\xff\x00a", "UTF-16"),
+])
+def test_csv_sniff(blob, needle):
+    reason = signing.not_csv_reason(blob)
+    assert (reason is None) if needle is None else (needle in reason)
