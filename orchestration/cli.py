@@ -11,6 +11,7 @@
     equity serve            the HTTP upload endpoint (POST /uploads)
     equity upload FILE --source S [--url U]   sign and POST a CSV (what a vendor script runs)
     equity sign FILE --source S                write FILE.sig.json for an SFTP-style drop
+    equity ingest UPLOAD_ID | --latest         run the ingest job for one upload, print its counts
     equity brokers FILE                        load/update brokers (upsert by NMLS number)
     equity sql list | show NAME                the database's functions, live, against their files
 """
@@ -240,6 +241,71 @@ def cmd_test(args) -> int:
     return code
 
 
+def _latest_upload(landing) -> str | None:
+    found = landing.scan_manifests(0)
+    return found[-1][1] if found else None
+
+
+def cmd_ingest(args) -> int:
+    """Run the ingest job for one landed upload, as a run the UI lists and can re-execute."""
+    from dagster import DagsterInstance
+
+    from orchestration import launch
+    from orchestration.db import store
+    from orchestration.ingest import pipeline
+    from orchestration.ingest.landing import Landing
+
+    manifest_ready = (settings.DBT_PROJECT_DIR / "target" / "manifest.json").exists()
+    cmd_setup(argparse.Namespace(skip_dbt=manifest_ready))
+    landing = Landing(settings.landing_dir())
+    upload_id = _latest_upload(landing) if args.latest else args.upload_id
+    if not upload_id:
+        print("equity ingest: no upload has been accepted yet (send one with `equity upload`)", file=sys.stderr)
+        return 2
+    try:
+        manifest = landing.read_manifest(upload_id)
+    except FileNotFoundError:
+        print(f"equity ingest: no accepted upload {upload_id!r} in {landing.uploads} "
+              "(`equity ingest --latest` takes the newest)", file=sys.stderr)
+        return 2
+    con = _console()
+    con.print(f"upload {upload_id}: {manifest.filename}, {manifest.size:,} bytes, profile {manifest.source}")
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("uploads", [upload_id])
+        with con.status("launching the ingest_upload run"):
+            run_id = launch.launch(instance, "ingest_upload", partition_key=upload_id,
+                                   tags={"equity/launched_by": "equity ingest"})
+        with con.status(f"run {run_id} in progress"):
+            run = launch.wait(instance, run_id)
+        failure = launch.failure_message(instance, run_id)
+    with store.connect(os.environ[settings.WAREHOUSE_URL_VAR]) as conn:
+        summary = store.upload_summary(conn, upload_id)
+    staged, validated, merged = (summary.get(k) or {} for k in ("staged", "validated", "merged"))
+    rows = [
+        ("leads_staging", staged, ("records", "rows", "malformed_rows")),
+        ("leads_validated", validated, ("valid", "rejected", "in_file_duplicates", "unique")),
+        ("leads", merged, ("inserted", "updated", "unchanged", "conflicts")),
+    ]
+    from rich.table import Table
+
+    table = Table(title=f"run {run_id}: {run.status.value}")
+    table.add_column("stage")
+    table.add_column("counts")
+    for stage, details, keys in rows:
+        table.add_row(stage, ", ".join(f"{k} {int(details[k]):,}" for k in keys if k in details) or "-")
+    con.print(table)
+    if summary.get("staged"):
+        for warning in summary["staged"].get("warnings") or []:
+            con.print(f"warning: {warning}")
+    if run.status.value == "SUCCESS":
+        rec = pipeline.reconcile(summary)
+        con.print(f"reconciliation: {rec.accounted:,} of {rec.records:,} records accounted for"
+                  + ("" if rec.ok else " — " + "; ".join(rec.problems)))
+        return 0
+    print(f"equity ingest: the run failed: {failure or 'see the run in the UI'}", file=sys.stderr)
+    return 1
+
+
 def _warehouse_url() -> str:
     """The warehouse this process was pointed at (EC_WAREHOUSE_URL), else the project's own."""
     return os.environ.get(settings.WAREHOUSE_URL_VAR) or _runtime().warehouse_url
@@ -325,6 +391,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--source", required=True, choices=constants.SOURCES)
     up.add_argument("--url", default=os.environ.get("EC_UPLOAD_URL", "http://127.0.0.1:8080"))
     up.set_defaults(func=cmd_upload)
+    ig = sub.add_parser("ingest", help="run the ingest job for one upload and print its counts",
+                        description="Runs ingest_upload for the upload's partition — the job the sensor "
+                                    "launches — as a run recorded in the Dagster instance (the UI shows it "
+                                    "and can re-execute it). Exits 1 when the run fails.")
+    which = ig.add_mutually_exclusive_group(required=True)
+    which.add_argument("upload_id", nargs="?", help="an accepted upload id (as `equity upload` printed it)")
+    which.add_argument("--latest", action="store_true", help="the newest accepted upload")
+    ig.set_defaults(func=cmd_ingest)
     sg = sub.add_parser("sign", help="write FILE.sig.json for a signed drop into the landing directory")
     sg.add_argument("file")
     sg.add_argument("--source", required=True, choices=constants.SOURCES)

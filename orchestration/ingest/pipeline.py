@@ -301,3 +301,51 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
     ctx.log(f"merged in {seconds:.1f}s: {counts['inserted']:,} new, {counts['updated']:,} merged, "
             f"{counts['unchanged']:,} unchanged, {counts['conflicts']:,} key conflicts")
     return StageResult(counts, seconds)
+
+
+@dataclass
+class Reconciliation:
+    """Where every record of an upload's file went, from the latest counts of each stage."""
+
+    records: int
+    parts: dict[str, int]
+    problems: list[str]
+
+    @property
+    def accounted(self) -> int:
+        return sum(self.parts.values())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def reconcile(summary: dict[str, dict]) -> Reconciliation:
+    """records in file = inserted + merged + unchanged + not inserted + in-file duplicates +
+    rejects + malformed, and each stage took exactly what the stage before it left.
+
+    ``summary`` is the latest details of each event type of the upload (store.upload_summary).
+    """
+    staged, validated, merged = (summary.get(k) for k in ("staged", "validated", "merged"))
+    missing = [name for name, d in (("staged", staged), ("validated", validated), ("merged", merged)) if d is None]
+    if missing:
+        return Reconciliation(0, {}, [f"no '{m}' counts recorded for this upload" for m in missing])
+    malformed = int(staged.get("malformed_rows", 0))
+    records = int(staged.get("records", int(staged["rows"]) + malformed))
+    parts = {
+        "inserted": int(merged["inserted"]), "merged": int(merged["updated"]),
+        "unchanged": int(merged["unchanged"]), "not_inserted": int(merged.get("not_inserted", 0)),
+        "in_file_duplicates": int(validated["in_file_duplicates"]), "rejected": int(validated["rejected"]),
+        "malformed": malformed,
+    }
+    problems = []
+    if int(validated["rows"]) != int(staged["rows"]):
+        problems.append(f"validation read {int(validated['rows']):,} rows, staging holds {int(staged['rows']):,}: "
+                        "re-run the whole upload")
+    if int(merged["rows"]) != int(validated["unique"]):
+        problems.append(f"the merge took {int(merged['rows']):,} rows, validation left {int(validated['unique']):,}: "
+                        "re-run the whole upload")
+    total = sum(parts.values())
+    if total != records:
+        problems.append(f"{total:,} records accounted for, the file has {records:,}")
+    return Reconciliation(records, parts, problems)

@@ -1,0 +1,64 @@
+"""Launching a job the way the UI does, from a terminal: the run is created from the code
+location's remote job (so the UI lists it and can re-execute it) and started by the instance's run
+launcher in its own process, which loads the code as the webserver does.
+
+Used by ``equity ingest``. The run is launched directly rather than queued: an operator who asks
+for one upload now should not wait on a daemon that may not be running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import dagster as dg
+
+from orchestration import settings
+
+LOCATION = "equity-connect"
+FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+
+def launch(instance: dg.DagsterInstance, job_name: str, *, partition_key: str | None = None,
+           tags: dict[str, str] | None = None) -> str:
+    """Create and launch a run of ``job_name`` from the workspace; returns its run id."""
+    from dagster._cli.job import _create_run
+    from dagster._cli.workspace.cli_target import get_workspace_from_cli_opts
+    from dagster_shared.cli import WorkspaceOpts
+
+    run_tags = dict(tags or {})
+    if partition_key is not None:
+        run_tags["dagster/partition"] = partition_key
+    opts = WorkspaceOpts(workspace=[str(settings.REPO_ROOT / "workspace.yaml")])
+    with get_workspace_from_cli_opts(instance, version=dg.__version__, workspace_opts=opts) as workspace:
+        location = workspace.get_code_location(LOCATION)
+        repo = next(iter(location.get_repositories().values()))
+        job = repo.get_full_job(job_name)
+        run = _create_run(instance=instance, code_location=location, remote_repo=repo, remote_job=job,
+                          run_config={}, tags=run_tags, op_selection=None, run_id=None)
+        instance.launch_run(run.run_id, workspace)
+        # Leaving the block shuts the code server down once the run's execution has finished.
+        return run.run_id
+
+
+def wait(instance: dg.DagsterInstance, run_id: str, *, poll_s: float = 0.5,
+         on_poll: Callable[[dg.DagsterRun], None] | None = None) -> dg.DagsterRun:
+    """Block until the run has finished; returns it."""
+    while True:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status in FINISHED:
+            return run
+        if on_poll and run is not None:
+            on_poll(run)
+        time.sleep(poll_s)
+
+
+def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """The first step failure's message (the pipeline's one-line reason), if the run failed."""
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records:
+        error = record.event_log_entry.dagster_event.step_failure_data.error
+        while error is not None and error.cause is not None and error.cls_name != "StageFailed":
+            error = error.cause
+        if error is not None:
+            return error.message.strip()
+    return None
