@@ -121,3 +121,215 @@ def test_fuzz_set_is_large_and_seeded():
     cases = [c for cs in FUZZ.values() for c in cs]
     assert len(cases) >= 200 and len(FUZZ) >= 30
     assert [c.body for c in hostile.generate()] == [c.body for c in cases]   # same seed, same files
+
+
+# -- each class of the problem, its exact outcome ------------------------------------------------
+
+def ingest(db, door, instance, defs, body: bytes, *, raise_on_error: bool = True):
+    resp = send(door, body)
+    assert resp.status_code == 202, resp.text
+    uid = resp.json()["upload_id"]
+    instance.add_dynamic_partitions("uploads", [uid])
+    return uid, run_ingest(defs, instance, uid, raise_on_error=raise_on_error)
+
+
+def leads_by_email(db, emails: list[str]) -> dict[str, tuple]:
+    with psycopg.connect(db) as conn:
+        return {r[0]: r[1:] for r in conn.execute(
+            "SELECT email, first_name, last_name, property_address, phone, addr_hash FROM leads"
+            " WHERE email = ANY(%s)", (emails,))}
+
+
+def dlq(db, uid: str, source: str) -> list[tuple]:
+    with psycopg.connect(db) as conn:
+        return conn.execute("SELECT reason, payload FROM pipeline_dlq WHERE source = %s AND"
+                            " payload->>'upload_id' = %s ORDER BY id", (source, uid)).fetchall()
+
+
+def staged_event(db, uid: str) -> dict:
+    with psycopg.connect(db) as conn:
+        return conn.execute("SELECT details FROM pipeline_events WHERE upload_id = %s AND event_type = 'staged'"
+                            " ORDER BY id DESC LIMIT 1", (uid,)).fetchone()[0]
+
+
+@pytest.mark.parametrize("column", [4, 0, 5])
+def test_unbalanced_quote_sets_one_record_aside_and_reads_the_rest(db, door, instance, defs, column):
+    rows = hostile.rows_of(f"uq{column}", 20)
+    lines = hostile.to_csv(rows).splitlines(keepends=True)
+    cells = lines[5].split(",")                   # the 5th data row, line 6 of the file
+    cells[column] = '"' + cells[column]
+    lines[5] = ",".join(cells)
+    uid, _ = ingest(db, door, instance, defs, "".join(lines).encode())
+    found = leads_by_email(db, hostile.emails(rows))
+    assert len(found) == 19 and rows[4][hostile.EMAIL] not in found
+    assert all(len(v[0]) < 12 and len(v[1]) < 12 for v in found.values())   # nobody else's data in a name
+    malformed = dlq(db, uid, "leads_staging")
+    assert len(malformed) == 1
+    reason, payload = malformed[0]
+    assert payload["line"] == 6 and "unbalanced quote" in reason and payload["text"].startswith(cells[0][:3])
+    assert staged_event(db, uid)["records"] == 20
+
+
+def test_nul_anywhere_is_refused_at_the_door(db, door):
+    body = bytearray(hostile.to_csv(hostile.rows_of("nul", 200)).encode())
+    assert len(body) > 3 * 4096
+    body[3 * 4096 + 17] = 0
+    resp = send(door, bytes(body))
+    assert resp.status_code == 415 and "NUL byte" in resp.json()["message"]
+    assert f"{3 * 4096 + 17:,}" in resp.json()["message"]
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM pipeline_dlq WHERE source = 'upload_receipt'").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("ends", [["\r"], ["\r", "\n", "\r\n"]])
+def test_cr_only_and_mixed_line_ends_read_every_row(db, door, instance, defs, ends):
+    rows = hostile.rows_of(f"le{len(ends)}", 9)
+    lines = hostile.to_csv(rows).splitlines()
+    body = "".join(line + ends[i % len(ends)] for i, line in enumerate(lines))
+    ingest(db, door, instance, defs, body.encode())
+    assert len(leads_by_email(db, hostile.emails(rows))) == 9
+
+
+def test_header_cell_over_128_kib_refuses_the_file_with_a_reason(db, door, instance, defs):
+    body = hostile.to_csv(hostile.rows_of("hh", 2), header=[*hostile.HEADER, "h" * 140_000])
+    uid, result = ingest(db, door, instance, defs, body.encode(), raise_on_error=False)
+    assert not result.success
+    [(reason, _)] = dlq(db, uid, "leads_staging")
+    assert "header cell 9 is 140,000 characters long" in reason
+
+
+def test_null_like_words_are_names(db, door, instance, defs):
+    rows = hostile.rows_of("nw", len(hostile.NULL_WORDS))
+    for r, word in zip(rows, hostile.NULL_WORDS):
+        r[5] = word
+    ingest(db, door, instance, defs, hostile.to_csv(rows).encode())
+    found = leads_by_email(db, hostile.emails(rows))
+    assert [found[r[hostile.EMAIL]][1] for r in rows] == [w.title() for w in hostile.NULL_WORDS]
+
+
+def test_streets_in_another_script_stay_distinct_leads(db, door, instance, defs):
+    rows = hostile.rows_of("os", 2)
+    rows[0][0], rows[1][0] = "12 Улица Ленина", "12 Проспект Мира"
+    uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode())
+    found = leads_by_email(db, hostile.emails(rows))
+    assert sorted(v[2] for v in found.values()) == sorted(["12 УЛИЦА ЛЕНИНА", "12 ПРОСПЕКТ МИРА"])
+    assert len({v[4] for v in found.values()}) == 2
+    many = hostile.rows_of("os12", 12)
+    for r, street in zip(many, hostile.SCRIPTS + ["Улица Гагарина", "Улица Чехова"]):
+        r[0] = f"12 {street}"
+    uid, result = ingest(db, door, instance, defs, hostile.to_csv(many).encode())
+    assert len(leads_by_email(db, hostile.emails(many))) == 12
+    assert result.asset_materializations_for_node("leads_validated")[0].metadata["in_file_duplicates"].value == 0
+
+
+def test_another_8_bit_code_page_is_flagged_not_silently_stored(db, door, instance, defs):
+    rows = hostile.rows_of("kr", 3)
+    for r, name in zip(rows, ["Иван", "Мария", "Пётр"]):
+        r[4] = name
+    uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode("koi8_r"))
+    warnings = staged_event(db, uid)["warnings"]
+    assert len(warnings) == 1 and "koi8" in warnings[0].lower()
+    meta = result.asset_materializations_for_node("leads_staging")[0].metadata
+    assert "koi8" in meta["warnings"].value.lower()
+    latin = hostile.rows_of("wl", 3)
+    latin[0][4] = "José Muñoz"
+    uid, _ = ingest(db, door, instance, defs, hostile.to_csv(latin).encode("cp1252"))
+    assert staged_event(db, uid)["warnings"] == []
+
+
+def test_spreadsheet_float_phones_are_read_not_invented(db, door, instance, defs):
+    rows = hostile.rows_of("sf", 3)
+    rows[0][7], rows[1][7], rows[2][7] = "813555014.0", "8135550142.0", "8.13555E+09"
+    ingest(db, door, instance, defs, hostile.to_csv(rows).encode())
+    found = leads_by_email(db, hostile.emails(rows))
+    assert [found[r[hostile.EMAIL]][3] for r in rows] == [None, "+18135550142", None]
+
+
+def test_a_field_past_the_record_bound_is_one_malformed_record(db, door, instance, defs):
+    rows = hostile.rows_of("lf", 6)
+    rows[2][4] = "Z" * 1_500_000
+    uid, _ = ingest(db, door, instance, defs, hostile.to_csv(rows).encode())
+    assert len(leads_by_email(db, hostile.emails(rows))) == 5
+    [(reason, payload)] = dlq(db, uid, "leads_staging")
+    assert payload["line"] == 4 and "longer than 1,048,576 bytes" in reason and len(payload["text"]) == 500
+
+
+def test_a_field_larger_than_a_parser_block_does_not_fail_the_file(tmp_path):
+    from orchestration.ingest.reader import open_upload
+
+    rows = hostile.rows_of("pb", 40)
+    rows[7][4] = "Y" * 300_000
+    path = tmp_path / "big.csv"
+    path.write_text(hostile.to_csv(rows))
+    stream = open_upload(path, "generic", block_bytes=1 << 16)     # pyarrow alone: "straddling object"
+    got = sum(len(f) for f in stream.frames)
+    assert got == 39 and [b["line"] for b in stream.bad_rows] == [9]
+
+
+def test_an_overlong_name_rejects_its_row_with_the_reason(db, door, instance, defs):
+    rows = hostile.rows_of("ln", 6)
+    rows[1][4] = "N" * 10_000
+    uid, _ = ingest(db, door, instance, defs, hostile.to_csv(rows).encode())
+    found = leads_by_email(db, hostile.emails(rows))
+    assert len(found) == 5 and rows[1][hostile.EMAIL] not in found
+    [(reason, payload)] = dlq(db, uid, "leads_validated")
+    assert reason == "first_name is longer than 255 characters" and payload["row_number"] == 2
+
+
+def test_a_line_break_in_a_quoted_header_cell_is_not_a_row(db, door, instance, defs):
+    header = list(hostile.HEADER)
+    header[4] = "first\nname"
+    rows = hostile.rows_of("hb", 4)
+    uid, _ = ingest(db, door, instance, defs, hostile.to_csv(rows, header=header).encode())
+    assert len(leads_by_email(db, hostile.emails(rows))) == 4
+    assert dlq(db, uid, "leads_staging") == [] and staged_event(db, uid)["records"] == 4
+
+
+def test_a_failed_run_quotes_no_value_of_the_file(db, door, instance, defs, stack):
+    """A database error whose text carries the row (as CharacterNotInRepertoire's context did)
+    ends as the pipeline's one-line reason: no name, e-mail, phone or address anywhere."""
+    rows = hostile.rows_of("pii", 3)
+    with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
+        conn.execute("""
+            CREATE FUNCTION pg_temp_leak() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'cannot take row %', NEW.raw USING DETAIL = NEW.first_name || ' ' || NEW.email;
+            END $$;
+            CREATE TRIGGER leak BEFORE INSERT ON leads_staging FOR EACH ROW EXECUTE FUNCTION pg_temp_leak();
+        """)
+    try:
+        uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode(), raise_on_error=False)
+    finally:
+        with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
+            conn.execute("DROP TRIGGER leak ON leads_staging; DROP FUNCTION pg_temp_leak()")
+    assert not result.success
+    values = [v for r in rows for v in (r[0], r[4], r[5], r[6], r[7], "555-")]
+    dagster_text = " ".join(str(e.message or "") + repr(e.event_specific_data) for e in result.all_events)
+    with psycopg.connect(db) as conn:
+        written = _texts(conn, uid)
+        failed = conn.execute("SELECT details->>'message' FROM pipeline_events WHERE upload_id = %s"
+                              " AND event_type = 'upload_failed'", (uid,)).fetchone()[0]
+    assert "stage leads_staging failed with database error RaiseException (SQLSTATE P0001" in failed
+    for value in values:
+        assert value not in dagster_text and value not in written, value
+
+
+def test_records_that_do_not_add_up_fail_the_check_and_the_run(db, door, instance, defs, stack):
+    rows = hostile.rows_of("rc", 4)
+    with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
+        # A miscount (simulated): the merge's event claims one lead fewer than it inserted.
+        conn.execute("""
+            CREATE FUNCTION pg_temp_miscount() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN NEW.details := jsonb_set(NEW.details, '{inserted}', to_jsonb((NEW.details->>'inserted')::int - 1));
+                  RETURN NEW; END $$;
+            CREATE TRIGGER miscount BEFORE INSERT ON pipeline_events FOR EACH ROW
+              WHEN (NEW.event_type = 'merged') EXECUTE FUNCTION pg_temp_miscount();
+        """)
+    try:
+        uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode(), raise_on_error=False)
+    finally:
+        with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
+            conn.execute("DROP TRIGGER miscount ON pipeline_events; DROP FUNCTION pg_temp_miscount()")
+    assert not result.success
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and check.description == "3 records accounted for, the file has 4"
+    assert check.metadata["records"].value == 4 and check.metadata["inserted"].value == 3

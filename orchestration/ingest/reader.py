@@ -1,11 +1,16 @@
 """Reading an uploaded CSV into canonical staging columns (pyarrow, all text, nothing inferred).
 
 - Encoding: UTF-8 (with or without BOM), else Windows-1252 (Excel's default); bytes that neither
-  can decode fail the file naming the offset.
-- Every cell stays text: ZIPs keep their zeros, ``=cmd|...`` stays an inert string.
-- Quoted newlines are values, not row breaks.
-- A row with the wrong number of fields is not fatal: it is set aside as a reject with its line
-  text (cut to 500 characters) and the file goes on.
+  can decode fail the file naming the offset. UTF-16 is refused with the fix named. A file read
+  as Windows-1252 whose accented letters look like another 8-bit code page (KOI8-R, Windows-1251)
+  gets a warning in the run's metadata and the ``staged`` event instead of silent gibberish.
+- Every cell stays text: ZIPs keep their zeros, ``=cmd|...`` stays an inert string; only an empty
+  cell is empty (``NULL``, ``NA`` or ``nan`` are names like any other).
+- Quoted newlines are values, not row breaks; CR-only and mixed line ends read like LF.
+- A malformed record (wrong number of fields, an unbalanced quote that would swallow later lines,
+  a record over the size bound, a NUL byte) is not fatal: ``records.RecordFilter`` sets it aside
+  with its line number and its text (cut to 500 characters), and the file goes on from the next
+  line.
 - The file is read as a stream of ~16 MB blocks (``open_upload``): memory stays flat whatever the
   file's size. One streaming pass over the bytes first settles the encoding.
 """
@@ -15,13 +20,11 @@ from __future__ import annotations
 import codecs
 import io
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-import charset_normalizer
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -38,8 +41,6 @@ class FileRejected(ValueError):
 BLOCK_BYTES = 1 << 24
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_HIGH_LINES = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
-SAMPLE_BYTES = 1 << 16
 
 
 def detect_encoding(fh: BinaryIO, chunk: int = 1 << 24) -> str:
@@ -73,29 +74,43 @@ def detect_encoding(fh: BinaryIO, chunk: int = 1 << 24) -> str:
         f"offset {bad_at}): export it again as CSV UTF-8")
 
 
-def other_code_page(fh: BinaryIO, chunk: int = 1 << 24) -> str | None:
-    """For a file read as Windows-1252: the 8-bit code page it more likely is, when its accented
-    letters read as another script there (KOI8-R or Windows-1251 Cyrillic, Greek, Hebrew...).
+# 8-bit code pages whose letters Windows-1252 would turn into Latin gibberish, most common first.
+_OTHER_CODE_PAGES = ("cp1251", "koi8_r", "cp1253", "cp1255", "cp1256", "cp874")
+_HIGH_WORDS = re.compile(rb"[^\s,;\"'()]*[\x80-\xff][^\s,;\"'()]*")
 
-    Windows-1252 decodes almost any byte, so a Cyrillic export is never refused: it would be
-    stored as Latin gibberish. charset-normalizer judges a sample of the lines with 8-bit bytes.
+
+def _looks_foreign(word: bytes) -> bool:
+    """Mostly 8-bit letters: a whole word of another script (José or Ångström have one or two)."""
+    letters = sum(1 for b in word if b >= 0x80 or chr(b).isalpha())
+    return letters >= 3 and sum(1 for b in word if b >= 0x80) * 10 >= letters * 6
+
+
+def _reads_well(text: str) -> bool:
+    """Letters only, cased like a word (Иван, ИВАН, иван) or uncased (Hebrew, Arabic, Thai)."""
+    return text.isalpha() and (text.istitle() or text.islower() or text.isupper()
+                               or not any(c.isupper() or c.islower() for c in text))
+
+
+def other_code_page(fh: BinaryIO, chunk: int = 1 << 24) -> str | None:
+    """For a file read as Windows-1252: the 8-bit code page it more likely is, or None.
+
+    Windows-1252 decodes almost any byte, so a KOI8-R or Windows-1251 export is never refused: it
+    would be stored as Latin gibberish. Western text has an accented letter here and there inside
+    words; another script's words are made of 8-bit bytes throughout. When most 8-bit words are
+    like that, the code page under which they read as real words (letters only, cased like a word)
+    is named.
     """
     fh.seek(0)
-    sample = bytearray()
-    while len(sample) < SAMPLE_BYTES and (block := fh.read(chunk)):
-        for match in _HIGH_LINES.finditer(block):
-            sample += match.group() + b"\n"
-            if len(sample) >= SAMPLE_BYTES:
-                break
+    words: list[bytes] = []
+    while len(words) < 2000 and (block := fh.read(chunk)):
+        words.extend(_HIGH_WORDS.findall(block)[:2000])
     fh.seek(0)
-    if not sample:
+    foreign = [w for w in words if _looks_foreign(w)]
+    if not words or len(foreign) * 2 < len(words):
         return None
-    best = charset_normalizer.from_bytes(bytes(sample)).best()
-    if best is None or best.encoding in ("cp1252", "ascii", "utf_8", "latin_1", "iso8859_15"):
-        return None
-    letters = [c for c in str(best) if ord(c) > 127 and c.isalpha()]
-    foreign = sum(not unicodedata.name(c, "").startswith("LATIN") for c in letters)
-    return best.encoding if letters and foreign * 2 > len(letters) else None
+    scores = {cp: sum(_reads_well(w.decode(cp, errors="replace")) for w in foreign) for cp in _OTHER_CODE_PAGES}
+    best = max(_OTHER_CODE_PAGES, key=lambda cp: scores[cp])   # ties: the more common one
+    return best if scores[best] * 2 >= len(foreign) else "another 8-bit code page"
 
 
 class _Utf8Stream(io.RawIOBase):
@@ -199,7 +214,9 @@ def open_upload(path: Path | str, profile_name: str, *, block_bytes: int = BLOCK
     unreadable further on. Malformed records land in ``bad_rows`` with their line number.
     """
     fh = open(path, "rb")  # noqa: SIM115 - closed by the frames generator
-    records = RecordFilter(max_bytes=max_record_bytes, max_lines=max_record_lines)
+    # pyarrow fails a whole file on a record larger than its block ("straddling object straddles
+    # two block boundaries"): a record must fit in half a block, or it is malformed.
+    records = RecordFilter(max_bytes=min(max_record_bytes, block_bytes // 2), max_lines=max_record_lines)
     try:
         encoding = detect_encoding(fh)
         warnings = []

@@ -36,7 +36,9 @@ import numpy as np
 from orchestration import constants
 
 TEXT_CHARS = 500
+_HEAD_BYTES = TEXT_CHARS * 4          # enough UTF-8 for TEXT_CHARS characters
 _NL, _QUOTE, _COMMA, _NUL = 10, 34, 44, 0
+_AROUND = np.array([_COMMA, _NL, _QUOTE], np.uint8)   # what may stand next to a field's quotes
 
 
 class HeaderRejected(ValueError):
@@ -54,7 +56,7 @@ class Malformed:
 
 
 def _text(raw: bytes) -> str:
-    return raw[: TEXT_CHARS * 4].decode("utf-8", errors="replace").replace("\x00", "\\0")[:TEXT_CHARS]
+    return raw[:_HEAD_BYTES].decode("utf-8", errors="replace").replace("\x00", "\\0")[:TEXT_CHARS]
 
 
 class RecordFilter:
@@ -74,7 +76,7 @@ class RecordFilter:
         self._buf = b""            # undecided bytes; they start at a record start
         self._line = 1             # physical line number of the start of _buf
         self._cr = False           # the previous chunk ended in CR (its LF may follow)
-        self._skipping: bool = False  # inside an overlong line, dropping bytes up to its end
+        self._skipping: bytes | None = None  # inside an overlong line: its head, kept for the record
         if csv.field_size_limit() < max_bytes + 1:
             csv.field_size_limit(max_bytes + 1)   # a field is bounded by the record, not by csv
 
@@ -89,12 +91,13 @@ class RecordFilter:
 
     def feed(self, data: bytes) -> bytes:
         data = self._normalise(data)
-        if self._skipping:
+        if self._skipping is not None:
             end = data.find(b"\n")
+            self._skipping = (self._skipping + data[:end if end >= 0 else len(data)])[:_HEAD_BYTES]
             if end < 0:
                 return b""
-            data, self._skipping = data[end + 1:], False
-            self._line += 1
+            data = data[end + 1:]
+            self._end_skip()
         buf = self._buf + data if self._buf else data
         cut = buf.rfind(b"\n") + 1
         if cut == 0:
@@ -112,18 +115,29 @@ class RecordFilter:
 
     def close(self) -> bytes:
         """The last record (a file need not end with a line break)."""
-        if self._skipping:
-            self._skipping = False
+        if self._skipping is not None:
+            self._end_skip()
             return b""
         if not self._buf:
             return b""
-        buf, self._buf = self._buf + b"\n", b""
+        buf, self._buf = self._buf if self._buf.endswith(b"\n") else self._buf + b"\n", b""
         out, _ = self._process(buf, final=True)
         return out
 
     def _too_long_line(self) -> None:
-        self._set_aside(self._line, self._buf, f"the line is longer than {self.max_bytes:,} bytes")
-        self._buf, self._skipping = b"", True
+        """The undecided bytes are one line past the bound: drop the rest of it as it arrives."""
+        if self.header is None:
+            raise HeaderRejected(f"the header row cannot be read: {self._too_long}")
+        self._skipping, self._buf = self._buf[:_HEAD_BYTES], b""
+
+    def _end_skip(self) -> None:
+        self._set_aside(self._line, self._skipping, self._too_long)
+        self._skipping = None
+        self._line += 1
+
+    @property
+    def _too_long(self) -> str:
+        return f"the record is longer than {self.max_bytes:,} bytes"
 
     def _set_aside(self, line: int, raw: bytes, reason: str) -> None:
         if self.header is None:
@@ -174,6 +188,15 @@ class RecordFilter:
             return False
         nl = np.flatnonzero(buf == _NL)
         quotes = np.flatnonzero(buf == _QUOTE)
+        if len(quotes):
+            # Quote parity is the parser's truth only when every opening quote starts a field and
+            # every closing quote ends one (or doubles a quote): a quote inside a word (5'10")
+            # is text to the parser, so such a chunk takes the careful path.
+            opens, closes = quotes[0::2], quotes[1::2]
+            before = buf[opens[opens > 0] - 1]
+            after = buf[closes[closes < len(buf) - 1] + 1]
+            if not (np.isin(before, _AROUND).all() and np.isin(after, _AROUND).all()):
+                return False
         inside = (np.searchsorted(quotes, nl) & 1).astype(bool)   # this line end is inside quotes
         if inside[-1]:
             return False
@@ -202,6 +225,7 @@ class RecordFilter:
         i = 0
         while i < len(lines):
             if not lines[i]:
+                keep.append(b"\n")                    # as the fast path: parsers skip empty lines
                 i += 1
                 self._line += 1
                 continue
@@ -227,15 +251,19 @@ class RecordFilter:
         for end in range(i + 1, min(i + self.max_lines, len(lines)) + 1):
             size += len(lines[end - 1]) + 1
             if size > self.max_bytes:
-                return f"the record is longer than {self.max_bytes:,} bytes", i + 1, []
+                return self._too_long, i + 1, []
             raw = b"\n".join(lines[i:end])
-            if b"\x00" in raw:
-                return "the record holds a NUL byte (0x00)", i + 1, []
             fields = _parse(raw)
             if fields is None:
                 continue                                   # a quoted field goes on
+            if b"\x00" in raw:
+                return "the record holds a NUL byte (0x00)", i + 1, []
             if self.header is not None and len(fields) != len(self.header):
-                return f"the record has {len(fields)} fields, the header has {len(self.header)}", i + 1, []
+                why = f"the record has {len(fields)} fields, the header has {len(self.header)}"
+                if end - i > 1:
+                    why += (f" (a quote opened on this line closes {end - i - 1} line(s) further on: "
+                            "likely an unbalanced quote)")
+                return why, i + 1, []
             return "ok", end, fields
         if i + self.max_lines > len(lines) and not final:
             return "more", i, []
