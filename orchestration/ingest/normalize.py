@@ -303,7 +303,9 @@ def phone_e164(text: pd.Series) -> pd.Series:
     that is not a whole number (too few or too many digits) is never padded into one: NA.
     """
     s = text.fillna("").astype(str).str.strip()
-    s = s.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True)
+    floats = s.str.fullmatch(r"[0-9]+\.0+").fillna(False).astype(bool)
+    if floats.any():
+        s = s.where(~floats, s.str.replace(r"\.0+$", "", regex=True))
     digits = s.str.replace(r"[^0-9]", "", regex=True)
     national = digits.where(~(digits.str.len().eq(11) & digits.str.startswith("1")), digits.str[1:])
     ok = national.str.fullmatch(_us_phone_pattern()).fillna(False).astype(bool)
