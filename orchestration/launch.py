@@ -20,8 +20,12 @@ FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 
 
 def launch(instance: dg.DagsterInstance, job_name: str, *, partition_key: str | None = None,
-           tags: dict[str, str] | None = None) -> str:
-    """Create and launch a run of ``job_name`` from the workspace; returns its run id."""
+           tags: dict[str, str] | None = None, console_level: str = "WARNING") -> str:
+    """Create and launch a run of ``job_name`` from the workspace; returns its run id.
+
+    The run's console logger (the terminal that launched it) shows ``console_level`` and above;
+    its event log, which the UI shows, keeps everything.
+    """
     from dagster._cli.job import _create_run
     from dagster._cli.workspace.cli_target import get_workspace_from_cli_opts
     from dagster_shared.cli import WorkspaceOpts
@@ -35,7 +39,8 @@ def launch(instance: dg.DagsterInstance, job_name: str, *, partition_key: str | 
         repo = next(iter(location.get_repositories().values()))
         job = repo.get_full_job(job_name)
         run = _create_run(instance=instance, code_location=location, remote_repo=repo, remote_job=job,
-                          run_config={}, tags=run_tags, op_selection=None, run_id=None)
+                          run_config={"loggers": {"console": {"config": {"log_level": console_level}}}},
+                          tags=run_tags, op_selection=None, run_id=None)
         instance.launch_run(run.run_id, workspace)
         # Leaving the block shuts the code server down once the run's execution has finished.
         return run.run_id
@@ -53,6 +58,13 @@ def wait(instance: dg.DagsterInstance, run_id: str, *, poll_s: float = 0.5,
         time.sleep(poll_s)
 
 
+def latest_message(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The run's newest log line (progress for a terminal)."""
+    records = instance.get_records_for_run(run_id, limit=1, ascending=False).records
+    lines = records[0].event_log_entry.user_message.splitlines() if records else []
+    return lines[0][:100] if lines else ""
+
+
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
     """The first step failure's message (the pipeline's one-line reason), if the run failed."""
     for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records:
@@ -60,5 +72,6 @@ def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
         while error is not None and error.cause is not None and error.cls_name != "StageFailed":
             error = error.cause
         if error is not None:
-            return error.message.strip()
+            head, sep, rest = error.message.strip().partition(": ")
+            return rest if sep and head.endswith(error.cls_name or "") else error.message.strip()
     return None

@@ -188,6 +188,21 @@ def endpoint(db):
         yield ep
 
 
+@pytest.fixture
+def door(db):
+    """The upload endpoint with a limit large enough for the one large-field case (8 MiB)."""
+    from orchestration.ingest import signing
+    from orchestration.ingest.http import create_app
+    from orchestration.ingest.landing import Landing
+    from orchestration.ingest.receipt import Receiver
+    from orchestration.local_runs import EndpointThread
+
+    receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db,
+                        max_bytes=8 << 20)
+    with EndpointThread(create_app(receiver)) as ep:
+        yield ep
+
+
 def signing_key(key_id: str = "test-2026"):
     from orchestration.ingest import signing
 
