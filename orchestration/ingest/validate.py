@@ -338,11 +338,10 @@ def overlong(staged: pd.DataFrame) -> dict[int, list[str]]:
     for col in staged.columns:
         if col in ("row_number", "raw"):
             continue
-        lengths = staged[col].str.len()
-        longest = lengths.max()
-        if pd.isna(longest) or longest <= limit:     # the usual case: one reduction per column
+        longest = pc.max(pc.utf8_length(pa_arrow.array(staged[col].array))).as_py()
+        if longest is None or longest <= limit:      # the usual case: one reduction per column
             continue
-        long = lengths.gt(limit).fillna(False).astype(bool)
+        long = staged[col].str.len().gt(limit).fillna(False).astype(bool)
         for rn in staged.loc[long, "row_number"].tolist():
             reasons.setdefault(int(rn), []).append(f"{col} is longer than {limit} characters")
     return reasons
