@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from orchestration import constants, local_runs, settings
+from orchestration import constants, launch, local_runs, settings
 
 SAMPLE = settings.SAMPLE_DATA_DIR / "batchdata_sample.csv"
 BROKERS = settings.SAMPLE_DATA_DIR / "brokers.csv"
@@ -33,16 +33,27 @@ def next_weekday(today: date) -> date:
     return day
 
 
-def tick_and_run(instance, defs) -> list[str]:
-    """One evaluation of the upload sensor, then each run it requested, in this process."""
+def tick(instance, defs):
+    """One evaluation of the upload sensor (its cursor kept beside the landing directory)."""
     cursor_file = settings.landing_dir() / SENSOR_CURSOR_FILE
-    tick = local_runs.tick_sensor(defs, instance, "upload_sensor",
-                                  cursor=cursor_file.read_text() if cursor_file.exists() else None)
-    if tick.cursor:
-        cursor_file.write_text(tick.cursor)
-    for req in tick.run_requests:
-        local_runs.run_job(defs, instance, "ingest_upload", partition_key=req.partition_key, tags=req.tags)
-    return [req.partition_key for req in tick.run_requests]
+    result = local_runs.tick_sensor(defs, instance, "upload_sensor",
+                                    cursor=cursor_file.read_text() if cursor_file.exists() else None)
+    if result.cursor:
+        cursor_file.write_text(result.cursor)
+    return result
+
+
+def run_and_wait(con, instance, go, job: str, *, partition_key: str | None = None, tags=None):
+    """Launch a run as the UI would (re-executable there, on its timeline) and wait for it."""
+    run_id = go(job, partition_key=partition_key, tags={**(tags or {}), "equity/launched_by": "equity demo"})
+    with con.status(f"   {job} run {run_id}") as status:
+        run = launch.wait(instance, run_id, on_poll=lambda _: status.update(
+            f"   {job}: {launch.latest_message(instance, run_id)}"))
+    if run.status.value != "SUCCESS":
+        con.print(f"[red]   {job} run {run_id} failed: {launch.failure_message(instance, run_id)}[/]")
+        return None
+    con.print(f"   run {run_id}: {run.status.value}")
+    return run_id
 
 
 def run_demo(rows: int = 0) -> int:
@@ -75,28 +86,46 @@ def run_demo(rows: int = 0) -> int:
         con.print(f"[bold]1.[/] upload {sample.name} ({sample.stat().st_size:,} bytes) to {endpoint.url}/uploads")
         status, payload = upload_file(Path(sample), "batchdata", endpoint.url)
         con.print(f"   → {status} {payload.get('code')}: {payload.get('message')}")
-    if status == 202:
-        con.print("[bold]2.[/] sensor tick on the Dagster instance, then the ingest run")
-        keys = tick_and_run(instance, defs)
-        if not keys:
-            con.print("[red]the sensor requested no run[/]")
-            return 1
-        upload_id = keys[0]
-    elif status == 409:
-        with store.connect(url) as conn:
-            upload_id = store.upload_for_content(conn, hashlib.sha256(sample.read_bytes()).hexdigest())
-        con.print(f"[bold]2.[/] already ingested as {upload_id}: re-executing its partition (must change nothing)")
-        local_runs.run_job(defs, instance, "ingest_upload", partition_key=upload_id)
-    else:
+    if status not in (202, 409):
         return 1
-    con.print("[bold]3.[/] dbt build: scores, contactable view (the 05:30 refresh job)")
-    local_runs.run_job(defs, instance, "contactable_refresh_job")
-    feed_day = next_weekday(datetime.now(ZoneInfo(constants.TIMEZONE)).date())
-    con.print(f"[bold]4.[/] campaign feed for the next weekday, {feed_day} (the 06:00 job)")
-    feed_run = local_runs.run_job(defs, instance, "campaign_feed_job", partition_key=feed_day.isoformat())
-    feed_meta = {}
-    for mat in feed_run.asset_materializations_for_node("campaign_feed"):
-        feed_meta = {k: v.value for k, v in mat.metadata.items()}
+    return _run_jobs(con, instance, defs, url, sample, status)
+
+
+def _run_jobs(con, instance, defs, url: str, sample: Path, status: int) -> int:
+    """The ingest, refresh and feed runs, launched from the code location as the UI launches them
+    (so the UI lists them on its timeline and can re-execute them)."""
+    from orchestration.db import store
+
+    with launch.launcher(instance) as go:
+        if status == 202:
+            con.print("[bold]2.[/] sensor tick on the Dagster instance, then the ingest run it requests")
+            requests = tick(instance, defs).run_requests
+            if not requests:
+                con.print("[red]the sensor requested no run[/]")
+                return 1
+            upload_id = requests[0].partition_key
+            if not run_and_wait(con, instance, go, "ingest_upload", partition_key=upload_id, tags=requests[0].tags):
+                return 1
+        else:
+            with store.connect(url) as conn:
+                upload_id = store.upload_for_content(conn, hashlib.sha256(sample.read_bytes()).hexdigest())
+            con.print(f"[bold]2.[/] already ingested as {upload_id}: re-running its partition (must change nothing)")
+            if not run_and_wait(con, instance, go, "ingest_upload", partition_key=upload_id):
+                return 1
+        con.print("[bold]3.[/] dbt build: scores, contactable view (the 05:30 refresh job)")
+        if not run_and_wait(con, instance, go, "contactable_refresh_job"):
+            return 1
+        feed_day = next_weekday(datetime.now(ZoneInfo(constants.TIMEZONE)).date())
+        con.print(f"[bold]4.[/] campaign feed for the next weekday, {feed_day} (the 06:00 job)")
+        feed_run = run_and_wait(con, instance, go, "campaign_feed_job", partition_key=feed_day.isoformat())
+        if not feed_run:
+            return 1
+        feed_meta = launch.materialization_metadata(instance, feed_run, "campaign_feed")
+    return _summary(con, url, upload_id, feed_day, feed_meta)
+
+
+def _summary(con, url: str, upload_id: str, feed_day, feed_meta: dict) -> int:
+    from orchestration.db import store
 
     with store.connect(url) as conn:
         events = store.upload_summary(conn, upload_id)

@@ -2,14 +2,15 @@
 location's remote job (so the UI lists it and can re-execute it) and started by the instance's run
 launcher in its own process, which loads the code as the webserver does.
 
-Used by ``equity ingest``. The run is launched directly rather than queued: an operator who asks
-for one upload now should not wait on a daemon that may not be running.
+Used by ``equity ingest`` and ``equity demo``. Runs are launched directly rather than queued: an
+operator who asks for one upload now should not wait on a daemon that may not be running.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 
@@ -19,31 +20,43 @@ LOCATION = "equity-connect"
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
-def launch(instance: dg.DagsterInstance, job_name: str, *, partition_key: str | None = None,
-           tags: dict[str, str] | None = None, console_level: str = "WARNING") -> str:
-    """Create and launch a run of ``job_name`` from the workspace; returns its run id.
+@contextmanager
+def launcher(instance: dg.DagsterInstance) -> Iterator[Callable[..., str]]:
+    """Open the workspace once (one code server) and yield ``go(job_name, partition_key=None,
+    tags=None, console_level="WARNING") -> run_id``, which creates and launches a run.
 
     The run's console logger (the terminal that launched it) shows ``console_level`` and above;
-    its event log, which the UI shows, keeps everything.
+    its event log, which the UI shows, keeps everything. Leaving the block shuts the code server
+    down once the runs it started have finished executing.
     """
     from dagster._cli.job import _create_run
     from dagster._cli.workspace.cli_target import get_workspace_from_cli_opts
     from dagster_shared.cli import WorkspaceOpts
 
-    run_tags = dict(tags or {})
-    if partition_key is not None:
-        run_tags["dagster/partition"] = partition_key
     opts = WorkspaceOpts(workspace=[str(settings.REPO_ROOT / "workspace.yaml")])
     with get_workspace_from_cli_opts(instance, version=dg.__version__, workspace_opts=opts) as workspace:
         location = workspace.get_code_location(LOCATION)
         repo = next(iter(location.get_repositories().values()))
-        job = repo.get_full_job(job_name)
-        run = _create_run(instance=instance, code_location=location, remote_repo=repo, remote_job=job,
-                          run_config={"loggers": {"console": {"config": {"log_level": console_level}}}},
-                          tags=run_tags, op_selection=None, run_id=None)
-        instance.launch_run(run.run_id, workspace)
-        # Leaving the block shuts the code server down once the run's execution has finished.
-        return run.run_id
+
+        def go(job_name: str, *, partition_key: str | None = None, tags: dict[str, str] | None = None,
+               console_level: str = "WARNING") -> str:
+            run_tags = dict(tags or {})
+            if partition_key is not None:
+                run_tags["dagster/partition"] = partition_key
+            run = _create_run(instance=instance, code_location=location, remote_repo=repo,
+                              remote_job=repo.get_full_job(job_name),
+                              run_config={"loggers": {"console": {"config": {"log_level": console_level}}}},
+                              tags=run_tags, op_selection=None, run_id=None)
+            instance.launch_run(run.run_id, workspace)
+            return run.run_id
+
+        yield go
+
+
+def launch(instance: dg.DagsterInstance, job_name: str, **kwargs) -> str:
+    """Create and launch one run of ``job_name`` from the workspace; returns its run id."""
+    with launcher(instance) as go:
+        return go(job_name, **kwargs)
 
 
 def wait(instance: dg.DagsterInstance, run_id: str, *, poll_s: float = 0.5,
@@ -75,3 +88,13 @@ def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
             head, sep, rest = error.message.strip().partition(": ")
             return rest if sep and head.endswith(error.cls_name or "") else error.message.strip()
     return None
+
+
+def materialization_metadata(instance: dg.DagsterInstance, run_id: str, asset: str) -> dict[str, object]:
+    """The metadata values of the run's (last) materialisation of ``asset``."""
+    out: dict[str, object] = {}
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
+        mat = record.event_log_entry.asset_materialization
+        if mat is not None and mat.asset_key == dg.AssetKey(asset):
+            out = {k: v.value for k, v in mat.metadata.items()}
+    return out

@@ -30,12 +30,15 @@ def tick_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, name: str = 
     resources = defs.get_repository_def().get_top_level_resources()
     with dg.build_sensor_context(instance=instance, cursor=cursor, sensor_name=name,
                                  resources={k: resources[k] for k in sensor.required_resource_keys}) as context:
-        result = sensor(context)  # direct invocation: the sensor's own SensorResult or SkipReason
+        result = sensor(context)  # direct invocation: the sensor's own SensorResult, SkipReason or None
+        updated = context.cursor   # a sensor may move its cursor with context.update_cursor()
+    if result is None:
+        return Tick([], updated, None)
     if isinstance(result, dg.SkipReason):
-        return Tick([], cursor, result.skip_message)
+        return Tick([], updated, result.skip_message)
     for req in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
-    return Tick(list(result.run_requests or []), result.cursor or cursor, None)
+    return Tick(list(result.run_requests or []), result.cursor or updated, None)
 
 
 def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, partition_key: str | None = None,

@@ -68,6 +68,9 @@ class Runtime:
             "EC_LANDING_DIR": str(settings.landing_dir()),
             "EC_OUTBOX_DIR": str(settings.outbox_dir()),
             "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
+            # Alerts: none unless webhooks are configured; links point at the local UI by default.
+            "EC_ALERT_WEBHOOK_URLS": os.environ.get("EC_ALERT_WEBHOOK_URLS", ""),
+            "EC_UI_URL": os.environ.get("EC_UI_URL", "http://127.0.0.1:3000"),
         }
 
     def with_databases(self, warehouse_db: str, dagster_db: str | None = None) -> "Runtime":

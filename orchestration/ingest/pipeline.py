@@ -3,7 +3,9 @@
 Dagster assets call these and turn the returned counts into metadata; benchmarks and tests call
 them directly. Every stage writes its counts to ``pipeline_events`` and its rejects to
 ``pipeline_dlq``, and replaces (never appends to) what an earlier run of the same upload wrote, so
-re-running a stage is idempotent.
+re-running a stage is idempotent. Every stage runs under ``guarded``: whatever goes wrong ends as an
+``upload_failed`` event, a DLQ row and a StageFailed with one line that quotes no value of the
+file. ``reconcile`` says where every record of the file went.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def describe(exc: BaseException) -> str:
                                                     ("constraint", diag.constraint_name)) if v)
         return f"database error {type(exc).__name__} (SQLSTATE {exc.sqlstate or '?'}{', ' + where if where else ''})"
     if isinstance(exc, OSError):
-        return f"{type(exc).__name__} (errno {exc.errno}) on the landing folder"
+        return f"{type(exc).__name__} (errno {exc.errno})"
     if isinstance(exc, MemoryError):
         return "out of memory"
     return f"unexpected {type(exc).__name__}"

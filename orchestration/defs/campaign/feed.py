@@ -74,6 +74,7 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
 campaign_feed_job = dg.define_asset_job("campaign_feed_job", selection=[campaign_feed],
                                         executor_def=dg.in_process_executor,  # one step: no process of its own
+                                        tags={"equity/feed": "campaign"},  # one feed at a time (dagster.yaml)
                                         description="Feed one weekday's batch into the campaign.")
 
 

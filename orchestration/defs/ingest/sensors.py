@@ -28,6 +28,7 @@ SIDECAR_BUDGET_S = 30.0
 # dagster, dbt, pandas and pyarrow in a process of its own before computing for a second or two.
 ingest_job = dg.define_asset_job(
     "ingest_upload", selection=dg.AssetSelection.groups(GROUP), executor_def=dg.in_process_executor,
+    tags={"equity/writes": "leads"},  # one ingest at a time writes leads (dagster.yaml)
     description="Take one accepted upload from its landed file to merged leads.",
 )
 
