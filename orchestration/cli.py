@@ -275,6 +275,7 @@ def cmd_ingest(args) -> int:
         with con.status("launching the ingest_upload run"):
             run_id = launch.launch(instance, "ingest_upload", partition_key=upload_id,
                                    tags={"equity/launched_by": "equity ingest"})
+        con.print(f"launched run {run_id}")
         with con.status(f"run {run_id} in progress") as status:
             run = launch.wait(instance, run_id, on_poll=lambda _: status.update(
                 f"run {run_id}: {launch.latest_message(instance, run_id)}"))

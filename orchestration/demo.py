@@ -19,16 +19,17 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from orchestration import constants, launch, local_runs, settings
+from orchestration import constants, feeder, launch, local_runs, settings
 
 SAMPLE = settings.SAMPLE_DATA_DIR / "batchdata_sample.csv"
 BROKERS = settings.SAMPLE_DATA_DIR / "brokers.csv"
 SENSOR_CURSOR_FILE = ".demo_sensor_cursor"  # in the landing dir: the demo's sensor keeps its place
 
 
-def next_weekday(today: date) -> date:
+def next_feed_day(today: date, holidays: str = "") -> date:
+    """The next day the feeder feeds: a weekday that is not a configured holiday."""
     day = today + timedelta(days=1)
-    while day.weekday() >= 5:
+    while not feeder.is_feed_day(day, holidays)[0]:
         day += timedelta(days=1)
     return day
 
@@ -115,7 +116,8 @@ def _run_jobs(con, instance, defs, url: str, sample: Path, status: int) -> int:
         con.print("[bold]3.[/] dbt build: scores, contactable view (the 05:30 refresh job)")
         if not run_and_wait(con, instance, go, "contactable_refresh_job"):
             return 1
-        feed_day = next_weekday(datetime.now(ZoneInfo(constants.TIMEZONE)).date())
+        feed_day = next_feed_day(datetime.now(ZoneInfo(constants.TIMEZONE)).date(),
+                                 os.environ.get("EC_FEED_HOLIDAYS", ""))
         con.print(f"[bold]4.[/] campaign feed for the next weekday, {feed_day} (the 06:00 job)")
         feed_run = run_and_wait(con, instance, go, "campaign_feed_job", partition_key=feed_day.isoformat())
         if not feed_run:

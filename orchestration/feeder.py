@@ -25,12 +25,41 @@ CONSENT_LINK_PLACEHOLDER = "{{consent_link}}"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def is_feed_day(day: date, holidays: Iterable[str] = ()) -> tuple[bool, str]:
-    """(feeds?, why not). Weekends and configured holidays (YYYY-MM-DD) get no feed."""
+def holidays_of(setting: str | Iterable[str], year: int) -> dict[str, str]:
+    """{YYYY-MM-DD: name} of the no-feed days one setting names for ``year``.
+
+    The setting lists dates (YYYY-MM-DD) and calendar names, separated by commas or spaces:
+    ``US`` is the US federal calendar (the ``holidays`` package: Thanksgiving, Christmas,
+    observed days...), ``NYSE`` the stock exchange's. ``"US, 2026-12-24"`` adds Christmas Eve.
+    """
+    items = setting.replace(",", " ").split() if isinstance(setting, str) else list(setting)
+    out: dict[str, str] = {}
+    for item in items:
+        if item.upper() == "US":
+            import holidays
+
+            out.update({d.isoformat(): name for d, name in holidays.US(years=year).items()})
+        elif item.upper() == "NYSE":
+            import holidays
+
+            out.update({d.isoformat(): name for d, name in holidays.NYSE(years=year).items()})
+        else:
+            try:
+                date.fromisoformat(item)
+            except ValueError:
+                raise ValueError(f"holiday setting {item!r} is neither YYYY-MM-DD nor a calendar (US, NYSE)") \
+                    from None
+            out.setdefault(item, "configured holiday")
+    return out
+
+
+def is_feed_day(day: date, holidays: str | Iterable[str] = ()) -> tuple[bool, str]:
+    """(feeds?, why not). Weekends and holidays (see ``holidays_of``) get no feed."""
     if day.weekday() >= 5:
         return False, f"{day:%A} {day.isoformat()} is a weekend day: no feed"
-    if day.isoformat() in set(holidays):
-        return False, f"{day.isoformat()} is a configured holiday: no feed"
+    name = holidays_of(holidays, day.year).get(day.isoformat())
+    if name:
+        return False, f"{day.isoformat()} is a holiday ({name}): no feed"
     return True, ""
 
 

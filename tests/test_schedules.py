@@ -46,7 +46,7 @@ def test_tick_times_across_the_weekend_and_dst_change():
 def _evaluate(when: datetime, holidays=()):
     ctx = build_schedule_context(scheduled_execution_time=when,
                                  resources={"feeder_settings": FeederSettings(outbox_dir="/tmp/unused",
-                                                                               holidays=list(holidays))})
+                                                                               holidays=",".join(holidays))})
     return campaign_feed_schedule(ctx)
 
 
@@ -61,6 +61,18 @@ def test_friday_and_monday_ticks_request_their_own_date():
 def test_holiday_tick_skips_with_a_reason():
     res = _evaluate(datetime(2026, 12, 25, 6, 0, tzinfo=LA), holidays=["2026-12-25"])
     assert isinstance(res, SkipReason) and "holiday" in res.skip_message
+
+
+def test_thanksgiving_is_skipped_by_the_configured_calendar(defs):
+    """The deployed resource reads EC_FEED_HOLIDAYS (default: the US federal calendar)."""
+    settings = defs.get_repository_def().get_top_level_resources()["feeder_settings"]
+    ctx = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 26, 6, 0, tzinfo=LA),
+                                 resources={"feeder_settings": settings})
+    res = campaign_feed_schedule(ctx)
+    assert isinstance(res, SkipReason) and "Thanksgiving Day" in res.skip_message
+    ctx = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 27, 6, 0, tzinfo=LA),
+                                 resources={"feeder_settings": settings})
+    assert isinstance(campaign_feed_schedule(ctx), RunRequest)
 
 
 def test_feed_partitions_are_weekdays_with_the_window_opening_at_six():

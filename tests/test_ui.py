@@ -26,8 +26,17 @@ QUERY = """
 """
 
 
-def _graphql(port: int) -> dict | None:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": QUERY}).encode(),
+REEXECUTE = """
+mutation($parent: String!) { launchPipelineReexecution(
+    reexecutionParams: {parentRunId: $parent, strategy: ALL_STEPS}) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }
+"""
+RUN = """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status parentRunId } } }"""
+
+
+def _graphql(port: int, query: str = QUERY, variables: dict | None = None) -> dict | None:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql",
+                                 data=json.dumps({"query": query, "variables": variables or {}}).encode(),
                                  headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -36,10 +45,13 @@ def _graphql(port: int) -> dict | None:
         return None
 
 
+CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
+
+
 @pytest.fixture
 def ui(embedded):
     port = free_port()
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
+    env = CLEAN_ENV
     log = open(REPO_ROOT / ".pytest_ui.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([str(os.path.relpath(os.path.join(os.path.dirname(sys.executable), "equity"),
                                                  REPO_ROOT)), "ui", "--port", str(port)],
@@ -68,9 +80,10 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
     assert entry["name"] == "equity-connect"
     assert location["__typename"] == "RepositoryLocation", location.get("message")
     [repo] = location["repositories"]
-    assert {j["name"] for j in repo["jobs"]} >= {"ingest_upload", "contactable_refresh_job", "campaign_feed_job"}
+    assert {j["name"] for j in repo["jobs"]} >= {"ingest_upload", "contactable_refresh_job", "campaign_feed_job",
+                                                  "housekeeping_job"}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repo["schedules"]} == {
-        ("campaign_feed_schedule", "RUNNING"), ("contactable_refresh", "RUNNING")}
+        ("campaign_feed_schedule", "RUNNING"), ("contactable_refresh", "RUNNING"), ("housekeeping_schedule", "RUNNING")}
     assert {(s["name"], s["sensorState"]["status"]) for s in repo["sensors"]} == {
         ("upload_sensor", "RUNNING"), ("alert_on_run_failure", "RUNNING"), ("alert_on_check_failure", "RUNNING")}
     groups = {"/".join(a["assetKey"]["path"]): a["groupName"] for a in repo["assetNodes"]}
@@ -80,6 +93,7 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
         "analytics/int_lead_scores": "warehouse",
         "analytics/mv_contactable_leads": "campaign", "campaign_feed": "campaign"}
     assert all(a["description"] for a in repo["assetNodes"])
+    reexecute_a_launched_run(port)
 
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
@@ -91,3 +105,47 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
 
 def _session_processes(sid: int) -> list[str]:
     return subprocess.run(["pgrep", "-s", str(sid)], capture_output=True, text=True).stdout.split()
+
+
+def _project_env() -> dict[str, str]:
+    """The environment `equity` gives its own processes (what `equity env` prints)."""
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "equity"), "env"], cwd=REPO_ROOT,
+                         env=CLEAN_ENV, capture_output=True, text=True, check=True).stdout
+    return {k.removeprefix("export "): json.loads(v) for k, v in (line.split("=", 1) for line in out.splitlines())}
+
+
+def reexecute_a_launched_run(port: int) -> None:
+    """A run launched as the demo and `equity ingest` launch theirs is re-executed over GraphQL,
+    as the UI's "Re-execute all" does, and succeeds."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from orchestration.ingest import signing
+    from orchestration.ingest.landing import Landing
+    from orchestration.ingest.receipt import Receiver
+
+    env = _project_env()
+    keys = signing.parse_keys(Path(env["EC_UPLOAD_KEYS_FILE"]).read_text())
+    body = f"address,city,state,zip,email\n1 Ui St,Springfield,IL,62704,ui.{time.time_ns()}@example.com\n".encode()
+    path = Path(env["EC_LANDING_DIR"]) / ".tmp" / "ui_reexecution.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    now = datetime.now(UTC)
+    outcome = Receiver(Landing(env["EC_LANDING_DIR"]), keys, env["EC_WAREHOUSE_URL"]).receive_file(
+        path, signing.sign(body, source="generic", key=keys[0], when=now), received_at=now)
+    assert outcome.accepted, outcome.message
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "equity"), "ingest", outcome.upload_id],
+                         cwd=REPO_ROOT, env=CLEAN_ENV, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    parent = out.stdout.split("launched run ", 1)[1].split()[0]
+
+    launched = _graphql(port, REEXECUTE, {"parent": parent})["launchPipelineReexecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    child = launched["run"]["runId"]
+    deadline, run = time.monotonic() + 240, {}
+    while time.monotonic() < deadline:
+        run = _graphql(port, RUN, {"id": child})["runOrError"]
+        if run.get("status") in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(2)
+    assert run == {"__typename": "Run", "status": "SUCCESS", "parentRunId": parent}

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from orchestration import settings
+from orchestration import constants, settings
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,11 @@ class Runtime:
             "EC_LANDING_DIR": str(settings.landing_dir()),
             "EC_OUTBOX_DIR": str(settings.outbox_dir()),
             "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
+            # Feeder: the cap, the no-feed days (the US federal calendar unless set), an optional
+            # endpoint each export is POSTed to.
+            "EC_DAILY_FEED_CAP": os.environ.get("EC_DAILY_FEED_CAP", str(constants.DAILY_FEED_CAP)),
+            "EC_FEED_HOLIDAYS": os.environ.get("EC_FEED_HOLIDAYS", "US"),
+            "EC_CAMPAIGN_ENDPOINT_URL": os.environ.get("EC_CAMPAIGN_ENDPOINT_URL", ""),
             # Alerts: none unless webhooks are configured; links point at the local UI by default.
             "EC_ALERT_WEBHOOK_URLS": os.environ.get("EC_ALERT_WEBHOOK_URLS", ""),
             "EC_UI_URL": os.environ.get("EC_UI_URL", "http://127.0.0.1:3000"),

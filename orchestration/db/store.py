@@ -325,3 +325,13 @@ def upsert_brokers(conn: psycopg.Connection, rows: list[dict]) -> int:
     # own it, so a plain ANALYZE would be skipped: analyze_pipeline_table() runs it)
     conn.execute("SELECT analyze_pipeline_table('brokers')")
     return len(params)
+
+
+def cleanup_replay_guards(conn: psycopg.Connection, days: int) -> int:
+    """Delete replay guards older than ``days``; how many went."""
+    return int(conn.execute("SELECT cleanup_replay_guards(make_interval(days => %s))", (days,)).fetchone()[0])
+
+
+def cleanup_consent_tokens(conn: psycopg.Connection) -> int:
+    """Delete expired or used consent tokens; how many went."""
+    return int(conn.execute("SELECT cleanup_consent_tokens()").fetchone()[0])

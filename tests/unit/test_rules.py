@@ -69,3 +69,13 @@ def test_dbt_runs_in_the_same_time_zone_as_the_schedules():
 
 def test_every_upload_source_has_a_profile():
     assert set(constants.SOURCES) == set(profiles.PROFILES)
+
+
+def test_holiday_setting_names_dates_and_calendars():
+    days = feeder.holidays_of("US, 2026-12-24", 2026)
+    assert days["2026-11-26"] == "Thanksgiving Day" and days["2026-12-24"] == "configured holiday"
+    assert "2026-12-24" not in feeder.holidays_of("US", 2026)
+    assert feeder.is_feed_day(date(2026, 11, 26), "US")[0] is False
+    assert feeder.is_feed_day(date(2026, 11, 26), "")[0] is True
+    with pytest.raises(ValueError, match="neither YYYY-MM-DD nor a calendar"):
+        feeder.holidays_of("Thanksgiving", 2026)
