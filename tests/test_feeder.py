@@ -101,9 +101,14 @@ def test_backfill_of_three_missed_weekdays(db, instance, defs):
 def test_shortfall_is_explained(db, instance, defs):
     seed(db, 180)
     refresh(defs, instance)
-    meta = feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY))
+    result = run_job(defs, instance, "campaign_feed_job", FRIDAY)
+    meta = feed_meta(result)
     assert meta["fed"] == 180 and meta["shortfall"] == 70
     assert "only 180 fed" in meta["shortfall_reason"] and "180 in mv_contactable_leads" in meta["shortfall_reason"]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["feed_shortfall"].passed and checks["feed_shortfall"].severity.value == "WARN"
+    assert checks["feed_shortfall"].description == meta["shortfall_reason"]
+    assert checks["campaign_push"].passed
 
 
 def test_broker_weekly_cap_is_respected(db, instance, defs):
@@ -207,6 +212,10 @@ def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dl
     assert result.success
     meta = feed_meta(result)
     assert meta["fed"] == 30 and meta["post_statuses"] == [503, 503, 503]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["campaign_push"].passed and checks["campaign_push"].severity.value == "ERROR"
+    assert "failed after 3 attempts" in checks["campaign_push"].description
+    assert not checks["feed_shortfall"].passed       # 30 contactable leads for a cap of 250
     assert len(fed_ids(db, FRIDAY)) == 30
     with psycopg.connect(db) as conn:
         statuses = [r[0] for r in conn.execute(

@@ -28,8 +28,30 @@ feed_partitions = dg.TimeWindowPartitionsDefinition(
     end_offset=2)
 
 
+FEED_CHECKS = [
+    dg.AssetCheckSpec("feed_shortfall", asset="campaign_feed",
+                      description="The date got its full daily cap; a WARN names why not (few contactable "
+                                  "leads, broker caps...)."),
+    dg.AssetCheckSpec("campaign_push", asset="campaign_feed",
+                      description="The export reached the campaign endpoint (when one is configured); an "
+                                  "ERROR leaves the export in the DLQ."),
+]
+
+
+def _checks(*, shortfall: int = 0, shortfall_reason: str = "", push_ok: bool = True,
+            push: str = "no endpoint configured") -> list[dg.AssetCheckResult]:
+    return [
+        dg.AssetCheckResult(check_name="feed_shortfall", passed=shortfall == 0,
+                            severity=dg.AssetCheckSeverity.WARN, description=shortfall_reason or "cap reached",
+                            metadata={"shortfall": shortfall}),
+        dg.AssetCheckResult(check_name="campaign_push", passed=push_ok, severity=dg.AssetCheckSeverity.ERROR,
+                            description=push),
+    ]
+
+
 @dg.asset(partitions_def=feed_partitions, group_name="campaign", kinds={"postgres", "csv"},
           deps=[get_asset_key_for_model([warehouse_dbt.warehouse_dbt_models], "mv_contactable_leads")],
+          check_specs=FEED_CHECKS,
           description="Up to daily_cap top-scored contactable leads for the feed date, each fed once, ever.")
 def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                   feeder_settings: FeederSettings) -> dg.MaterializeResult:
@@ -37,7 +59,8 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     ok, why = feeder.is_feed_day(day, feeder_settings.holidays)
     if not ok:
         context.log.info(why)
-        return dg.MaterializeResult(metadata={"fed": 0, "skipped": why})
+        return dg.MaterializeResult(metadata={"fed": 0, "skipped": why},
+                                    check_results=_checks(shortfall_reason=why, push="no feed on this day"))
     result = feeder.feed(warehouse.url, day, daily_cap=feeder_settings.daily_cap, run_id=context.run.run_id,
                          role=warehouse.role_or_none)
     context.log.info(f"fed {result.fed_now} leads for {day} ({result.fed_for_date}/{result.daily_cap} for the date)"
@@ -49,6 +72,7 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "score_max": result.score_max if result.score_max is not None else 0,
         "by_broker": dg.MetadataValue.json(result.by_broker),
     }
+    push_ok, push = True, "no endpoint configured" if feeder_settings.endpoint_url == "" else "nothing to send"
     if result.export_rows:
         path = feeder.write_outbox(Path(feeder_settings.outbox_dir), day, result.batch_id,
                                    feeder.export_csv(result.export_rows))
@@ -66,10 +90,14 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                 if not post.ok:
                     store.record_dlq(conn, "campaign_feed", f"POST of batch {result.batch_id} failed: {post.error}",
                                      {"batch_id": result.batch_id, "export": str(path), "statuses": post.statuses})
+            push_ok = post.ok
+            push = (f"sent (HTTP {post.statuses[-1]})" if post.ok else
+                    f"failed after {post.attempts} attempts ({post.error}); the export is in the DLQ")
             if not post.ok:
                 context.log.warning(f"POST to the campaign endpoint failed after {post.attempts} attempts "
                                     f"({post.error}); the batch is recorded and the export kept in the DLQ")
-    return dg.MaterializeResult(metadata=meta)
+    return dg.MaterializeResult(metadata=meta, check_results=_checks(
+        shortfall=result.shortfall, shortfall_reason=result.shortfall_reason or "", push_ok=push_ok, push=push))
 
 
 campaign_feed_job = dg.define_asset_job("campaign_feed_job", selection=[campaign_feed],
