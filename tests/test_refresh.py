@@ -80,3 +80,19 @@ def test_model_sql_change_is_rebuilt_and_swapped_in(db, instance, tmp_path, defs
     # And an unchanged model afterwards is a plain concurrent refresh.
     again = dbt(project, "run", "--select", "mv_contactable_leads")
     assert again.returncode == 0 and "swapping it in" not in again.stdout
+
+
+def test_the_freshness_check_passes_after_a_refresh_and_warns_when_one_was_skipped(db, instance, defs):
+    seed(db, 5)
+    result = run_job(defs, instance, "contactable_refresh_job")
+    [fresh] = [c for c in result.get_asset_check_evaluations() if c.check_name == "contactable_fresh"]
+    assert fresh.passed and fresh.description.startswith("refreshed at")
+    with psycopg.connect(db, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(hashtextextended('equity-connect:refresh:mv_contactable_leads', 0))")
+        try:
+            skipped_run = run_job(defs, instance, "contactable_refresh_job")
+        finally:
+            holder.execute("SELECT pg_advisory_unlock_all()")
+    assert skipped_run.success                       # a skipped refresh is not a failed run...
+    [stale] = [c for c in skipped_run.get_asset_check_evaluations() if c.check_name == "contactable_fresh"]
+    assert not stale.passed and stale.severity.value == "WARN" and "was skipped" in stale.description

@@ -7,8 +7,14 @@
     log line instead of queueing or failing;
   - a change to the model's SQL (dbt only compares index config on a normal run) is detected by the
     model checksum stored as the view's comment; the new definition is then built beside the old
-    view and swapped in within the same transaction, so readers always have a view.
+    view and swapped in within the same transaction, so readers always have a view;
+  - every outcome is recorded in pipeline_events (view_refreshed / refresh_skipped, stage = the
+    view's name), in the same transaction: the contactable_fresh asset check reads them.
 -#}
+
+{% macro ec_record_refresh(relation, event_type) -%}
+insert into pipeline_events (event_type, stage) values ('{{ event_type }}', '{{ relation.identifier }}')
+{%- endmacro %}
 
 {% macro ec_mv_checksum_text() -%}
 equity-connect model checksum {{ model.checksum.checksum }}
@@ -34,12 +40,13 @@ equity-connect model checksum {{ model.checksum.checksum }}
       ).columns[0].values()[0] -%}
     {%- if not got -%}
       {{ log("equity-connect: another refresh of " ~ relation ~ " holds the advisory lock; this refresh is skipped", info=True) }}
-      select 1
+      {{ ec_record_refresh(relation, 'refresh_skipped') }}
     {%- else -%}
       {%- set stored = run_query(
           "select coalesce(obj_description('" ~ relation ~ "'::regclass, 'pg_class'), '')"
         ).columns[0].values()[0] -%}
       {%- if stored == ec_mv_checksum_text() -%}
+        {{ ec_record_refresh(relation, 'view_refreshed') }};
         refresh materialized view concurrently {{ relation }}
       {%- else -%}
         {{ log("equity-connect: the SQL of " ~ relation ~ " changed; building the new definition beside it and swapping it in", info=True) }}
@@ -47,7 +54,8 @@ equity-connect model checksum {{ model.checksum.checksum }}
         drop materialized view if exists {{ fresh }};
         {{ postgres__get_create_materialized_view_as_sql(fresh, sql) }};
         drop materialized view {{ relation }};
-        alter materialized view {{ fresh }} rename to {{ relation.identifier }}
+        alter materialized view {{ fresh }} rename to {{ relation.identifier }};
+        {{ ec_record_refresh(relation, 'view_refreshed') }}
       {%- endif -%}
     {%- endif -%}
   {%- endif -%}

@@ -335,3 +335,9 @@ def cleanup_replay_guards(conn: psycopg.Connection, days: int) -> int:
 def cleanup_consent_tokens(conn: psycopg.Connection) -> int:
     """Delete expired or used consent tokens; how many went."""
     return int(conn.execute("SELECT cleanup_consent_tokens()").fetchone()[0])
+
+
+def last_refresh(conn: psycopg.Connection, view: str) -> tuple[str, datetime] | None:
+    """(view_refreshed | refresh_skipped, when) of the view's latest refresh attempt, if any."""
+    return conn.execute("SELECT event_type, created_at FROM pipeline_events WHERE stage = %s AND event_type IN"
+                        " ('view_refreshed', 'refresh_skipped') ORDER BY id DESC LIMIT 1", (view,)).fetchone()

@@ -79,3 +79,21 @@ def test_holiday_setting_names_dates_and_calendars():
     assert feeder.is_feed_day(date(2026, 11, 26), "")[0] is True
     with pytest.raises(ValueError, match="neither YYYY-MM-DD nor a calendar"):
         feeder.holidays_of("Thanksgiving", 2026)
+
+
+def test_contactable_freshness_rules():
+    from datetime import UTC, datetime
+
+    from orchestration import contactable
+
+    # 2026-03-10 14:00Z is 07:00 in Los Angeles (PDT): today's 05:30 has passed.
+    now = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
+    assert contactable.freshness(("view_refreshed", datetime(2026, 3, 10, 12, 31, tzinfo=UTC)), now)[0] is True
+    stale, why = contactable.freshness(("view_refreshed", datetime(2026, 3, 10, 12, 29, tzinfo=UTC)), now)
+    assert not stale and "not refreshed since 2026-03-10 05:30 PDT" in why
+    skipped, why = contactable.freshness(("refresh_skipped", datetime(2026, 3, 10, 12, 31, tzinfo=UTC)), now)
+    assert not skipped and "skipped" in why
+    assert contactable.freshness(None, now)[0] is False
+    # Before 05:30 the previous day's refresh is the one due.
+    early = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)           # 04:00 PDT
+    assert contactable.freshness(("view_refreshed", datetime(2026, 3, 9, 12, 31, tzinfo=UTC)), early)[0] is True
