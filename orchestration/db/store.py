@@ -45,9 +45,12 @@ def record_event(conn: psycopg.Connection, event_type: str, *, stage: str | None
     )
 
 
-def record_dlq(conn: psycopg.Connection, source: str, reason: str, payload: dict) -> None:
-    conn.execute("INSERT INTO pipeline_dlq (source, reason, payload) VALUES (%s, %s, %s)",
-                 (source, reason, Jsonb(payload)))
+def record_dlq(conn: psycopg.Connection, source: str, reason: str, payload: dict,
+               retry_in_s: float | None = None) -> None:
+    """A DLQ row; ``retry_in_s`` makes it retryable by the DLQ retry job after that many seconds."""
+    conn.execute("INSERT INTO pipeline_dlq (source, reason, payload, retry_after) VALUES (%s, %s, %s,"
+                 " CASE WHEN %s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %s::float8) END)",
+                 (source, reason, Jsonb(payload), retry_in_s, retry_in_s))
 
 
 def record_dlq_many(conn: psycopg.Connection, source: str, items: list[tuple[str, dict]]) -> None:
@@ -341,3 +344,23 @@ def last_refresh(conn: psycopg.Connection, view: str) -> tuple[str, datetime] | 
     """(view_refreshed | refresh_skipped, when) of the view's latest refresh attempt, if any."""
     return conn.execute("SELECT event_type, created_at FROM pipeline_events WHERE stage = %s AND event_type IN"
                         " ('view_refreshed', 'refresh_skipped') ORDER BY id DESC LIMIT 1", (view,)).fetchone()
+
+
+def due_dlq(conn: psycopg.Connection, source: str, limit: int = 100) -> list[tuple[int, dict, int]]:
+    """(id, payload, attempts) of open DLQ rows of ``source`` whose retry time has come, locked for
+    this transaction (a concurrent retry run skips them)."""
+    return conn.execute("SELECT id, payload, attempts FROM pipeline_dlq WHERE source = %s AND resolved_at IS NULL"
+                        " AND retry_after <= now() ORDER BY retry_after LIMIT %s FOR UPDATE SKIP LOCKED",
+                        (source, limit)).fetchall()
+
+
+def settle_dlq(conn: psycopg.Connection, dlq_id: int, *, resolved: bool, retry_in_s: float | None,
+               status: str, note: str) -> None:
+    """Record one retry of a DLQ row: attempts + 1; resolved, due again later, or left for a person
+    (no retry time) with ``status`` and ``note`` in its payload."""
+    conn.execute(
+        "UPDATE pipeline_dlq SET attempts = attempts + 1,"
+        " resolved_at = CASE WHEN %s THEN now() END,"
+        " retry_after = CASE WHEN %s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %s::float8) END,"
+        " payload = payload || jsonb_build_object('status', %s::text, 'last_retry', %s::text)"
+        " WHERE id = %s", (resolved, retry_in_s, retry_in_s, status, note, dlq_id))

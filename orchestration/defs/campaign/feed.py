@@ -88,8 +88,10 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                     store.record_event(conn, "campaign_post", stage="campaign_feed", run_id=context.run.run_id,
                                        http_status=status, details={"batch_id": result.batch_id})
                 if not post.ok:
+                    # Retried by dlq_retry_job (every 15 minutes, doubling delays) until delivered.
                     store.record_dlq(conn, "campaign_feed", f"POST of batch {result.batch_id} failed: {post.error}",
-                                     {"batch_id": result.batch_id, "export": str(path), "statuses": post.statuses})
+                                     {"batch_id": result.batch_id, "export": str(path), "statuses": post.statuses},
+                                     retry_in_s=feeder_settings.dlq_retry_base_s)
             push_ok = post.ok
             push = (f"sent (HTTP {post.statuses[-1]})" if post.ok else
                     f"failed after {post.attempts} attempts ({post.error}); the export is in the DLQ")

@@ -20,6 +20,9 @@ class FeederSettings(dg.ConfigurableResource):
                                                       "(EC_CAMPAIGN_ENDPOINT_URL)")
     post_attempts: int = Field(default=4, description="POST attempts (429, 5xx and connection errors retry)")
     post_backoff_s: float = Field(default=1.0, description="first retry delay; doubles per attempt")
+    dlq_retry_base_s: float = Field(default=300.0, description="a failed push is retried by dlq_retry_job after "
+                                                               "this many seconds, then after doubling delays")
+    dlq_retry_max_attempts: int = Field(default=8, description="retries of a failed push before a person is needed")
 
 
 @dg.definitions
