@@ -347,10 +347,27 @@ def cmd_sql(args) -> int:
     return 0
 
 
+class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in --help, except where there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.required or action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="equity", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
+    _add = sub.add_parser
+
+    def add_parser(name: str, **kwargs):
+        # Every subcommand shows its help as its description and its defaults in --help.
+        kwargs.setdefault("description", kwargs.get("help"))
+        return _add(name, formatter_class=_ShowDefaults, **kwargs)
+
+    sub.add_parser = add_parser
     s = sub.add_parser("setup", help="start the database, migrate, prepare dbt")
     s.add_argument("--skip-dbt", action="store_true", help="do not prepare the dbt manifest")
     s.set_defaults(func=cmd_setup)
@@ -358,40 +375,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
     sub.add_parser("env", help="print export lines for Dagster/dbt/psql").set_defaults(func=cmd_env)
     m = sub.add_parser("migrate", help="alembic upgrade/downgrade")
-    m.add_argument("direction", nargs="?", choices=["up", "down"], default="up")
+    m.add_argument("direction", nargs="?", choices=["up", "down"], default="up", help="migrate up or down")
     m.add_argument("revision", nargs="?", help="target revision (default head / base)")
     m.set_defaults(func=cmd_migrate)
     q = sub.add_parser("sql", help="the database's functions: list them, or show one's live definition",
                        description="Every function and trigger has one file under orchestration/db/sql/. "
                                    "`list` shows each with whether the live database matches its file; "
                                    "`show NAME` prints the live definition (pg_get_functiondef).")
-    q.add_argument("action", choices=["list", "show"])
+    q.add_argument("action", choices=["list", "show"], help="list every function, or show one")
     q.add_argument("name", nargs="?", help="function name, e.g. merge_validated_leads or auth.uid")
     q.set_defaults(func=cmd_sql)
     b = sub.add_parser("brokers", help="load/update brokers from a CSV (company_name, nmls_number, "
                        "license_states, territory_zip_codes as ';' lists, max_leads_per_week)")
-    b.add_argument("file")
+    b.add_argument("file", help="brokers CSV (see orchestration/sample_data/brokers.csv)")
     b.set_defaults(func=cmd_brokers)
     d = sub.add_parser("demo", help="run the main job on bundled sample data and print a summary")
     d.add_argument("--rows", type=int, default=0, help="generate this many rows instead of the bundled file")
     d.set_defaults(func=cmd_demo)
     t = sub.add_parser("test", help="set up and run pytest (no tests collected = failure)")
-    t.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    t.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest as they are")
     t.set_defaults(func=cmd_test)
     u = sub.add_parser("ui", help="open the Dagster UI (dagster dev)")
-    u.add_argument("--host", default="127.0.0.1")
-    u.add_argument("--port", type=int, default=3000)
+    u.add_argument("--host", default="127.0.0.1", help="interface the UI listens on")
+    u.add_argument("--port", type=int, default=3000, help="port of the UI")
     u.set_defaults(func=cmd_ui)
     sv = sub.add_parser("serve", help="run the HTTP upload endpoint")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--host", default="127.0.0.1", help="interface the endpoint listens on")
+    sv.add_argument("--port", type=int, default=8080, help="port of the endpoint")
     sv.add_argument("--max-bytes", type=int, default=constants.MAX_UPLOAD_BYTES,
                     help="largest body accepted (bytes); larger uploads get 413")
     sv.set_defaults(func=cmd_serve)
     up = sub.add_parser("upload", help="sign a CSV and POST it to the upload endpoint")
-    up.add_argument("file")
-    up.add_argument("--source", required=True, choices=constants.SOURCES)
-    up.add_argument("--url", default=os.environ.get("EC_UPLOAD_URL", "http://127.0.0.1:8080"))
+    up.add_argument("file", help="the CSV to send")
+    up.add_argument("--source", required=True, choices=constants.SOURCES, help="the file's column profile")
+    up.add_argument("--url", default=os.environ.get("EC_UPLOAD_URL", "http://127.0.0.1:8080"),
+                    help="the upload endpoint (EC_UPLOAD_URL); the key comes from EC_UPLOAD_KEY or the local key file")
     up.set_defaults(func=cmd_upload)
     ig = sub.add_parser("ingest", help="run the ingest job for one upload and print its counts",
                         description="Runs ingest_upload for the upload's partition — the job the sensor "
@@ -402,8 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--latest", action="store_true", help="the newest accepted upload")
     ig.set_defaults(func=cmd_ingest)
     sg = sub.add_parser("sign", help="write FILE.sig.json for a signed drop into the landing directory")
-    sg.add_argument("file")
-    sg.add_argument("--source", required=True, choices=constants.SOURCES)
+    sg.add_argument("file", help="the CSV to sign")
+    sg.add_argument("--source", required=True, choices=constants.SOURCES, help="the file's column profile")
     sg.set_defaults(func=cmd_sign)
     return p
 
