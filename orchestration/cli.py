@@ -8,6 +8,7 @@
     equity demo             the main job on bundled sample data, with a summary
     equity test [PYTEST ARGS]  run the test suite (fails when no test ran)
     equity ui               Dagster UI (database first; Ctrl-C / SIGTERM stop it cleanly)
+    equity code-server | webserver | daemon    production: the three Dagster processes, separately
     equity serve            the HTTP upload endpoint (POST /uploads)
     equity upload FILE --source S [--url U]   sign and POST a CSV (what a vendor script runs)
     equity sign FILE --source S                write FILE.sig.json for an SFTP-style drop
@@ -166,6 +167,58 @@ def cmd_ui(args) -> int:
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
     return proc.wait()
+
+
+def _run_forwarding(cmd: list[str]) -> int:
+    """Run a long-lived Dagster process with SIGINT/SIGTERM restored in it and forwarded to it."""
+    proc = subprocess.Popen(cmd, cwd=settings.REPO_ROOT, preexec_fn=_reset_signals)
+
+    def forward(signum, _frame):
+        proc.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    return proc.wait()
+
+
+def _prepared() -> None:
+    """Database up, environment exported, dbt manifest prepared once."""
+    manifest_ready = (settings.DBT_PROJECT_DIR / "target" / "manifest.json").exists()
+    cmd_setup(argparse.Namespace(skip_dbt=manifest_ready))
+
+
+def _grpc_workspace(host: str, port: int) -> Path:
+    """A workspace file naming the code server (written into DAGSTER_HOME: generated, not kept)."""
+    path = settings.dagster_home() / "workspace.grpc.yaml"
+    path.write_text(f"load_from:\n  - grpc_server:\n      host: {host}\n      port: {port}\n"
+                    f"      location_name: equity-connect\n")
+    return path
+
+
+def _dagster_exe(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def cmd_code_server(args) -> int:
+    """The code location as its own gRPC process (production: restart it to deploy new code)."""
+    _prepared()
+    return _run_forwarding([_dagster_exe("dagster"), "code-server", "start", "-m", "orchestration.definitions",
+                            "-h", args.host, "-p", str(args.port), "--location-name", "equity-connect"])
+
+
+def cmd_webserver(args) -> int:
+    """The Dagster UI alone, loading the code from the code server."""
+    _prepared()
+    host, port = args.code_server.rsplit(":", 1)
+    return _run_forwarding([_dagster_exe("dagster-webserver"), "-w", str(_grpc_workspace(host, int(port))),
+                            "-h", args.host, "-p", str(args.port)])
+
+
+def cmd_daemon(args) -> int:
+    """The Dagster daemon alone (schedules, sensors, the run queue, run monitoring)."""
+    _prepared()
+    host, port = args.code_server.rsplit(":", 1)
+    return _run_forwarding([_dagster_exe("dagster-daemon"), "run", "-w", str(_grpc_workspace(host, int(port)))])
 
 
 def cmd_serve(args) -> int:
@@ -399,6 +452,18 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--host", default="127.0.0.1", help="interface the UI listens on")
     u.add_argument("--port", type=int, default=3000, help="port of the UI")
     u.set_defaults(func=cmd_ui)
+    cs = sub.add_parser("code-server", help="production: the code location as its own gRPC process")
+    cs.add_argument("--host", default="127.0.0.1", help="interface the code server listens on")
+    cs.add_argument("--port", type=int, default=4266, help="port of the code server")
+    cs.set_defaults(func=cmd_code_server)
+    ws = sub.add_parser("webserver", help="production: the Dagster UI alone, code from the code server")
+    ws.add_argument("--host", default="127.0.0.1", help="interface the UI listens on")
+    ws.add_argument("--port", type=int, default=3000, help="port of the UI")
+    ws.add_argument("--code-server", default="127.0.0.1:4266", help="host:port of `equity code-server`")
+    ws.set_defaults(func=cmd_webserver)
+    dm = sub.add_parser("daemon", help="production: the Dagster daemon alone (schedules, sensors, run queue)")
+    dm.add_argument("--code-server", default="127.0.0.1:4266", help="host:port of `equity code-server`")
+    dm.set_defaults(func=cmd_daemon)
     sv = sub.add_parser("serve", help="run the HTTP upload endpoint")
     sv.add_argument("--host", default="127.0.0.1", help="interface the endpoint listens on")
     sv.add_argument("--port", type=int, default=8080, help="port of the endpoint")

@@ -1,0 +1,118 @@
+"""Production shape: the code server, the webserver and the daemon as three processes
+(`equity code-server`, `equity webserver`, `equity daemon`, started as the docs say, with a clean
+environment) on the embedded PostgreSQL. A signed upload is picked up by the sensor in the daemon,
+whose run succeeds; the code server is killed, the webserver reports the location down, and it
+recovers once the code server is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestration.local_runs import free_port
+from orchestration.settings import REPO_ROOT
+from tests.test_ui import CLEAN_ENV, _graphql, _project_env
+
+EQUITY = os.path.join(os.path.dirname(sys.executable), "equity")
+LOCATION = """{ workspaceOrError { ... on Workspace { locationEntries { name
+    locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+RELOAD = """mutation { reloadRepositoryLocation(repositoryLocationName: "equity-connect") {
+    __typename ... on WorkspaceLocationEntry { locationOrLoadError { __typename } } } }"""
+RUNS = """query($uid: String!) { runsOrError(filter: {tags: [{key: "dagster/partition", value: $uid}]}) {
+    ... on Runs { results { runId status } } } }"""
+
+
+class Process:
+    def __init__(self, name: str, *args: str):
+        self.log = open(REPO_ROOT / f".pytest_{name}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([EQUITY, *args], cwd=REPO_ROOT, env=CLEAN_ENV, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def wait_for(what: str, fn, timeout: float = 240, every: float = 2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def location_state(port: int) -> str | None:
+    data = _graphql(port, LOCATION)
+    entries = (data or {}).get("workspaceOrError", {}).get("locationEntries") or []
+    return entries[0]["locationOrLoadError"]["__typename"] if entries and entries[0]["locationOrLoadError"] else None
+
+
+def land_upload() -> str:
+    from orchestration.ingest import signing
+    from orchestration.ingest.landing import Landing
+    from orchestration.ingest.receipt import Receiver
+
+    env = _project_env()
+    keys = signing.parse_keys(Path(env["EC_UPLOAD_KEYS_FILE"]).read_text())
+    body = f"address,city,state,zip,email\n2 Deploy St,Springfield,IL,62704,d.{time.time_ns()}@example.com\n".encode()
+    path = Path(env["EC_LANDING_DIR"]) / ".tmp" / "deployment.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    now = datetime.now(UTC)
+    outcome = Receiver(Landing(env["EC_LANDING_DIR"]), keys, env["EC_WAREHOUSE_URL"]).receive_file(
+        path, signing.sign(body, source="generic", key=keys[0], when=now), received_at=now)
+    assert outcome.accepted, outcome.message
+    return outcome.upload_id
+
+
+@pytest.fixture
+def deployment(embedded):
+    grpc, web = free_port(), free_port()
+    procs = {"code": Process("code_server", "code-server", "--port", str(grpc))}
+    procs["web"] = Process("webserver", "webserver", "--port", str(web), "--code-server", f"127.0.0.1:{grpc}")
+    procs["daemon"] = Process("daemon", "daemon", "--code-server", f"127.0.0.1:{grpc}")
+    try:
+        yield procs, grpc, web
+    finally:
+        for p in procs.values():
+            p.stop()
+
+
+def test_three_processes_run_an_upload_and_survive_a_code_server_restart(deployment):
+    procs, grpc, web = deployment
+    assert wait_for("the location to load", lambda: location_state(web) == "RepositoryLocation")
+
+    uid = land_upload()
+
+    def finished():
+        runs = ((_graphql(web, RUNS, {"uid": uid}) or {}).get("runsOrError") or {}).get("results") or []
+        done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+        return done[0] if done else None
+
+    run = wait_for("the sensor's run to finish", finished, timeout=300, every=3)
+    assert run["status"] == "SUCCESS", f"run {run['runId']}: see .pytest_daemon.log"
+
+    procs["code"].stop(signal.SIGKILL)
+    down = _graphql(web, RELOAD)["reloadRepositoryLocation"]
+    assert down["locationOrLoadError"]["__typename"] == "PythonError"     # the UI says the location is down
+    procs["code"] = Process("code_server", "code-server", "--port", str(grpc))
+
+    def back():
+        result = (_graphql(web, RELOAD) or {}).get("reloadRepositoryLocation") or {}
+        return (result.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation"
+
+    assert wait_for("the location to come back", back, timeout=120, every=3)
