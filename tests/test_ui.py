@@ -81,10 +81,10 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
     assert location["__typename"] == "RepositoryLocation", location.get("message")
     [repo] = location["repositories"]
     assert {j["name"] for j in repo["jobs"]} >= {"ingest_upload", "contactable_refresh_job", "campaign_feed_job",
-                                                  "housekeeping_job", "dlq_retry_job"}
+                                                  "housekeeping_job", "dlq_retry_job", "pipeline_health_job"}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repo["schedules"]} == {
         ("campaign_feed_schedule", "RUNNING"), ("contactable_refresh", "RUNNING"), ("housekeeping_schedule", "RUNNING"),
-        ("dlq_retry_schedule", "RUNNING")}
+        ("dlq_retry_schedule", "RUNNING"), ("pipeline_health_schedule", "RUNNING")}
     assert {(s["name"], s["sensorState"]["status"]) for s in repo["sensors"]} == {
         ("upload_sensor", "RUNNING"), ("alert_on_run_failure", "RUNNING"), ("alert_on_check_failure", "RUNNING")}
     groups = {"/".join(a["assetKey"]["path"]): a["groupName"] for a in repo["assetNodes"]}

@@ -364,3 +364,21 @@ def settle_dlq(conn: psycopg.Connection, dlq_id: int, *, resolved: bool, retry_i
         " retry_after = CASE WHEN %s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %s::float8) END,"
         " payload = payload || jsonb_build_object('status', %s::text, 'last_retry', %s::text)"
         " WHERE id = %s", (resolved, retry_in_s, retry_in_s, status, note, dlq_id))
+
+
+def door_counts(conn: psycopg.Connection, hours: float) -> dict[str, int]:
+    """Upload receipts of the last ``hours``: accepted, refused, and refused by code."""
+    rows = conn.execute(
+        "SELECT CASE WHEN event_type = 'upload_received' THEN 'accepted' ELSE details->>'code' END, count(*)"
+        " FROM pipeline_events WHERE stage = 'receipt' AND created_at > now() - make_interval(secs => %s)"
+        " GROUP BY 1", (hours * 3600,)).fetchall()
+    return {k or "unknown": int(n) for k, n in rows}
+
+
+def dlq_needing_a_person(conn: psycopg.Connection) -> dict[str, int]:
+    """Open DLQ items no job will retry, by source (row-level rejects and malformed records are
+    reported with their upload, not here)."""
+    rows = conn.execute(
+        "SELECT source, count(*) FROM pipeline_dlq WHERE resolved_at IS NULL AND retry_after IS NULL"
+        " AND source NOT IN ('leads_staging', 'leads_validated', 'upload_receipt') GROUP BY 1").fetchall()
+    return {k: int(n) for k, n in rows}

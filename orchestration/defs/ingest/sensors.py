@@ -21,13 +21,19 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest.landing import SIDECAR_SUFFIX
 from orchestration.ingest.receipt import Receiver
 
+HEALTH_CHECKS = [dg.AssetCheckKey(dg.AssetKey("landed_file"), "hmac_failure_rate"),
+                 dg.AssetCheckKey(dg.AssetKey("landed_file"), "duplicate_upload_rate"),
+                 dg.AssetCheckKey(dg.AssetKey("leads"), "dlq_needs_a_person")]
 LAG_NS = 120 * 1_000_000_000
 SIDECAR_BUDGET_S = 30.0
 
 # One process per run, not one per step: each step would otherwise spend tens of seconds importing
 # dagster, dbt, pandas and pyarrow in a process of its own before computing for a second or two.
+# The upload's assets and its own checks (records_reconcile); the door/DLQ health checks, which
+# also target ingest assets, run on their own schedule (pipeline_health_job), not in every ingest.
 ingest_job = dg.define_asset_job(
-    "ingest_upload", selection=dg.AssetSelection.groups(GROUP), executor_def=dg.in_process_executor,
+    "ingest_upload", selection=dg.AssetSelection.groups(GROUP) - dg.AssetSelection.checks(*HEALTH_CHECKS),
+    executor_def=dg.in_process_executor,
     tags={"equity/writes": "leads"},  # one ingest at a time writes leads (dagster.yaml)
     description="Take one accepted upload from its landed file to merged leads.",
 )
