@@ -69,31 +69,46 @@ def test_a_failed_push_is_retried_until_delivered(db, instance, defs):
     assert event[0] == 200 and event[1]["attempts"] == 3
 
 
-def test_a_refusal_is_left_for_a_person(db, instance, defs):
-    seed(db, 5)
-    refresh(defs, instance)
-    app, seen = endpoint([503, 400])
+def open_push(db, tmp_path) -> None:
+    """A DLQ row as a failed feed push leaves it (the feed path itself is the test above)."""
+    export = tmp_path / "campaign_2026-03-06_batch1.csv"
+    export.write_text("email\nx@example.com\n")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("INSERT INTO pipeline_dlq (source, reason, payload, retry_after) VALUES ('campaign_feed',"
+                     " 'POST of batch 1 failed: HTTP 503', jsonb_build_object('batch_id', 1, 'export', %s::text),"
+                     " now())", (str(export),))
+
+
+def test_a_refusal_is_left_for_a_person(db, instance, defs, tmp_path):
+    open_push(db, tmp_path)
+    app, seen = endpoint([400])
     with EndpointThread(app) as ep:
         url = ep.url + "/import"
-        assert run(defs, instance, "campaign_feed_job", url, FRIDAY).success
         assert run(defs, instance, "dlq_retry_job", url).success
         assert run(defs, instance, "dlq_retry_job", url).success     # not due again: no retry time
-    assert seen == [503, 400]
+    assert seen == [400]
     attempts, resolved, due, status, note = dlq_row(db)
     assert (attempts, resolved, due, status) == (1, False, False, "permanent")
     assert note == "the endpoint refused the export (HTTP 400)"
 
 
-def test_retries_give_up_after_the_limit(db, instance, defs):
-    seed(db, 5)
-    refresh(defs, instance)
+def test_retries_give_up_after_the_limit(db, instance, defs, tmp_path):
+    open_push(db, tmp_path)
     app, seen = endpoint([503])
     with EndpointThread(app) as ep:
         url = ep.url + "/import"
-        assert run(defs, instance, "campaign_feed_job", url, FRIDAY).success
         for _ in range(6):
             assert run(defs, instance, "dlq_retry_job", url).success
-    assert len(seen) == 1 + 5                                # the feed's POST, then five retries
+    assert len(seen) == 5                                    # five retries, then left alone
     attempts, resolved, due, status, note = dlq_row(db)
     assert (attempts, resolved, due, status) == (5, False, False, "gave_up")
     assert note.startswith("5 attempts failed; last: HTTP 503")
+
+
+def test_a_missing_export_is_permanent(db, instance, defs, tmp_path):
+    open_push(db, tmp_path)
+    (tmp_path / "campaign_2026-03-06_batch1.csv").unlink()
+    app, seen = endpoint([200])
+    with EndpointThread(app) as ep:
+        assert run(defs, instance, "dlq_retry_job", ep.url + "/import").success
+    assert seen == [] and dlq_row(db)[3] == "permanent" and "is gone" in dlq_row(db)[4]
