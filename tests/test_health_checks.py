@@ -57,3 +57,10 @@ def test_rate_rules():
     ok, why, rate = health.rate_verdict({"accepted": 8, "bad_signature": 2}, "bad_signature", 0.2, 5, "bad", "hour")
     assert ok and rate == 0.2 and "(20%; limit 20%)" in why
     assert health.dlq_verdict({}) == (True, "no DLQ item is waiting for a person")
+
+
+def test_thresholds_come_from_the_environment(db, instance, defs, monkeypatch):
+    receipts(db, 4, {"bad_signature": 6})
+    monkeypatch.setenv("EC_MAX_BAD_SIGNATURE_PERCENT", "70")
+    hmac = checks(defs, instance)["hmac_failure_rate"]
+    assert hmac.passed and "(60%; limit 70%)" in hmac.description

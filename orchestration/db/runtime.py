@@ -73,6 +73,10 @@ class Runtime:
             "EC_DAILY_FEED_CAP": os.environ.get("EC_DAILY_FEED_CAP", str(constants.DAILY_FEED_CAP)),
             "EC_FEED_HOLIDAYS": os.environ.get("EC_FEED_HOLIDAYS", "US"),
             "EC_CAMPAIGN_ENDPOINT_URL": os.environ.get("EC_CAMPAIGN_ENDPOINT_URL", ""),
+            # Quality gates: a file is refused above this reject rate; door health thresholds.
+            "EC_MAX_REJECT_PERCENT": os.environ.get("EC_MAX_REJECT_PERCENT", "20"),
+            "EC_MAX_BAD_SIGNATURE_PERCENT": os.environ.get("EC_MAX_BAD_SIGNATURE_PERCENT", "20"),
+            "EC_MAX_REPLAY_PERCENT": os.environ.get("EC_MAX_REPLAY_PERCENT", "50"),
             # Alerts: none unless webhooks are configured; links point at the local UI by default.
             "EC_ALERT_WEBHOOK_URLS": os.environ.get("EC_ALERT_WEBHOOK_URLS", ""),
             "EC_UI_URL": os.environ.get("EC_UI_URL", "http://127.0.0.1:3000"),

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from orchestration import health
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest import signing
 from orchestration.ingest.landing import Landing
@@ -17,7 +18,8 @@ class IngestSettings(dg.ConfigurableResource):
 
     landing_dir: str = Field(description="landing directory (EC_LANDING_DIR)")
     upload_keys_file: str = Field(description="file of active 'key_id:secret' lines (EC_UPLOAD_KEYS_FILE)")
-    max_reject_rate: float = Field(default=0.2, description="fail a file when more rows than this are rejected")
+    max_reject_percent: int = Field(default=20, description="refuse a file when more than this percentage of "
+                                                            "its rows is rejected (EC_MAX_REJECT_PERCENT)")
     max_uploads_per_tick: int = Field(default=25, description="new partitions a sensor tick may request")
     max_sidecars_per_tick: int = Field(default=10, description="signed drops a sensor tick may verify")
 
@@ -30,12 +32,29 @@ class IngestSettings(dg.ConfigurableResource):
 
     def pipeline_context(self, warehouse: WarehouseResource, *, run_id: str | None, log) -> Context:
         return Context(database_url=warehouse.url, landing=self.landing(), role=warehouse.role_or_none,
-                       run_id=run_id, log=log, max_reject_rate=self.max_reject_rate)
+                       run_id=run_id, log=log, max_reject_rate=self.max_reject_percent / 100)
+
+
+class HealthSettings(dg.ConfigurableResource):
+    """Thresholds of the door health checks (pipeline_health_job)."""
+
+    max_bad_signature_percent: int = Field(default=20, description="percentage of the last hour's uploads "
+                                           "refused for a bad signature (EC_MAX_BAD_SIGNATURE_PERCENT)")
+    max_replay_percent: int = Field(default=50, description="percentage of the last day's uploads refused as "
+                                                            "replays (EC_MAX_REPLAY_PERCENT)")
+    min_uploads: int = Field(default=5, description="fewer uploads than this in the window: too few to judge")
+
+    def thresholds(self) -> health.Thresholds:
+        return health.Thresholds(self.max_bad_signature_percent / 100, self.max_replay_percent / 100,
+                                 self.min_uploads)
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
     return dg.Definitions(resources={
         "ingest": IngestSettings(landing_dir=dg.EnvVar("EC_LANDING_DIR"),
-                                 upload_keys_file=dg.EnvVar("EC_UPLOAD_KEYS_FILE")),
+                                 upload_keys_file=dg.EnvVar("EC_UPLOAD_KEYS_FILE"),
+                                 max_reject_percent=dg.EnvVar.int("EC_MAX_REJECT_PERCENT")),
+        "health_settings": HealthSettings(max_bad_signature_percent=dg.EnvVar.int("EC_MAX_BAD_SIGNATURE_PERCENT"),
+                                          max_replay_percent=dg.EnvVar.int("EC_MAX_REPLAY_PERCENT")),
     })
