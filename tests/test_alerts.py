@@ -8,14 +8,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
-import psycopg
 import pytest
 
 from orchestration import alerts
 from orchestration.defs.alerts.resources import AlertSettings
 from orchestration.local_runs import tick_sensor
 from tests import hostile
-from tests.test_hostile_files import ingest
+from tests.test_hostile_files import ingest, miscounting_merge
 
 
 class Receiver:
@@ -90,19 +89,8 @@ def test_a_failed_run_posts_one_alert(db, door, instance, defs, hook):
 def test_a_failed_check_posts_one_alert_and_the_cursor_moves_on(db, door, instance, defs, hook, stack,
                                                                monkeypatch):
     rows = hostile.rows_of("ac", 3)
-    with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
-        conn.execute("""
-            CREATE FUNCTION pg_temp_miscount() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN NEW.details := jsonb_set(NEW.details, '{inserted}', to_jsonb((NEW.details->>'inserted')::int - 1));
-                  RETURN NEW; END $$;
-            CREATE TRIGGER miscount BEFORE INSERT ON pipeline_events FOR EACH ROW
-              WHEN (NEW.event_type = 'merged') EXECUTE FUNCTION pg_temp_miscount();
-        """)
-    try:
+    with miscounting_merge(stack.warehouse_url):
         uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode(), raise_on_error=False)
-    finally:
-        with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
-            conn.execute("DROP TRIGGER miscount ON pipeline_events; DROP FUNCTION pg_temp_miscount()")
     assert not result.success
     monkeypatch.setenv("EC_ALERT_WEBHOOK_URLS", hook.url)
     first = tick_sensor(defs, instance, "alert_on_check_failure")

@@ -11,14 +11,11 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
-from pathlib import Path
-
 import pytest
 
 from orchestration.local_runs import free_port
 from orchestration.settings import REPO_ROOT
-from tests.test_ui import CLEAN_ENV, _graphql, _project_env
+from tests.test_ui import CLEAN_ENV, _graphql, land_in_project
 
 EQUITY = os.path.join(os.path.dirname(sys.executable), "equity")
 LOCATION = """{ workspaceOrError { ... on Workspace { locationEntries { name
@@ -61,24 +58,6 @@ def location_state(port: int) -> str | None:
     return entries[0]["locationOrLoadError"]["__typename"] if entries and entries[0]["locationOrLoadError"] else None
 
 
-def land_upload() -> str:
-    from orchestration.ingest import signing
-    from orchestration.ingest.landing import Landing
-    from orchestration.ingest.receipt import Receiver
-
-    env = _project_env()
-    keys = signing.parse_keys(Path(env["EC_UPLOAD_KEYS_FILE"]).read_text())
-    body = f"address,city,state,zip,email\n2 Deploy St,Springfield,IL,62704,d.{time.time_ns()}@example.com\n".encode()
-    path = Path(env["EC_LANDING_DIR"]) / ".tmp" / "deployment.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(body)
-    now = datetime.now(UTC)
-    outcome = Receiver(Landing(env["EC_LANDING_DIR"]), keys, env["EC_WAREHOUSE_URL"]).receive_file(
-        path, signing.sign(body, source="generic", key=keys[0], when=now), received_at=now)
-    assert outcome.accepted, outcome.message
-    return outcome.upload_id
-
-
 @pytest.fixture
 def deployment(embedded):
     grpc, web = free_port(), free_port()
@@ -96,7 +75,7 @@ def test_three_processes_run_an_upload_and_survive_a_code_server_restart(deploym
     procs, grpc, web = deployment
     assert wait_for("the location to load", lambda: location_state(web) == "RepositoryLocation")
 
-    uid = land_upload()
+    uid = land_in_project("2 Deploy St")
 
     def finished():
         runs = ((_graphql(web, RUNS, {"uid": uid}) or {}).get("runsOrError") or {}).get("results") or []

@@ -12,7 +12,7 @@ exact-outcome tests below pin the classes one by one.
 
 from __future__ import annotations
 
-import os
+from contextlib import contextmanager
 
 import httpx
 import psycopg
@@ -126,6 +126,29 @@ def test_fuzz_set_is_large_and_seeded():
 
 
 # -- each class of the problem, its exact outcome ------------------------------------------------
+
+@contextmanager
+def temporary_trigger(url: str, name: str, table: str, body: str, when: str = "true"):
+    """A BEFORE INSERT trigger with a PL/pgSQL ``body`` on ``table`` while the block runs (a real
+    database misbehaving on cue: an error quoting the row, a miscount)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$;"
+                     f" CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW WHEN ({when})"
+                     f" EXECUTE FUNCTION {name}()")
+    try:
+        yield
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP TRIGGER {name} ON {table}; DROP FUNCTION {name}()")
+
+
+def miscounting_merge(url: str):
+    """The merge's event claims one lead fewer than it inserted (a simulated miscount)."""
+    return temporary_trigger(
+        url, "pg_temp_miscount", "pipeline_events",
+        "NEW.details := jsonb_set(NEW.details, '{inserted}', to_jsonb((NEW.details->>'inserted')::int - 1));"
+        " RETURN NEW;", when="NEW.event_type = 'merged'")
+
 
 def ingest(db, door, instance, defs, body: bytes, *, raise_on_error: bool = True):
     resp = send(door, body)
@@ -291,18 +314,10 @@ def test_a_failed_run_quotes_no_value_of_the_file(db, door, instance, defs, stac
     """A database error whose text carries the row (as CharacterNotInRepertoire's context did)
     ends as the pipeline's one-line reason: no name, e-mail, phone or address anywhere."""
     rows = hostile.rows_of("pii", 3)
-    with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
-        conn.execute("""
-            CREATE FUNCTION pg_temp_leak() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN RAISE EXCEPTION 'cannot take row %', NEW.raw USING DETAIL = NEW.first_name || ' ' || NEW.email;
-            END $$;
-            CREATE TRIGGER leak BEFORE INSERT ON leads_staging FOR EACH ROW EXECUTE FUNCTION pg_temp_leak();
-        """)
-    try:
+    with temporary_trigger(stack.warehouse_url, "pg_temp_leak", "leads_staging",
+                           "RAISE EXCEPTION 'cannot take row %', NEW.raw"
+                           " USING DETAIL = NEW.first_name || ' ' || NEW.email;"):
         uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode(), raise_on_error=False)
-    finally:
-        with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
-            conn.execute("DROP TRIGGER leak ON leads_staging; DROP FUNCTION pg_temp_leak()")
     assert not result.success
     values = [v for r in rows for v in (r[0], r[4], r[5], r[6], r[7], "555-")]
     dagster_text = " ".join(str(e.message or "") + repr(e.event_specific_data) for e in result.all_events)
@@ -317,20 +332,8 @@ def test_a_failed_run_quotes_no_value_of_the_file(db, door, instance, defs, stac
 
 def test_records_that_do_not_add_up_fail_the_check_and_the_run(db, door, instance, defs, stack):
     rows = hostile.rows_of("rc", 4)
-    with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
-        # A miscount (simulated): the merge's event claims one lead fewer than it inserted.
-        conn.execute("""
-            CREATE FUNCTION pg_temp_miscount() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN NEW.details := jsonb_set(NEW.details, '{inserted}', to_jsonb((NEW.details->>'inserted')::int - 1));
-                  RETURN NEW; END $$;
-            CREATE TRIGGER miscount BEFORE INSERT ON pipeline_events FOR EACH ROW
-              WHEN (NEW.event_type = 'merged') EXECUTE FUNCTION pg_temp_miscount();
-        """)
-    try:
+    with miscounting_merge(stack.warehouse_url):
         uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode(), raise_on_error=False)
-    finally:
-        with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
-            conn.execute("DROP TRIGGER miscount ON pipeline_events; DROP FUNCTION pg_temp_miscount()")
     assert not result.success
     [check] = result.get_asset_check_evaluations()
     assert not check.passed and check.description == "3 records accounted for, the file has 4"

@@ -115,9 +115,9 @@ def _project_env() -> dict[str, str]:
     return {k.removeprefix("export "): json.loads(v) for k, v in (line.split("=", 1) for line in out.splitlines())}
 
 
-def reexecute_a_launched_run(port: int) -> None:
-    """A run launched as the demo and `equity ingest` launch theirs is re-executed over GraphQL,
-    as the UI's "Re-execute all" does, and succeeds."""
+def land_in_project(street: str) -> str:
+    """A one-row signed upload received into the project's own landing directory (the one `equity`
+    processes use), as the signed-drop door receives it; returns its upload id."""
     from datetime import UTC, datetime
     from pathlib import Path
 
@@ -127,15 +127,22 @@ def reexecute_a_launched_run(port: int) -> None:
 
     env = _project_env()
     keys = signing.parse_keys(Path(env["EC_UPLOAD_KEYS_FILE"]).read_text())
-    body = f"address,city,state,zip,email\n1 Ui St,Springfield,IL,62704,ui.{time.time_ns()}@example.com\n".encode()
-    path = Path(env["EC_LANDING_DIR"]) / ".tmp" / "ui_reexecution.csv"
+    body = f"address,city,state,zip,email\n{street},Springfield,IL,62704,u.{time.time_ns()}@example.com\n".encode()
+    path = Path(env["EC_LANDING_DIR"]) / ".tmp" / "test_upload.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
     now = datetime.now(UTC)
     outcome = Receiver(Landing(env["EC_LANDING_DIR"]), keys, env["EC_WAREHOUSE_URL"]).receive_file(
         path, signing.sign(body, source="generic", key=keys[0], when=now), received_at=now)
     assert outcome.accepted, outcome.message
-    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "equity"), "ingest", outcome.upload_id],
+    return outcome.upload_id
+
+
+def reexecute_a_launched_run(port: int) -> None:
+    """A run launched as the demo and `equity ingest` launch theirs is re-executed over GraphQL,
+    as the UI's "Re-execute all" does, and succeeds."""
+    upload_id = land_in_project("1 Ui St")
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "equity"), "ingest", upload_id],
                          cwd=REPO_ROOT, env=CLEAN_ENV, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     parent = out.stdout.split("launched run ", 1)[1].split()[0]
