@@ -109,8 +109,17 @@ class RecordFilter:
         out, rest = self._process(buf[:cut], final=False)
         if rest:
             self._buf = rest + self._buf
-        if self._buf and len(self._buf) > self.max_bytes and self._buf.find(b"\n") < 0:
-            self._too_long_line()
+        if len(self._buf) > self.max_bytes:
+            # The undecided record is already past the bound: its first line is set aside now (a
+            # quoted field followed by a 50 MB line must not be held until that line ends).
+            first = self._buf.find(b"\n")
+            if first < 0:
+                self._too_long_line()
+            else:
+                self._set_aside(self._line, self._buf[:first], self._too_long)
+                self._line += 1
+                self._buf = self._buf[first + 1:]
+                out += self.feed(b"")
         return out
 
     def close(self) -> bytes:

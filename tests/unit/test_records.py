@@ -43,8 +43,10 @@ def hostile(rng: random.Random) -> bytes:
             lines.append("a,b\x00,c")
         elif roll < 0.9:
             lines.append("a," + "L" * rng.randint(100, 400) + ",c")
-        elif roll < 0.95:
+        elif roll < 0.93:
             lines.append('a,5\'10",c')
+        elif roll < 0.95:
+            lines.append('a,"opens\n' + "W" * rng.randint(250, 400) + '",c')   # a long line inside quotes
         else:
             lines.append("")
     ends = rng.choice([["\n"], ["\r\n"], ["\r"], ["\n", "\r", "\r\n"]])
@@ -128,3 +130,11 @@ def test_header_problems_refuse_the_file():
         run(b'"a,b\n1,2\n3,4\n5,6\n7,8\n')
     with pytest.raises(HeaderRejected, match="empty"):
         run(b" , \n1,2\n")
+
+
+def test_a_quoted_field_running_into_an_overlong_line_is_bounded_in_any_chunking():
+    data = b'a,b\n1,2\n3,"x\n' + b"Z" * 5000 + b'",4\n5,6\n'
+    results = [run(data, [size] * (len(data) // size + 1), max_bytes=1000)[1:] for size in (7, 100, len(data))]
+    assert results[0] == results[1] == results[2]
+    out, malformed, records = results[0]
+    assert out == b"1,2\n5,6\n" and records == 2 and [m.line for m in malformed] == [3, 4]
