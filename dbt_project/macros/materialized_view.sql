@@ -13,7 +13,8 @@
 -#}
 
 {% macro ec_record_refresh(relation, event_type) -%}
-insert into pipeline_events (event_type, stage) values ('{{ event_type }}', '{{ relation.identifier }}')
+insert into pipeline_events (event_type, stage)
+values ('{{ event_type }}', '{{ relation.identifier | replace("__ec_next", "") }}')
 {%- endmacro %}
 
 {% macro ec_mv_checksum_text() -%}
@@ -27,7 +28,8 @@ equity-connect model checksum {{ model.checksum.checksum }}
     {% for _index_dict in config.get('indexes', []) -%}
         {{- get_create_index_sql(relation, _index_dict) -}};
     {% endfor %}
-    comment on materialized view {{ relation }} is '{{ ec_mv_checksum_text() }}'
+    comment on materialized view {{ relation }} is '{{ ec_mv_checksum_text() }}';
+    {{ ec_record_refresh(relation, 'view_refreshed') }}
 {% endmacro %}
 
 
@@ -54,8 +56,7 @@ equity-connect model checksum {{ model.checksum.checksum }}
         drop materialized view if exists {{ fresh }};
         {{ postgres__get_create_materialized_view_as_sql(fresh, sql) }};
         drop materialized view {{ relation }};
-        alter materialized view {{ fresh }} rename to {{ relation.identifier }};
-        {{ ec_record_refresh(relation, 'view_refreshed') }}
+        alter materialized view {{ fresh }} rename to {{ relation.identifier }}
       {%- endif -%}
     {%- endif -%}
   {%- endif -%}
