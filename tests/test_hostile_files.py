@@ -6,7 +6,7 @@ check passes) and every good row is a lead of its own; or (b) the file is refuse
 an ``upload_failed`` event, a DLQ row and the pipeline's one-line reason as the run's failure. The
 door may also refuse it (4xx, recorded). Never a bare exception, never PII in events or messages.
 
-The fuzz set (tests/hostile.py, fixed seed) holds more than 200 files in some 35 classes; the
+The fuzz set (tests/hostile.py, fixed seed) holds 211 files in 33 classes; the
 exact-outcome tests below pin the classes one by one.
 """
 
