@@ -89,11 +89,13 @@ def test_a_failed_run_posts_one_alert(db, door, instance, defs, hook):
 def test_a_failed_check_posts_one_alert_and_the_cursor_moves_on(db, door, instance, defs, hook, stack,
                                                                monkeypatch):
     rows = hostile.rows_of("ac", 3)
+    # A tick before the failure (no webhook yet) moves the cursor past every earlier evaluation.
+    before = tick_sensor(defs, instance, "alert_on_check_failure")
     with miscounting_merge(stack.warehouse_url):
         uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode(), raise_on_error=False)
     assert not result.success
     monkeypatch.setenv("EC_ALERT_WEBHOOK_URLS", hook.url)
-    first = tick_sensor(defs, instance, "alert_on_check_failure")
+    first = tick_sensor(defs, instance, "alert_on_check_failure", cursor=before.cursor)
     again = tick_sensor(defs, instance, "alert_on_check_failure", cursor=first.cursor)
     assert len(hook.bodies) == 1, hook.bodies      # the second tick starts after the first's cursor
     alert = hook.bodies[0]

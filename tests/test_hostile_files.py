@@ -67,8 +67,9 @@ def outcome(db, instance, defs, case: hostile.Case, resp: httpx.Response) -> tup
             # No e-mail of the file in any event, DLQ reason or Dagster event message.
             assert email not in messages and email not in written, (case.name, email)
         if result.success:
-            checks = result.get_asset_check_evaluations()
-            assert [c.check_name for c in checks] == ["records_reconcile"] and checks[0].passed, case.name
+            checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+            assert set(checks) == {"records_reconcile", "verification_rate"}, case.name
+            assert checks["records_reconcile"].passed, (case.name, checks["records_reconcile"].description)
             staged = conn.execute("SELECT details FROM pipeline_events WHERE upload_id = %s AND event_type"
                                   " = 'staged' ORDER BY id DESC LIMIT 1", (uid,)).fetchone()[0]
             if case.records is not None:
@@ -335,6 +336,21 @@ def test_records_that_do_not_add_up_fail_the_check_and_the_run(db, door, instanc
     with miscounting_merge(stack.warehouse_url):
         uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode(), raise_on_error=False)
     assert not result.success
-    [check] = result.get_asset_check_evaluations()
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "records_reconcile"]
     assert not check.passed and check.description == "3 records accounted for, the file has 4"
     assert check.metadata["records"].value == 4 and check.metadata["inserted"].value == 3
+
+
+
+def test_the_verification_rate_warns_on_an_upload_with_few_verified_emails(db, door, instance, defs):
+    rows = hostile.rows_of("vr", 10)
+    header = [*hostile.HEADER, "email_status"]
+    verified = [[*r, "valid"] for r in rows[:3]] + [[*r, "unknown"] for r in rows[3:]]
+    _, result = ingest(db, door, instance, defs, hostile.to_csv(verified, header=header).encode())
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "verification_rate"]
+    assert check.passed and check.description == "3 of 10 leads have a verified e-mail (30%; at least 10% expected)"
+    none = [[*r, "unknown"] for r in hostile.rows_of("vn", 10)]
+    _, result = ingest(db, door, instance, defs, hostile.to_csv(none, header=header).encode())
+    assert result.success                                     # a WARN, not a failed run
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "verification_rate"]
+    assert not check.passed and check.severity.value == "WARN" and check.description.startswith("0 of 10")

@@ -75,6 +75,7 @@ class Runtime:
             "EC_CAMPAIGN_ENDPOINT_URL": os.environ.get("EC_CAMPAIGN_ENDPOINT_URL", ""),
             # Quality gates: a file is refused above this reject rate; door health thresholds.
             "EC_MAX_REJECT_PERCENT": os.environ.get("EC_MAX_REJECT_PERCENT", "20"),
+            "EC_MIN_VERIFIED_PERCENT": os.environ.get("EC_MIN_VERIFIED_PERCENT", "10"),
             "EC_MAX_BAD_SIGNATURE_PERCENT": os.environ.get("EC_MAX_BAD_SIGNATURE_PERCENT", "20"),
             "EC_MAX_REPLAY_PERCENT": os.environ.get("EC_MAX_REPLAY_PERCENT", "50"),
             # Alerts: none unless webhooks are configured; links point at the local UI by default.

@@ -351,3 +351,16 @@ def reconcile(summary: dict[str, dict]) -> Reconciliation:
     if total != records:
         problems.append(f"{total:,} records accounted for, the file has {records:,}")
     return Reconciliation(records, parts, problems)
+
+
+def verification(summary: dict[str, dict], min_percent: int) -> tuple[bool, str, float]:
+    """(enough?, why, share) of the upload's unique leads that carry a verified e-mail (the campaign's
+    channel): a skip-trace that verified almost nothing is worth a look before the feed uses it."""
+    validated = summary.get("validated")
+    if not validated:
+        return False, "no 'validated' counts recorded for this upload", 0.0
+    unique, verified = int(validated.get("unique", 0)), int(validated.get("email_verified", 0))
+    share = verified / unique if unique else 0.0
+    why = (f"{verified:,} of {unique:,} leads have a verified e-mail ({share:.0%}; "
+           f"at least {min_percent}% expected)")
+    return share * 100 >= min_percent, why, share

@@ -50,8 +50,8 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, alert_settings: Al
 
 
 @dg.sensor(name="alert_on_check_failure", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="POST every failed asset check (asset, check, partition, severity, a UI link) to "
-                       "EC_ALERT_WEBHOOK_URLS.")
+           description="POST every failed ERROR-severity asset check (asset, check, partition, a UI link) "
+                       "to EC_ALERT_WEBHOOK_URLS; WARN results show in the UI only.")
 def alert_on_check_failure(context: dg.SensorEvaluationContext, alert_settings: AlertSettings):
     after = int(context.cursor) if context.cursor else None
     with warnings.catch_warnings():
@@ -69,8 +69,9 @@ def alert_on_check_failure(context: dg.SensorEvaluationContext, alert_settings: 
     sent = 0
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if evaluation.passed or (after is None and record.event_log_entry.timestamp < oldest.timestamp()):
-            continue
+        if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR or (
+                after is None and record.event_log_entry.timestamp < oldest.timestamp()):
+            continue       # a WARN shows in the UI; an ERROR pages someone
         run_id = record.event_log_entry.run_id
         run = context.instance.get_run_by_id(run_id)
         asset = evaluation.asset_key.to_user_string()

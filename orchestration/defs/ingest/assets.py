@@ -97,3 +97,21 @@ with warnings.catch_warnings():
                     "unchanged + in-file duplicates + rejects + malformed records (and each stage took "
                     "what the one before it left). Fails the run when the sums differ.",
     )(_records_reconcile)
+
+
+def _verification_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                       ingest: IngestSettings) -> dg.AssetCheckResult:
+    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+        summary = store.upload_summary(conn, context.partition_key)
+    ok, why, share = pipeline.verification(summary, ingest.min_verified_percent)
+    return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, description=why,
+                               metadata={"verified_share": round(share, 4)})
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.PreviewWarning)   # partitioned checks: see records_reconcile
+    verification_rate = dg.asset_check(
+        asset=leads_validated, name="verification_rate", partitions_def=uploads_partitions,
+        description="Share of the upload's leads with a verified e-mail (WARN below EC_MIN_VERIFIED_PERCENT, "
+                    "default 10).",
+    )(_verification_rate)

@@ -20,6 +20,8 @@ class IngestSettings(dg.ConfigurableResource):
     upload_keys_file: str = Field(description="file of active 'key_id:secret' lines (EC_UPLOAD_KEYS_FILE)")
     max_reject_percent: int = Field(default=20, description="refuse a file when more than this percentage of "
                                                             "its rows is rejected (EC_MAX_REJECT_PERCENT)")
+    min_verified_percent: int = Field(default=10, description="warn when fewer of an upload's leads than this "
+                                                              "percentage have a verified e-mail (EC_MIN_VERIFIED_PERCENT)")
     max_uploads_per_tick: int = Field(default=25, description="new partitions a sensor tick may request")
     max_sidecars_per_tick: int = Field(default=10, description="signed drops a sensor tick may verify")
 
@@ -54,7 +56,8 @@ def resources() -> dg.Definitions:
     return dg.Definitions(resources={
         "ingest": IngestSettings(landing_dir=dg.EnvVar("EC_LANDING_DIR"),
                                  upload_keys_file=dg.EnvVar("EC_UPLOAD_KEYS_FILE"),
-                                 max_reject_percent=dg.EnvVar.int("EC_MAX_REJECT_PERCENT")),
+                                 max_reject_percent=dg.EnvVar.int("EC_MAX_REJECT_PERCENT"),
+                                 min_verified_percent=dg.EnvVar.int("EC_MIN_VERIFIED_PERCENT")),
         "health_settings": HealthSettings(max_bad_signature_percent=dg.EnvVar.int("EC_MAX_BAD_SIGNATURE_PERCENT"),
                                           max_replay_percent=dg.EnvVar.int("EC_MAX_REPLAY_PERCENT")),
     })
