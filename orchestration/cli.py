@@ -308,8 +308,7 @@ def cmd_ingest(args) -> int:
     from orchestration.ingest import pipeline
     from orchestration.ingest.landing import Landing
 
-    manifest_ready = (settings.DBT_PROJECT_DIR / "target" / "manifest.json").exists()
-    cmd_setup(argparse.Namespace(skip_dbt=manifest_ready))
+    _prepared()
     landing = Landing(settings.landing_dir())
     upload_id = _latest_upload(landing) if args.latest else args.upload_id
     if not upload_id:

@@ -87,16 +87,20 @@ def _records_reconcile(context: dg.AssetCheckExecutionContext,
         metadata={"records": result.records, "accounted": result.accounted, **result.parts})
 
 
-# Partitioned checks are a preview feature of this Dagster release; they are what shows the result
-# per upload in the UI, so the preview warning is silenced for this one definition only.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    records_reconcile = dg.asset_check(
-        asset=leads, name="records_reconcile", partitions_def=uploads_partitions, blocking=True,
-        description="Every record of the file is accounted for: records = leads inserted + merged + "
-                    "unchanged + in-file duplicates + rejects + malformed records (and each stage took "
-                    "what the one before it left). Fails the run when the sums differ.",
-    )(_records_reconcile)
+def _upload_check(fn, **kwargs) -> dg.AssetChecksDefinition:
+    """An asset check per upload partition. Partitioned checks are a preview feature of this
+    Dagster release; they are what shows a result per upload in the UI, so the preview warning is
+    silenced for these definitions only."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.asset_check(partitions_def=uploads_partitions, **kwargs)(fn)
+
+
+records_reconcile = _upload_check(
+    _records_reconcile, asset=leads, name="records_reconcile", blocking=True,
+    description="Every record of the file is accounted for: records = leads inserted + merged + "
+                "unchanged + in-file duplicates + rejects + malformed records (and each stage took "
+                "what the one before it left). Fails the run when the sums differ.")
 
 
 def _verification_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
@@ -108,10 +112,7 @@ def _verification_rate(context: dg.AssetCheckExecutionContext, warehouse: Wareho
                                metadata={"verified_share": round(share, 4)})
 
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.PreviewWarning)   # partitioned checks: see records_reconcile
-    verification_rate = dg.asset_check(
-        asset=leads_validated, name="verification_rate", partitions_def=uploads_partitions,
-        description="Share of the upload's leads with a verified e-mail (WARN below EC_MIN_VERIFIED_PERCENT, "
-                    "default 10).",
-    )(_verification_rate)
+verification_rate = _upload_check(
+    _verification_rate, asset=leads_validated, name="verification_rate",
+    description="Share of the upload's leads with a verified e-mail (WARN below EC_MIN_VERIFIED_PERCENT, "
+                "default 10).")
