@@ -79,7 +79,12 @@ def latest_message(instance: dg.DagsterInstance, run_id: str) -> str:
 
 
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
-    """The first step failure's message (the pipeline's one-line reason), if the run failed."""
+    """The pipeline's one-line reason a run failed: a failed blocking check's description, else
+    the first step failure's message."""
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            return f"check {evaluation.check_name} failed: {evaluation.description}"
     for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records:
         error = record.event_log_entry.dagster_event.step_failure_data.error
         while error is not None and error.cause is not None and error.cls_name != "StageFailed":

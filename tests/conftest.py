@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,3 +247,18 @@ def run_job(defs, instance, name: str, partition_key: str | None = None, raise_o
     from orchestration.local_runs import run_job as run
 
     return run(defs, instance, name, partition_key=partition_key, raise_on_error=raise_on_error)
+
+
+@contextmanager
+def temporary_trigger(url: str, name: str, table: str, body: str, when: str = "true"):
+    """A BEFORE INSERT trigger with a PL/pgSQL ``body`` on ``table`` while the block runs (a real
+    database misbehaving on cue: an error quoting the row, a miscount)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$;"
+                     f" CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW WHEN ({when})"
+                     f" EXECUTE FUNCTION {name}()")
+    try:
+        yield
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP TRIGGER {name} ON {table}; DROP FUNCTION {name}()")

@@ -99,15 +99,24 @@ def test_row_rejects_go_to_dlq_with_every_failed_check_and_valid_rows_survive(db
     assert scalar(db, "SELECT count(*) FROM pipeline_dlq WHERE source = 'leads_validated'") == 1
 
 
-def test_reject_rate_over_threshold_fails_the_run_naming_top_reasons(db, instance, defs):
+def test_reject_rate_over_threshold_fails_the_blocking_check_naming_top_reasons(db, instance, defs):
     body = (HEADER + "1 Main St,Town,CA,90210,Al,\n" + ",Town,ZZ,1,Bad,\n" * 3).encode()
     uid = land(db, body)
     instance.add_dynamic_partitions("uploads", [uid])
     result = run_ingest(defs, instance, uid, raise_on_error=False)
     assert not result.success
-    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
-    text = json.dumps(failure.event_specific_data.error.to_string()) if failure.event_specific_data else ""
-    assert "75% of rows were rejected" in text and "street address is missing" in text
+    # leads_validated materialised with its true counts; the blocking check failed; leads never ran.
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    gate = checks["reject_rate"]
+    assert not gate.passed and gate.severity.value == "ERROR"
+    assert "75% of rows were rejected" in gate.description and "street address is missing" in gate.description
+    assert gate.metadata["reject_rate"].value == 0.75
+    materialised = {m.asset_key.path[-1] for m in result.asset_materializations_for_node("leads_validated")}
+    assert materialised == {"leads_validated"}
+    assert not result.asset_materializations_for_node("leads")
+    assert "records_reconcile" not in checks
+    from orchestration import launch
+    assert launch.failure_message(instance, result.run_id).startswith("check reject_rate failed: 75% of rows")
     assert scalar(db, "SELECT count(*) FROM leads") == 0
     # Materialising `leads` on its own afterwards does not merge the refused upload's good row.
     from dagster import AssetKey
@@ -120,6 +129,22 @@ def test_reject_rate_over_threshold_fails_the_run_naming_top_reasons(db, instanc
     assert scalar(db, "SELECT count(*) FROM leads") == 0
     # the three rejected rows and the refusal of the file stay in the DLQ
     assert scalar(db, "SELECT count(*) FROM pipeline_dlq WHERE source = 'leads_validated'") == 4
+
+
+def test_reject_rate_check_passes_under_the_limit_and_a_rerun_with_a_higher_limit_merges(db, instance, defs,
+                                                                                        monkeypatch):
+    body = (HEADER + "1 Main St,Town,CA,90210,Al,\n" + "2 Main St,Town,CA,90210,Bo,\n"
+            + ",Town,ZZ,1,Bad,\n").encode()
+    uid = land(db, body)
+    instance.add_dynamic_partitions("uploads", [uid])
+    refused = run_ingest(defs, instance, uid, raise_on_error=False)   # 33% > the default 20%
+    assert not refused.success and scalar(db, "SELECT count(*) FROM leads") == 0
+    monkeypatch.setenv("EC_MAX_REJECT_PERCENT", "50")   # the operator raises the limit and re-runs
+    loose = run_ingest(defs, instance, uid, raise_on_error=False)
+    assert loose.success
+    gate = {c.check_name: c for c in loose.get_asset_check_evaluations()}["reject_rate"]
+    assert gate.passed and gate.description == "1 of 3 rows rejected (33%; limit 50%)"
+    assert scalar(db, "SELECT count(*) FROM leads") == 2
 
 
 def test_slice_size_changes_nothing(db):

@@ -12,7 +12,6 @@ exact-outcome tests below pin the classes one by one.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import httpx
 import psycopg
@@ -20,7 +19,7 @@ import pytest
 
 from orchestration.ingest import signing
 from tests import hostile
-from tests.conftest import run_ingest, signing_key
+from tests.conftest import run_ingest, signing_key, temporary_trigger
 
 FUZZ = hostile.by_class()
 
@@ -68,7 +67,7 @@ def outcome(db, instance, defs, case: hostile.Case, resp: httpx.Response) -> tup
             assert email not in messages and email not in written, (case.name, email)
         if result.success:
             checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-            assert set(checks) == {"records_reconcile", "verification_rate"}, case.name
+            assert set(checks) == {"reject_rate", "records_reconcile", "verification_rate"}, case.name
             assert checks["records_reconcile"].passed, (case.name, checks["records_reconcile"].description)
             staged = conn.execute("SELECT details FROM pipeline_events WHERE upload_id = %s AND event_type"
                                   " = 'staged' ORDER BY id DESC LIMIT 1", (uid,)).fetchone()[0]
@@ -86,8 +85,13 @@ def outcome(db, instance, defs, case: hostile.Case, resp: httpx.Response) -> tup
             return "a", staged
         failed = [e for e in result.all_events if e.is_step_failure]
         assert failed, case.name
-        chain = list(_errors(failed[0].step_failure_data.error))
-        assert any(err.cls_name == "StageFailed" for err in chain), (case.name, [e.cls_name for e in chain])
+        gate = {c.check_name: c for c in result.get_asset_check_evaluations()}.get("reject_rate")
+        if gate is not None and not gate.passed:
+            # refused by the blocking check: nothing of the file reached leads
+            assert not result.asset_materializations_for_node("leads"), case.name
+        else:
+            chain = list(_errors(failed[0].step_failure_data.error))
+            assert any(err.cls_name == "StageFailed" for err in chain), (case.name, [e.cls_name for e in chain])
         ev = conn.execute("SELECT details->>'message' FROM pipeline_events WHERE upload_id = %s AND"
                           " event_type = 'upload_failed' ORDER BY id DESC LIMIT 1", (uid,)).fetchone()
         assert ev is not None and ev[0], case.name
@@ -127,21 +131,6 @@ def test_fuzz_set_is_large_and_seeded():
 
 
 # -- each class of the problem, its exact outcome ------------------------------------------------
-
-@contextmanager
-def temporary_trigger(url: str, name: str, table: str, body: str, when: str = "true"):
-    """A BEFORE INSERT trigger with a PL/pgSQL ``body`` on ``table`` while the block runs (a real
-    database misbehaving on cue: an error quoting the row, a miscount)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$;"
-                     f" CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW WHEN ({when})"
-                     f" EXECUTE FUNCTION {name}()")
-    try:
-        yield
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"DROP TRIGGER {name} ON {table}; DROP FUNCTION {name}()")
-
 
 def miscounting_merge(url: str):
     """The merge's event claims one lead fewer than it inserted (a simulated miscount)."""

@@ -86,7 +86,8 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
         ("campaign_feed_schedule", "RUNNING"), ("contactable_refresh", "RUNNING"), ("housekeeping_schedule", "RUNNING"),
         ("dlq_retry_schedule", "RUNNING"), ("pipeline_health_schedule", "RUNNING")}
     assert {(s["name"], s["sensorState"]["status"]) for s in repo["sensors"]} == {
-        ("upload_sensor", "RUNNING"), ("alert_on_run_failure", "RUNNING"), ("alert_on_check_failure", "RUNNING")}
+        ("upload_sensor", "RUNNING"), ("upload_retry_sensor", "RUNNING"), ("alert_on_run_failure", "RUNNING"),
+        ("alert_on_check_failure", "RUNNING")}
     groups = {"/".join(a["assetKey"]["path"]): a["groupName"] for a in repo["assetNodes"]}
     assert groups == {
         "landed_file": "ingest", "leads_staging": "ingest", "leads_validated": "ingest", "leads": "ingest",

@@ -46,11 +46,45 @@ def record_event(conn: psycopg.Connection, event_type: str, *, stage: str | None
 
 
 def record_dlq(conn: psycopg.Connection, source: str, reason: str, payload: dict,
-               retry_in_s: float | None = None) -> None:
+               retry_in_s: float | None = None, attempts: int = 0) -> None:
     """A DLQ row; ``retry_in_s`` makes it retryable by the DLQ retry job after that many seconds."""
-    conn.execute("INSERT INTO pipeline_dlq (source, reason, payload, retry_after) VALUES (%s, %s, %s,"
+    conn.execute("INSERT INTO pipeline_dlq (source, reason, payload, attempts, retry_after) VALUES (%s, %s, %s, %s,"
                  " CASE WHEN %s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %s::float8) END)",
-                 (source, reason, Jsonb(payload), retry_in_s, retry_in_s))
+                 (source, reason, Jsonb(payload), attempts, retry_in_s, retry_in_s))
+
+
+def supersede_upload_failures(conn: psycopg.Connection, upload_id: str) -> int:
+    """Close the upload's open whole-upload failure rows (a newer failure replaces them); returns
+    the attempts they had used, so a retried upload's backoff and limit carry on."""
+    row = conn.execute(
+        "WITH closed AS (UPDATE pipeline_dlq SET resolved_at = now(), retry_after = NULL,"
+        "   payload = payload || '{\"status\": \"superseded\"}'"
+        " WHERE resolved_at IS NULL AND payload->>'upload_id' = %s AND payload->>'kind' = 'upload_failed'"
+        " RETURNING attempts) SELECT coalesce(max(attempts), 0) FROM closed", (upload_id,)).fetchone()
+    return int(row[0])
+
+
+def resolve_upload_failures(conn: psycopg.Connection, upload_id: str) -> list[int]:
+    """The upload merged: its open whole-upload failure rows are resolved. Returns their ids."""
+    return [r[0] for r in conn.execute(
+        "UPDATE pipeline_dlq SET resolved_at = now(), retry_after = NULL,"
+        "   payload = payload || '{\"status\": \"resolved\"}'"
+        " WHERE resolved_at IS NULL AND payload->>'upload_id' = %s AND payload->>'kind' = 'upload_failed'"
+        " RETURNING id", (upload_id,)).fetchall()]
+
+
+def due_upload_retries(conn: psycopg.Connection, limit: int) -> list[tuple[int, str, int]]:
+    """(dlq id, upload id, attempts) of transient upload failures whose retry time has come, each
+    marked ``relaunched`` (attempts + 1, no further retry time) in this transaction: the run it
+    asks for either merges the upload (resolving the row) or records a new failure."""
+    rows = conn.execute(
+        "SELECT id, payload->>'upload_id', attempts FROM pipeline_dlq WHERE resolved_at IS NULL"
+        " AND payload->>'kind' = 'upload_failed' AND retry_after <= now()"
+        " ORDER BY retry_after LIMIT %s FOR UPDATE SKIP LOCKED", (limit,)).fetchall()
+    for dlq_id, _, attempts in rows:
+        settle_dlq(conn, dlq_id, resolved=False, retry_in_s=None, status="relaunched",
+                   note=f"ingest run requested (attempt {attempts + 1})")
+    return [(i, u, a + 1) for i, u, a in rows]
 
 
 def record_dlq_many(conn: psycopg.Connection, source: str, items: list[tuple[str, dict]]) -> None:
@@ -61,8 +95,10 @@ def record_dlq_many(conn: psycopg.Connection, source: str, items: list[tuple[str
 
 def clear_dlq_for_upload(conn: psycopg.Connection, source: str, upload_id: str) -> int:
     """Unresolved DLQ items a previous run of the same upload step left (a re-run replaces them)."""
+    # Whole-upload failures stay: they carry the upload's retry attempts (see record_refusal).
     cur = conn.execute("DELETE FROM pipeline_dlq WHERE source = %s AND payload->>'upload_id' = %s"
-                       " AND resolved_at IS NULL", (source, upload_id))
+                       " AND resolved_at IS NULL AND payload->>'kind' IS DISTINCT FROM 'upload_failed'",
+                       (source, upload_id))
     return cur.rowcount
 
 

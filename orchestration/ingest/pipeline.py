@@ -28,6 +28,7 @@ from orchestration.ingest.landing import Landing, Manifest
 from orchestration.ingest.validate import KEY_COLUMNS, group_in_file, validate_slice
 
 Log = Callable[[str], None]
+UPLOAD_FAILED = "upload_failed"   # DLQ payload kind of a whole upload's failure (not a row's)
 
 
 class StageFailed(RuntimeError):
@@ -54,17 +55,54 @@ class Context:
     run_id: str | None = None
     log: Log = print
     max_reject_rate: float = 0.2
+    retry_base_s: float = 60.0       # a transient failure is retried after this, then doubling delays
+    retry_max_attempts: int = 5      # ... this many times before a person is needed
 
     def connect(self):
         return store.connect(self.database_url, role=self.role)
 
 
-def _fail(ctx: Context, stage: str, upload_id: str, message: str, **details: object) -> StageFailed:
+# SQLSTATEs time can fix: connection trouble (08), serialization failures and deadlocks (40),
+# insufficient resources such as too many connections (53), a lock not available (55P03), a
+# statement cancelled or timed out (57014), the server shutting down or starting (57P).
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "55P03", "57014", "57P")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Would the same stage, run again later on the same file, likely succeed?"""
+    if isinstance(exc, psycopg.Error):
+        return (exc.sqlstate or "").startswith(TRANSIENT_SQLSTATE_PREFIXES) or (
+            exc.sqlstate is None and isinstance(exc, psycopg.OperationalError))
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def _record_refusal(conn, ctx: Context, stage: str, upload_id: str, message: str, *, transient: bool = False,
+                    **details: object) -> None:
+    """An ``upload_failed`` event and a DLQ row: the upload as a whole was refused at ``stage``.
+
+    The upload keeps one open failure row: an earlier one is superseded. A transient failure is
+    due for a retry (the ``upload_retry_sensor`` re-runs the partition) after a delay that doubles
+    with each attempt, until ``retry_max_attempts``; then it waits for a person (``gave_up``).
+    """
+    store.record_event(conn, "upload_failed", stage=stage, upload_id=upload_id, run_id=ctx.run_id,
+                       details={"message": message, "transient": transient, **details})
+    attempts = store.supersede_upload_failures(conn, upload_id)
+    payload = {"upload_id": upload_id, "kind": UPLOAD_FAILED, "transient": transient, **details}
+    retry_in_s = None
+    if transient:
+        if attempts < ctx.retry_max_attempts:
+            retry_in_s = min(ctx.retry_base_s * 2 ** attempts, 6 * 3600.0)
+            payload["status"] = "retrying"
+        else:
+            payload["status"] = "gave_up"
+    store.record_dlq(conn, stage, message, payload, retry_in_s=retry_in_s, attempts=attempts)
+
+
+def _fail(ctx: Context, stage: str, upload_id: str, message: str, *, transient: bool = False,
+          **details: object) -> StageFailed:
     try:
         with ctx.connect() as conn, conn.transaction():
-            store.record_event(conn, "upload_failed", stage=stage, upload_id=upload_id, run_id=ctx.run_id,
-                               details={"message": message, **details})
-            store.record_dlq(conn, stage, message, {"upload_id": upload_id, **details})
+            _record_refusal(conn, ctx, stage, upload_id, message, transient=transient, **details)
     except Exception as exc:  # the database itself is down: say so in the same one line
         return StageFailed(f"{message} (and it could not be recorded: {describe(exc)})")
     return StageFailed(message)
@@ -104,9 +142,12 @@ def guarded(ctx: Context, stage: str, upload_id: str) -> Iterator[None]:
             filename = ctx.landing.read_manifest(upload_id).filename
         except Exception:
             filename = "?"
+        transient = is_transient(exc)
+        then = ("it will be retried by itself" if transient
+                else "fix the cause and re-run this partition")
         raise _fail(ctx, stage, upload_id, f"upload {upload_id} ({filename}): stage {stage} failed with "
-                    f"{describe(exc)}; nothing of this stage was kept — fix the cause and re-run this "
-                    "partition", error=type(exc).__name__) from None
+                    f"{describe(exc)}; nothing of this stage was kept — {then}",
+                    transient=transient, error=type(exc).__name__) from None
 
 
 def _guard(stage_name: str):
@@ -265,19 +306,35 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
                            run_id=ctx.run_id, row_count=counts["valid"],
                            duration_ms=int(seconds * 1000), details=details)
         rate = counts["rejected"] / max(counts["rows"], 1)
+        refusal = None
         if rate > ctx.max_reject_rate:
             # A refused file leaves nothing to merge: materialising `leads` on its own afterwards
             # must not take in the rows of an upload this gate refused. Rejects stay in the DLQ.
+            # The stage itself succeeds (its counts are true); the blocking `reject_rate` check
+            # reads this refusal and stops the run before the merge.
+            top = ", ".join(f"{k} ({v:,})" for k, v in reasons.most_common(3))
+            refusal = (f"{rate:.0%} of rows were rejected (limit {ctx.max_reject_rate:.0%}); top reasons: {top}. "
+                       "Fix the export (or raise EC_MAX_REJECT_PERCENT) and re-run this partition")
             store.discard_validated(conn, upload_id)
-    counts = dict(counts)
-    if rate > ctx.max_reject_rate:
-        top = ", ".join(f"{k} ({v:,})" for k, v in reasons.most_common(3))
-        raise _fail(ctx, "leads_validated", upload_id,
-                    f"{rate:.0%} of rows were rejected (limit {ctx.max_reject_rate:.0%}); top reasons: {top}. "
-                    "Fix the export (or raise max_reject_rate) and re-run this partition",
-                    reject_rate=rate)
-    return StageResult(counts, seconds, {"reject_reasons": dict(reasons.most_common(10)),
-                                         "unknown_codes": dict(unknown.most_common(10))})
+            _record_refusal(conn, ctx, "leads_validated", upload_id, refusal, reject_rate=rate)
+            ctx.log(f"refused: {refusal}")
+    return StageResult(dict(counts), seconds, {"reject_reasons": dict(reasons.most_common(10)),
+                                               "unknown_codes": dict(unknown.most_common(10)),
+                                               "reject_rate": rate, "refusal": refusal})
+
+
+def reject_gate(refusal: str | None, summary: dict[str, dict], max_reject_rate: float) -> tuple[bool, str, float]:
+    """(passed?, why, reject rate) of an upload's latest validation. ``refusal`` is the message of
+    that validation when it refused the file (store.validation_refusal): the decision made then
+    stands, so the check and the merge agree even if the limit changed since."""
+    validated = summary.get("validated")
+    if not validated:
+        return False, "no 'validated' counts recorded for this upload", 0.0
+    rows, rejected = int(validated.get("rows", 0)), int(validated.get("rejected", 0))
+    rate = rejected / rows if rows else 0.0
+    if refusal:
+        return False, refusal, rate
+    return True, f"{rejected:,} of {rows:,} rows rejected ({rate:.0%}; limit {max_reject_rate:.0%})", rate
 
 
 @_guard("leads")
@@ -297,6 +354,10 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
         ctx.log(f"merging {n:,} validated rows into leads")
         counts = store.merge_upload(conn, upload_id, manifest.source, manifest.received())
         counts["rows"] = n
+        settled = store.resolve_upload_failures(conn, upload_id)
+        if settled:
+            store.record_event(conn, "dlq_resolved", stage="leads", upload_id=upload_id, run_id=ctx.run_id,
+                               details={"dlq_ids": settled})
         seconds = time.perf_counter() - t0
         store.record_event(conn, "merged", stage="leads", upload_id=upload_id, run_id=ctx.run_id,
                            row_count=n, duration_ms=int(seconds * 1000), details=counts)

@@ -75,7 +75,8 @@ def alert_on_check_failure(context: dg.SensorEvaluationContext, alert_settings: 
         run_id = record.event_log_entry.run_id
         run = context.instance.get_run_by_id(run_id)
         asset = evaluation.asset_key.to_user_string()
-        own = evaluation.check_name == "records_reconcile"   # its description is counts only
+        # These two describe counts and reject reasons only; other checks' texts stay in the UI.
+        own = evaluation.check_name in ("records_reconcile", "reject_rate")
         reason = (evaluation.description or "failed") if own else "failed (details in the UI)"
         alert_settings.send(alerts.Alert(
             kind="check_failure", title=f"check {evaluation.check_name} on {asset} failed "

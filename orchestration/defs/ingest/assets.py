@@ -58,12 +58,14 @@ def leads_staging(context: dg.AssetExecutionContext, ingest: IngestSettings,
 @dg.asset(partitions_def=uploads_partitions, group_name=GROUP, deps=[leads_staging],
           kinds={"pandas", "postgres"},
           description="Normalised, pandera-validated, in-file-deduplicated rows in leads_validated; "
-                      "rejects in the DLQ.")
+                      "rejects in the DLQ. A file with too many rejects keeps no rows here (see the "
+                      "blocking reject_rate check).")
 def leads_validated(context: dg.AssetExecutionContext, ingest: IngestSettings,
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     r = pipeline.validate_upload(_ctx(context, ingest, warehouse), context.partition_key)
     return dg.MaterializeResult(metadata={
         **r.counts, "rows_per_s": round(r.rows_per_second), "duration_s": round(r.seconds, 3),
+        "reject_rate": round(r.details["reject_rate"], 4), "refused": r.details["refusal"] is not None,
         "reject_reasons": _table(r.details["reject_reasons"]),
         "unknown_verification_codes": _table(r.details["unknown_codes"])})
 
@@ -101,6 +103,23 @@ records_reconcile = _upload_check(
     description="Every record of the file is accounted for: records = leads inserted + merged + "
                 "unchanged + in-file duplicates + rejects + malformed records (and each stage took "
                 "what the one before it left). Fails the run when the sums differ.")
+
+
+def _reject_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                 ingest: IngestSettings) -> dg.AssetCheckResult:
+    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+        refusal = store.validation_refusal(conn, context.partition_key)
+        summary = store.upload_summary(conn, context.partition_key)
+    ok, why, rate = pipeline.reject_gate(refusal, summary, ingest.max_reject_percent / 100)
+    return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.ERROR, description=why,
+                               metadata={"reject_rate": round(rate, 4)})
+
+
+reject_rate = _upload_check(
+    _reject_rate, asset=leads_validated, name="reject_rate", blocking=True,
+    description="Share of the upload's rows rejected at validation. Above EC_MAX_REJECT_PERCENT "
+                "(default 20) the file is refused: its validated rows are discarded and the run stops "
+                "before the merge; materialising `leads` on its own later refuses it too.")
 
 
 def _verification_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,

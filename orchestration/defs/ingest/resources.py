@@ -22,6 +22,11 @@ class IngestSettings(dg.ConfigurableResource):
                                                             "its rows is rejected (EC_MAX_REJECT_PERCENT)")
     min_verified_percent: int = Field(default=10, description="warn when fewer of an upload's leads than this "
                                                               "percentage have a verified e-mail (EC_MIN_VERIFIED_PERCENT)")
+    retry_base_s: float = Field(default=60.0, description="an ingest that failed for a transient reason (lost "
+                                "connection, deadlock, lock timeout) is re-run after this many seconds, then "
+                                "after doubling delays (at most 6 h)")
+    retry_max_attempts: int = Field(default=5, description="re-runs of a transiently failed ingest before a "
+                                                           "person is needed")
     max_uploads_per_tick: int = Field(default=25, description="new partitions a sensor tick may request")
     max_sidecars_per_tick: int = Field(default=10, description="signed drops a sensor tick may verify")
 
@@ -34,7 +39,8 @@ class IngestSettings(dg.ConfigurableResource):
 
     def pipeline_context(self, warehouse: WarehouseResource, *, run_id: str | None, log) -> Context:
         return Context(database_url=warehouse.url, landing=self.landing(), role=warehouse.role_or_none,
-                       run_id=run_id, log=log, max_reject_rate=self.max_reject_percent / 100)
+                       run_id=run_id, log=log, max_reject_rate=self.max_reject_percent / 100,
+                       retry_base_s=self.retry_base_s, retry_max_attempts=self.retry_max_attempts)
 
 
 class HealthSettings(dg.ConfigurableResource):

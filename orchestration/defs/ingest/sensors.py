@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration.db import store
 from orchestration.defs.ingest.assets import GROUP, uploads_partitions
 from orchestration.defs.ingest.resources import IngestSettings
 from orchestration.defs.resources import WarehouseResource
@@ -29,7 +30,7 @@ SIDECAR_BUDGET_S = 30.0
 
 # One process per run, not one per step: each step would otherwise spend tens of seconds importing
 # dagster, dbt, pandas and pyarrow in a process of its own before computing for a second or two.
-# The upload's assets and its own checks (records_reconcile); the door/DLQ health checks, which
+# The upload's assets and its own checks (reject_rate, verification_rate, records_reconcile); the door/DLQ health checks, which
 # also target ingest assets, run on their own schedule (pipeline_health_job), not in every ingest.
 ingest_job = dg.define_asset_job(
     "ingest_upload", selection=dg.AssetSelection.groups(GROUP) - dg.AssetSelection.checks(*HEALTH_CHECKS),
@@ -87,3 +88,19 @@ def upload_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings, w
         dynamic_partitions_requests=[uploads_partitions.build_add_request(keys)],
         cursor=json.dumps({"mtime_ns": max(high, int(cursor.get("mtime_ns", 0)))}),
     )
+
+
+@dg.sensor(job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Re-runs the ingest of uploads whose last run failed for a transient reason (lost "
+                       "connection, deadlock, lock timeout) once their DLQ retry time has come.")
+def upload_retry_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings, warehouse: WarehouseResource):
+    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn, conn.transaction():
+        due = store.due_upload_retries(conn, ingest.max_uploads_per_tick)
+    if not due:
+        return dg.SkipReason("no transient ingest failure is due for a retry")
+    for dlq_id, upload_id, attempt in due:
+        context.log.info(f"retrying upload {upload_id} (DLQ item {dlq_id}, attempt {attempt})")
+    return dg.SensorResult(run_requests=[
+        dg.RunRequest(partition_key=upload_id, run_key=f"dlq-{dlq_id}-{attempt}",
+                      tags={"upload_id": upload_id, "equity/dlq_retry": str(dlq_id)})
+        for dlq_id, upload_id, attempt in due])
