@@ -2,7 +2,8 @@
 (`equity code-server`, `equity webserver`, `equity daemon`, started as the docs say, with a clean
 environment) on the embedded PostgreSQL. A signed upload is picked up by the sensor in the daemon,
 whose run succeeds; the code server is killed, the webserver reports the location down, and it
-recovers once the code server is back."""
+recovers once the code server is back. A run whose worker process is killed (kill -9, the OOM
+killer) is marked failed instead of staying STARTED."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import os
 import signal
 import subprocess
 import sys
+import re
 import time
+
+import psycopg
 import pytest
 
 from orchestration.local_runs import free_port
 from orchestration.settings import REPO_ROOT
-from tests.test_ui import CLEAN_ENV, _graphql, land_in_project
+from tests.conftest import temporary_trigger
+from tests.test_ui import CLEAN_ENV, _graphql, _project_env, land_in_project
 
 EQUITY = os.path.join(os.path.dirname(sys.executable), "equity")
 LOCATION = """{ workspaceOrError { ... on Workspace { locationEntries { name
@@ -24,6 +29,8 @@ RELOAD = """mutation { reloadRepositoryLocation(repositoryLocationName: "equity-
     __typename ... on WorkspaceLocationEntry { locationOrLoadError { __typename } } } }"""
 RUNS = """query($uid: String!) { runsOrError(filter: {tags: [{key: "dagster/partition", value: $uid}]}) {
     ... on Runs { results { runId status } } } }"""
+LOGS = """query($runId: ID!) { logsForRun(runId: $runId) { ... on EventConnection {
+    events { __typename ... on MessageEvent { message } } } } }"""
 
 
 class Process:
@@ -71,19 +78,46 @@ def deployment(embedded):
             p.stop()
 
 
-def test_three_processes_run_an_upload_and_survive_a_code_server_restart(deployment):
+def test_three_processes_run_an_upload_fail_a_killed_run_and_survive_a_code_server_restart(deployment):
     procs, grpc, web = deployment
     assert wait_for("the location to load", lambda: location_state(web) == "RepositoryLocation")
 
     uid = land_in_project("2 Deploy St")
 
-    def finished():
-        runs = ((_graphql(web, RUNS, {"uid": uid}) or {}).get("runsOrError") or {}).get("results") or []
+    def finished_for(upload_id: str):
+        runs = ((_graphql(web, RUNS, {"uid": upload_id}) or {}).get("runsOrError") or {}).get("results") or []
         done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
         return done[0] if done else None
 
+    def finished():
+        return finished_for(uid)
+
     run = wait_for("the sensor's run to finish", finished, timeout=300, every=3)
     assert run["status"] == "SUCCESS", f"run {run['runId']}: see .pytest_daemon.log"
+
+    # kill -9 of a run's worker while it works: the run ends FAILURE, it does not stay STARTED.
+    warehouse = _project_env()["EC_WAREHOUSE_URL"]
+
+    def sleeping() -> bool:
+        with psycopg.connect(warehouse) as conn:
+            return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'").fetchone()[0] > 0
+
+    def worker_pid(run_id: str) -> int | None:
+        events = ((_graphql(web, LOGS, {"runId": run_id}) or {}).get("logsForRun") or {}).get("events") or []
+        found = [re.search(r"Started process for run \(pid: (\d+)\)", e.get("message") or "") for e in events]
+        return next((int(m.group(1)) for m in found if m), None)
+
+    with temporary_trigger(warehouse, "pg_temp_slow", "leads_staging", "PERFORM pg_sleep(20); RETURN NEW;"):
+        slow = land_in_project("3 Slow St")
+        assert wait_for("the slow run to reach its staging step", sleeping, timeout=300, every=1)
+        runs = _graphql(web, RUNS, {"uid": slow})["runsOrError"]["results"]
+        pid = wait_for("the run worker's pid", lambda: worker_pid(runs[0]["runId"]), timeout=30, every=1)
+        os.kill(pid, signal.SIGKILL)
+        killed = wait_for("the killed run to be marked failed", lambda: finished_for(slow), timeout=120, every=2)
+    assert killed["status"] == "FAILURE"
+    messages = " ".join(e.get("message") or "" for e in
+                        _graphql(web, LOGS, {"runId": killed["runId"]})["logsForRun"]["events"])
+    assert "Run execution process for" in messages and "signal 9" in messages
 
     procs["code"].stop(signal.SIGKILL)
     down = _graphql(web, RELOAD)["reloadRepositoryLocation"]
