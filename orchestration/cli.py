@@ -51,14 +51,26 @@ def apply_env(rt) -> dict[str, str]:
     return env
 
 
+def _write_new_secret_file(path: Path, text: str) -> None:
+    """A secrets file readable by its owner only (0600, in a 0700 folder); never overwritten."""
+    if path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
 def ensure_key_file() -> Path:
+    from orchestration.events import webhooks
+
     path = settings.upload_keys_file()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write("# active upload keys, one 'key_id:secret' per line (generated for local use)\n")
-            fh.write(f"local-{datetime.now(UTC):%Y%m}:{secrets.token_hex(32)}\n")
+    _write_new_secret_file(path, "# active upload keys, one 'key_id:secret' per line (generated for local use)\n"
+                                 f"local-{datetime.now(UTC):%Y%m}:{secrets.token_hex(32)}\n")
+    _write_new_secret_file(settings.event_keys_file(),
+                           "# event senders, one 'sender:whsec_...' per line (Standard Webhooks secrets; two\n"
+                           "# lines for one sender while its secret is rotated). Generated for local use.\n"
+                           f"local:{webhooks.new_secret()}\n")
     return path
 
 
@@ -224,6 +236,7 @@ def cmd_daemon(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from orchestration.events.receiver import EventReceiver, KeysFile
     from orchestration.ingest import signing
     from orchestration.ingest.http import create_app
     from orchestration.ingest.landing import Landing
@@ -232,7 +245,8 @@ def cmd_serve(args) -> int:
     cmd_setup(argparse.Namespace(skip_dbt=True))
     receiver = Receiver(Landing(settings.landing_dir()), signing.load_keys(os.environ),
                         os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes)
-    uvicorn.run(create_app(receiver), host=args.host, port=args.port, log_level="info")
+    events = EventReceiver(KeysFile(settings.event_keys_file()), os.environ[settings.WAREHOUSE_URL_VAR])
+    uvicorn.run(create_app(receiver, events), host=args.host, port=args.port, log_level="info")
     return 0
 
 

@@ -45,6 +45,10 @@ def upload_keys_file() -> Path:
     return env_path("EC_UPLOAD_KEYS_FILE", REPO_ROOT / ".secrets" / "upload_keys")
 
 
+def event_keys_file() -> Path:
+    return env_path("EC_EVENT_KEYS_FILE", REPO_ROOT / ".secrets" / "event_keys")
+
+
 def warehouse_db_name() -> str:
     return os.environ.get("EC_WAREHOUSE_DB", "equity_connect")
 

@@ -28,7 +28,8 @@ TEST_KEYS = "test-2026:0123456789abcdef0123456789abcdef\ntest-old:retired-secret
 ACTIVE_KEYS = "test-2026:0123456789abcdef0123456789abcdef\n"
 
 # Tables the per-test cleanup empties (verification_code_map keeps its seed rows).
-DATA_TABLES = ["campaign_batch_leads", "campaign_batches", "consent_tokens", "leads", "brokers", "leads_staging", "leads_validated",
+DATA_TABLES = ["campaign_pushes", "campaign_batch_leads", "campaign_batches", "consent_tokens", "lead_consent_audit",
+               "lead_events", "suppressions", "leads", "brokers", "leads_staging", "leads_validated",
                "ingest_replay_guard", "pipeline_dlq", "pipeline_events"]
 
 

@@ -68,6 +68,7 @@ class Runtime:
             "EC_LANDING_DIR": str(settings.landing_dir()),
             "EC_OUTBOX_DIR": str(settings.outbox_dir()),
             "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
+            "EC_EVENT_KEYS_FILE": str(settings.event_keys_file()),
             # Feeder: the cap, the no-feed days (the US federal calendar unless set), an optional
             # endpoint each export is POSTed to.
             "EC_DAILY_FEED_CAP": os.environ.get("EC_DAILY_FEED_CAP", str(constants.DAILY_FEED_CAP)),

@@ -76,6 +76,11 @@ def _strip_comment(text: str) -> str:
     return "".join(lines)
 
 
+# Objects first created by a revision after 0011, which re-applies every file that existed then:
+# a LANGUAGE sql body naming a table of its own revision cannot be created before that table.
+INTRODUCED_AFTER_0011 = frozenset({"lead_is_suppressed", "status_rank", "apply_lead_event", "suppress_from_upload"})
+
+
 def objects() -> list[SqlObject]:
     return [SqlObject(p.stem, p) for p in sorted(SQL_DIR.glob("*.sql"))]
 

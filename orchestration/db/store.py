@@ -418,3 +418,17 @@ def dlq_needing_a_person(conn: psycopg.Connection) -> dict[str, int]:
         "SELECT source, count(*) FROM pipeline_dlq WHERE resolved_at IS NULL AND retry_after IS NULL"
         " AND source NOT IN ('leads_staging', 'leads_validated', 'upload_receipt') GROUP BY 1").fetchall()
     return {k: int(n) for k, n in rows}
+
+
+def apply_lead_event(conn: psycopg.Connection, sender: str, webhook_id: str, event) -> tuple[bool, int | None, int]:
+    """Store and apply one inbound event (apply_lead_event.sql): (applied?, event id, leads matched).
+    A repeated (sender, webhook id) is not applied again."""
+    return conn.execute(
+        "SELECT applied, event_id, leads_matched FROM apply_lead_event(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (sender, webhook_id, event.type, event.occurred_at, event.email, event.phone, event.lead_id,
+         event.soft_bounce, Jsonb(event.data))).fetchone()
+
+
+def suppress_from_upload(conn: psycopg.Connection, upload_id: str) -> int:
+    """Vendor DNC and Litigator flags of a merged upload become suppressions (suppress_from_upload.sql)."""
+    return conn.execute("SELECT suppress_from_upload(%s)", (upload_id,)).fetchone()[0]

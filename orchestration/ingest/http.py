@@ -1,8 +1,9 @@
-"""``POST /uploads``: the HTTP door for signed CSV uploads (ASGI, starlette).
+"""The HTTP app (ASGI, starlette): ``POST /uploads`` for signed CSV uploads and ``POST /events``
+for signed inbound events.
 
-202 + upload id; 400 missing/malformed headers, stale timestamp or hash mismatch; 401 bad
-signature; 409 replay; 413 over the size limit (checked while streaming); 415 not CSV.
-See docs/upload-protocol.md.
+Uploads: 202 + upload id; 400 missing/malformed headers, stale timestamp or hash mismatch; 401
+bad signature; 409 replay; 413 over the size limit (checked while streaming); 415 not CSV. See
+docs/upload-protocol.md. Events: see orchestration/events/receiver.py and docs/events.md.
 """
 
 from __future__ import annotations
@@ -13,10 +14,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from orchestration.events.receiver import EventReceiver
 from orchestration.ingest.receipt import Receiver
 
 
-def create_app(receiver: Receiver) -> Starlette:
+def _headers(request: Request) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in request.headers.items():
+        out.setdefault(name.lower(), []).append(value)
+    return out
+
+
+async def _capped_body(request: Request, limit: int) -> tuple[bytes, bool]:
+    """The body, or (what was read, True) as soon as it passes ``limit`` (the rest is not read)."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        return b"", True
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+    return b"".join(chunks), False
+
+
+def create_app(receiver: Receiver, events: EventReceiver | None = None) -> Starlette:
     async def upload(request: Request) -> JSONResponse:
         length = request.headers.get("content-length")
         receipt = await run_in_threadpool(
@@ -32,8 +55,15 @@ def create_app(receiver: Receiver) -> Starlette:
         outcome = await run_in_threadpool(receipt.finish)
         return JSONResponse(outcome.body(), status_code=outcome.status)
 
+    async def event(request: Request) -> JSONResponse:
+        body, too_large = await _capped_body(request, events.max_bytes)
+        outcome = await run_in_threadpool(events.receive, _headers(request), body, too_large=too_large)
+        return JSONResponse(outcome.body, status_code=outcome.status)
+
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[Route("/uploads", upload, methods=["POST"]),
-                             Route("/health", health, methods=["GET"])])
+    routes = [Route("/uploads", upload, methods=["POST"]), Route("/health", health, methods=["GET"])]
+    if events is not None:
+        routes.append(Route("/events", event, methods=["POST"]))
+    return Starlette(routes=routes)

@@ -354,6 +354,7 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
         ctx.log(f"merging {n:,} validated rows into leads")
         counts = store.merge_upload(conn, upload_id, manifest.source, manifest.received())
         counts["rows"] = n
+        counts["suppressions_added"] = store.suppress_from_upload(conn, upload_id)
         settled = store.resolve_upload_failures(conn, upload_id)
         if settled:
             store.record_event(conn, "dlq_resolved", stage="leads", upload_id=upload_id, run_id=ctx.run_id,

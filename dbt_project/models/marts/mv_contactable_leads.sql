@@ -19,6 +19,8 @@
 --             litigators are never contacted
 --   broker    assigned to an active broker licensed in the property's state
 --   address   a two-letter state and a five-digit ZIP
+--   suppression  no suppression of the lead's e-mail, address or phone (Do-Not-Call entries bar
+--             calls only): lead_is_suppressed(), the same rule the feeder re-checks at pick time
 --
 -- It reads the source tables, not the staging views: dbt replaces a view by renaming it away and
 -- dropping it CASCADE, which would drop this materialized view with it (and block on its readers).
@@ -30,7 +32,7 @@ with leads as (
     select
         id as lead_id, assigned_broker_id as broker_id, lead_score, email, email_verified, first_name,
         last_name, property_address, property_city, property_state, property_zip, estimated_equity,
-        campaign_status, consent, consented_at,
+        campaign_status, consent, consented_at, phone, addr_hash,
         coalesce((melissa_payload ->> 'litigator')::boolean, false) as is_litigator
     from {{ source('warehouse', 'leads') }}
 ),
@@ -66,3 +68,4 @@ where l.email_verified
   and (not l.consent or l.consented_at is not null)
   and l.property_state ~ '^[A-Z]{2}$'
   and l.property_zip ~ '^[0-9]{5}$'
+  and not public.lead_is_suppressed(l.email, l.phone, l.addr_hash)

@@ -2,8 +2,10 @@
 -- transaction under an advisory lock, so the cap per date and "each lead once, ever" hold under
 -- retries, overlapping runs and backfills. Respects each broker's weekly cap; walks candidates in
 -- score order through the feeder's partial index and widens its window only when broker caps
--- leave the batch short.
-CREATE OR REPLACE FUNCTION public.feed_campaign(p_feed_date date, p_cap integer, p_run_id text)
+-- leave the batch short. Suppressions are re-checked at pick time (an unsubscribe that arrived
+-- after the view's refresh is honoured); one e-mail is fed at most once per batch, and not again
+-- under another lead within p_email_gap_days of a feed date that carried it.
+CREATE OR REPLACE FUNCTION public.feed_campaign(p_feed_date date, p_cap integer, p_run_id text, p_email_gap_days integer DEFAULT 90)
  RETURNS TABLE(lead_id uuid, broker_id uuid, lead_score integer, batch_id bigint)
  LANGUAGE plpgsql
 AS $function$
@@ -30,7 +32,7 @@ BEGIN
   LOOP
     TRUNCATE _feed_pick;
     WITH candidates AS (
-      SELECT l.id AS lead_id, c.broker_id, l.lead_score
+      SELECT l.id AS lead_id, c.broker_id, l.lead_score, l.email, l.phone, l.addr_hash
       FROM leads l
       JOIN analytics.mv_contactable_leads c ON c.lead_id = l.id
       WHERE l.campaign_status IN ('new', 'queued') AND l.email_verified
@@ -38,19 +40,28 @@ BEGIN
       ORDER BY l.lead_score DESC, l.id
       LIMIT v_window
     ),
+    allowed AS (
+      SELECT cd.*, row_number() OVER (PARTITION BY cd.email ORDER BY cd.lead_score DESC, cd.lead_id) AS email_rank
+      FROM candidates cd
+      WHERE NOT lead_is_suppressed(cd.email, cd.phone, cd.addr_hash)
+        AND NOT EXISTS (SELECT 1 FROM leads o JOIN campaign_batch_leads f ON f.lead_id = o.id
+                        WHERE o.email = cd.email
+                          AND f.feed_date BETWEEN p_feed_date - p_email_gap_days AND p_feed_date + p_email_gap_days)
+    ),
     week_fed AS (
       SELECT f.broker_id, count(*) AS n FROM campaign_batch_leads f
       WHERE f.feed_date >= v_week_start AND f.feed_date < v_week_start + 7
-        AND f.broker_id IN (SELECT DISTINCT cd.broker_id FROM candidates cd)
+        AND f.broker_id IN (SELECT DISTINCT cd.broker_id FROM allowed cd)
       GROUP BY f.broker_id
     ),
     ranked AS (
       SELECT cd.*, row_number() OVER (PARTITION BY cd.broker_id
                                       ORDER BY cd.lead_score DESC, cd.lead_id) AS broker_rank,
              b.max_leads_per_week - coalesce(w.n, 0) AS broker_room
-      FROM candidates cd
+      FROM allowed cd
       JOIN brokers b ON b.id = cd.broker_id AND b.status = 'active'
       LEFT JOIN week_fed w ON w.broker_id = cd.broker_id
+      WHERE cd.email_rank = 1
     )
     INSERT INTO _feed_pick
     SELECT r.lead_id, r.broker_id, r.lead_score FROM ranked r

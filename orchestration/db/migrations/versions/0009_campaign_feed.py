@@ -64,6 +64,7 @@ def downgrade() -> None:
     op.execute(
         """
         DROP FUNCTION IF EXISTS feed_campaign(date, integer, text);
+        DROP FUNCTION IF EXISTS feed_campaign(date, integer, text, integer);
         DROP TABLE IF EXISTS campaign_batch_leads;
         DROP TABLE IF EXISTS campaign_batches;
         DROP INDEX IF EXISTS leads_feeder_email_idx;

@@ -37,7 +37,8 @@ def upgrade() -> None:
     shim = op.get_bind().exec_driver_sql(
         "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = 'auth'"
     ).scalar() == sqlfiles.AUTH_SHIM_MARK
-    sqlfiles.apply(*(o.name for o in sqlfiles.objects() if o.schema == "public" or shim))
+    sqlfiles.apply(*(o.name for o in sqlfiles.objects() if (o.schema == "public" or shim)
+                     and o.name not in sqlfiles.INTRODUCED_AFTER_0011))
     _rename_stages(RENAMED_STAGES)
 
 

@@ -1,0 +1,97 @@
+"""``POST /events``: verify a signed event, store it and apply it in one transaction.
+
+200 accepted (a repeated webhook id: 200, ``"duplicate": true``, nothing changes); 400 missing or
+malformed headers, a stale timestamp, a malformed body or an unknown type; 401 bad signature; 413
+over the size limit. Every refusal is recorded as an ``event_refused`` pipeline event (its code and
+status, never the body); a correctly signed body that cannot be read also goes to the DLQ
+(``source = 'events'``), since its sender has a bug a person must hear about.
+
+The event keys file is read again whenever it changes, so a removed secret is refused at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration.db import store
+from orchestration.events import webhooks
+from orchestration.events.webhooks import EventRefused
+
+STAGE = "events"
+
+
+@dataclass
+class EventOutcome:
+    status: int
+    body: dict
+
+
+class KeysFile:
+    """The secrets of a keys file, re-read when its modification time or size changes."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._seen: tuple[int, int] | None = None
+        self._secrets: list[webhooks.EventSecret] = []
+        self._lock = threading.Lock()
+
+    def secrets(self) -> list[webhooks.EventSecret]:
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            return []
+        with self._lock:
+            if stamp != self._seen:
+                self._secrets = webhooks.parse_event_keys(self.path.read_text())
+                self._seen = stamp
+            return list(self._secrets)
+
+
+class EventReceiver:
+    def __init__(self, keys: KeysFile, database_url: str, role: str | None = "pipeline_writer",
+                 max_bytes: int = webhooks.MAX_BODY_BYTES):
+        self.keys, self.database_url, self.role, self.max_bytes = keys, database_url, role, max_bytes
+
+    def refuse(self, exc: EventRefused, *, sender: str | None = None, webhook_id: str | None = None) -> EventOutcome:
+        details = {"code": exc.code, "sender": sender, "webhook_id": webhook_id}
+        with store.connect(self.database_url, role=self.role) as conn, conn.transaction():
+            store.record_event(conn, "event_refused", stage=STAGE, http_status=exc.status, details=details)
+            if sender is not None:   # signed, so it is the sender's bug, not a stranger's noise
+                store.record_dlq(conn, STAGE, f"event {webhook_id} from {sender} refused: {exc.message}", details)
+        return EventOutcome(exc.status, exc.as_dict())
+
+    def receive(self, headers: dict[str, list[str]], body: bytes, *, too_large: bool = False,
+                now: datetime | None = None) -> EventOutcome:
+        """``headers``: lower-case name -> every value sent under it."""
+        if too_large:
+            return self.refuse(EventRefused(413, "too_large", f"an event body is at most {self.max_bytes:,} bytes"))
+        repeated = sorted(h for h in ("webhook-id", "webhook-timestamp", "webhook-signature")
+                          if len(headers.get(h, [])) > 1)
+        if repeated:
+            return self.refuse(EventRefused(400, "repeated_header", f"header(s) sent more than once: "
+                                                                    f"{', '.join(repeated)}"))
+        single = {k: v[0] for k, v in headers.items() if v}
+        try:
+            sender, webhook_id = webhooks.verify(self.keys.secrets(), single, body, now or datetime.now(UTC))
+        except EventRefused as exc:
+            return self.refuse(exc)
+        try:
+            event = webhooks.parse_event(body)
+        except EventRefused as exc:
+            return self.refuse(exc, sender=sender, webhook_id=webhook_id)
+        if event is None:
+            return EventOutcome(200, {"status": "ignored", "webhook_id": webhook_id,
+                                      "message": "this event type changes nothing here"})
+        with store.connect(self.database_url, role=self.role) as conn, conn.transaction():
+            applied, event_id, matched = store.apply_lead_event(conn, sender, webhook_id, event)
+        body_out = {"status": "accepted", "webhook_id": webhook_id, "type": event.type, "leads": matched}
+        if not applied:
+            body_out = {"status": "accepted", "webhook_id": webhook_id, "duplicate": True}
+        else:
+            body_out["event_id"] = event_id
+        return EventOutcome(200, body_out)
