@@ -9,12 +9,13 @@
     equity test [PYTEST ARGS]  run the test suite (fails when no test ran)
     equity ui               Dagster UI (database first; Ctrl-C / SIGTERM stop it cleanly)
     equity code-server | webserver | daemon    production: the three Dagster processes, separately
-    equity serve            the HTTP upload endpoint (POST /uploads)
+    equity serve            the HTTP app: POST /uploads, POST /events, GET/POST /consent/<token>
     equity upload FILE --source S [--url U]   sign and POST a CSV (what a vendor script runs)
     equity sign FILE --source S                write FILE.sig.json for an SFTP-style drop
     equity ingest UPLOAD_ID | --latest         run the ingest job for one upload, print its counts
     equity brokers FILE                        load/update brokers (upsert by NMLS number)
     equity sql list | show NAME                the database's functions, live, against their files
+    equity suppress import FILE --reason R | add | remove | list   the suppression list (DNC files, opt-outs)
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def _write_new_secret_file(path: Path, text: str) -> None:
 
 
 def ensure_key_file() -> Path:
+    from orchestration import consent
     from orchestration.events import webhooks
 
     path = settings.upload_keys_file()
@@ -71,6 +73,7 @@ def ensure_key_file() -> Path:
                            "# event senders, one 'sender:whsec_...' per line (Standard Webhooks secrets; two\n"
                            "# lines for one sender while its secret is rotated). Generated for local use.\n"
                            f"local:{webhooks.new_secret()}\n")
+    _write_new_secret_file(settings.form_secret_file(), consent.new_form_secret() + "\n")
     return path
 
 
@@ -236,6 +239,7 @@ def cmd_daemon(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from orchestration.consent_desk import ConsentDesk
     from orchestration.events.receiver import EventReceiver, KeysFile
     from orchestration.ingest import signing
     from orchestration.ingest.http import create_app
@@ -246,7 +250,8 @@ def cmd_serve(args) -> int:
     receiver = Receiver(Landing(settings.landing_dir()), signing.load_keys(os.environ),
                         os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes)
     events = EventReceiver(KeysFile(settings.event_keys_file()), os.environ[settings.WAREHOUSE_URL_VAR])
-    uvicorn.run(create_app(receiver, events), host=args.host, port=args.port, log_level="info")
+    desk = ConsentDesk(os.environ[settings.WAREHOUSE_URL_VAR])
+    uvicorn.run(create_app(receiver, events, desk), host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -289,6 +294,44 @@ def cmd_brokers(args) -> int:
     with open(args.file, newline="") as fh, store.connect(rt.warehouse_url) as conn, conn.transaction():
         n = store.upsert_brokers(conn, list(csv.DictReader(fh)))
     print(f"{n} brokers loaded (upserted by nmls_number)")
+    return 0
+
+
+def cmd_suppress(args) -> int:
+    import getpass
+
+    from orchestration import suppression
+    from orchestration.db import store
+
+    rt = _runtime()
+    with store.connect(rt.warehouse_url) as conn:
+        try:
+            if args.action == "import":
+                with open(args.file, encoding="utf-8", errors="replace") as fh:
+                    r = suppression.import_phones(conn, fh, args.reason, source=f"file:{Path(args.file).name}")
+                print(f"{r.lines:,} lines: {r.numbers:,} numbers, {r.not_numbers:,} not phone numbers; "
+                      f"{r.added:,} added to the list ({args.reason}), {r.leads_unverified:,} leads' phones "
+                      f"no longer verified; {r.seconds:.1f} s")
+            elif args.action in ("add", "remove"):
+                channel, value = next((c, v) for c, v in (("email", args.email), ("phone", args.phone),
+                                                          ("address", args.addr_hash)) if v)
+                if args.action == "add":
+                    done = suppression.add(conn, channel, value, args.reason, source=f"operator:{getpass.getuser()}")
+                    print("added" if done else "already on the list")
+                else:
+                    done = suppression.remove(conn, channel, value, args.reason, who=getpass.getuser())
+                    print("removed" if done else "not on the list")
+            else:
+                for channel, reason, n in store.suppression_counts(conn):
+                    print(f"{channel:8} {reason:13} {n:>12,}")
+                for row in store.latest_suppressions(conn, args.channel, args.reason, args.limit):
+                    print("  ".join(str(x) for x in row))
+        except (suppression.SuppressionError, StopIteration) as exc:
+            print(f"equity suppress: {exc or 'name one of --email, --phone, --addr-hash'}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"equity suppress: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -455,6 +498,36 @@ def build_parser() -> argparse.ArgumentParser:
                        "license_states, territory_zip_codes as ';' lists, max_leads_per_week)")
     b.add_argument("file", help="brokers CSV (see orchestration/sample_data/brokers.csv)")
     b.set_defaults(func=cmd_brokers)
+    sp = sub.add_parser("suppress", help="the suppression list: import a Do-Not-Call file, add, remove, list",
+                        description="Everyone on the list is excluded from the contactable view and the feed, "
+                                    "on every lead that shares the e-mail, phone or address (Do-Not-Call "
+                                    "entries only bar calls: the phone leaves exports). Unsubscribes, "
+                                    "complaints, litigators and erasures cannot be removed.")
+    spa = sp.add_subparsers(dest="action", required=True)
+    si = spa.add_parser("import", help="load a phone list, one number per line (the federal registry's format)",
+                        description="Load a phone list, one number per line (the federal registry's format), "
+                                    "set-based: lines that are not 10-digit US numbers are counted and skipped.",
+                        formatter_class=_ShowDefaults)
+    si.add_argument("file", help="the list (10-digit numbers, one per line; millions of lines are fine)")
+    si.add_argument("--reason", required=True, choices=["dnc_federal", "dnc_internal"], help="which list it is")
+    for name, text in (("add", "put one e-mail, phone or address on the list"),
+                       ("remove", "take one entry off the list (DNC and bounce entries only)")):
+        sa = spa.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                            formatter_class=_ShowDefaults)
+        one = sa.add_mutually_exclusive_group(required=True)
+        one.add_argument("--email", help="an e-mail address")
+        one.add_argument("--phone", help="a US phone number")
+        one.add_argument("--addr-hash", help="a lead's addr_hash (the property)")
+        sa.add_argument("--reason", required=True, choices=["unsubscribe", "bounce", "complaint", "dnc_internal",
+                                                            "dnc_federal", "litigator", "erasure"],
+                        help="why nobody may contact it")
+    sl = spa.add_parser("list", help="counts by channel and reason, then the newest entries",
+                        description="Counts by channel and reason, then the newest entries.",
+                        formatter_class=_ShowDefaults)
+    sl.add_argument("--channel", choices=["email", "phone", "address"], help="only this channel")
+    sl.add_argument("--reason", help="only this reason")
+    sl.add_argument("--limit", type=int, default=20, help="newest entries to show")
+    sp.set_defaults(func=cmd_suppress)
     d = sub.add_parser("demo", help="run the main job on bundled sample data and print a summary")
     d.add_argument("--rows", type=int, default=0, help="generate this many rows instead of the bundled file")
     d.set_defaults(func=cmd_demo)
@@ -477,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm = sub.add_parser("daemon", help="production: the Dagster daemon alone (schedules, sensors, run queue)")
     dm.add_argument("--code-server", default="127.0.0.1:4266", help="host:port of `equity code-server`")
     dm.set_defaults(func=cmd_daemon)
-    sv = sub.add_parser("serve", help="run the HTTP upload endpoint")
+    sv = sub.add_parser("serve", help="run the HTTP app: uploads, signed events, consent links")
     sv.add_argument("--host", default="127.0.0.1", help="interface the endpoint listens on")
     sv.add_argument("--port", type=int, default=8080, help="port of the endpoint")
     sv.add_argument("--max-bytes", type=int, default=constants.MAX_UPLOAD_BYTES,

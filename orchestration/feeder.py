@@ -1,8 +1,13 @@
 """The weekday campaign feeder, free of Dagster: which dates feed, the export file for the campaign
-tool, the optional POST with retries, and the shortfall explanation.
+tool with each lead's consent link, the optional POST with retries, and the shortfall explanation.
 
 The pick itself is the SQL function ``feed_campaign()`` (``orchestration/db/sql/feed_campaign.sql``): one transaction under an
 advisory lock, so the cap per date and "each lead once" hold under retries, overlap and backfills.
+
+Delivery is derived from the committed batch, never from the pick's memory: ``deliver()`` writes
+the export of every batch of the date that has none yet (a fresh batch, or one whose export
+failed after the feed committed), so re-running the date completes a lost delivery and feeds
+nobody twice.
 """
 
 from __future__ import annotations
@@ -10,18 +15,18 @@ from __future__ import annotations
 import csv
 import io
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from orchestration import constants
+from orchestration import consent, constants
 from orchestration.db import store
 
-EXPORT_COLUMNS = ["email", "first_name", "last_name", "company_name", "property_address", "property_city",
-                  "property_state", "estimated_equity", "broker_name", "lead_score", "consent_link"]
-CONSENT_LINK_PLACEHOLDER = "{{consent_link}}"
+EXPORT_COLUMNS = ["email", "first_name", "last_name", "phone", "company_name", "property_address", "property_city",
+                  "property_state", "estimated_equity", "broker_name", "lead_score", "consent_url"]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -70,7 +75,8 @@ def inert(value: object) -> str:
 
 
 def export_csv(rows: list[dict]) -> bytes:
-    """Rows in the import shape of an e-mail campaign tool (Instantly-style custom fields)."""
+    """Rows in the import shape of an e-mail campaign tool (Instantly-style custom fields). A phone
+    on a Do-Not-Call list arrives here already blank (store.batch_export_rows)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -78,12 +84,13 @@ def export_csv(rows: list[dict]) -> bytes:
         equity = r.get("estimated_equity")
         writer.writerow({
             "email": inert(r["email"]), "first_name": inert(r.get("first_name")),
-            "last_name": inert(r.get("last_name")), "company_name": inert(r.get("broker_name")),
+            "last_name": inert(r.get("last_name")), "phone": inert(r.get("phone")),
+            "company_name": inert(r.get("broker_name")),
             "property_address": inert(r.get("property_address")), "property_city": inert(r.get("property_city")),
             "property_state": inert(r.get("property_state")),
             "estimated_equity": "" if equity is None else f"{float(equity):.0f}",
             "broker_name": inert(r.get("broker_name")), "lead_score": r.get("lead_score"),
-            "consent_link": CONSENT_LINK_PLACEHOLDER,
+            "consent_url": inert(r.get("consent_url")),
         })
     return buf.getvalue().encode()
 
@@ -140,7 +147,6 @@ class FeedResult:
     score_max: int | None
     shortfall: int
     shortfall_reason: str
-    export_rows: list[dict] = field(default_factory=list)
 
 
 def explain_shortfall(conn, feed_date: date, cap: int, fed_for_date: int) -> str:
@@ -155,22 +161,98 @@ def explain_shortfall(conn, feed_date: date, cap: int, fed_for_date: int) -> str
 
 
 def feed(database_url: str, feed_date: date, *, daily_cap: int = constants.DAILY_FEED_CAP, run_id: str | None = None,
-         role: str | None = "pipeline_writer") -> FeedResult:
+         role: str | None = "pipeline_writer", email_gap_days: int = 90) -> FeedResult:
     """Top the date's feed up to ``daily_cap`` (one transaction), return what was fed and why not more."""
     with store.connect(database_url, role=role) as conn:
         with conn.transaction():
-            picked = store.feed_campaign(conn, feed_date, daily_cap, run_id)
+            picked = store.feed_campaign(conn, feed_date, daily_cap, run_id, email_gap_days)
             batch_id = picked[0][3] if picked else None
-            export_rows = store.batch_export_rows(conn, batch_id) if picked else []
+            by_broker = Counter(str(b) for b in store.batch_brokers(conn, batch_id)) if picked else Counter()
             fed_for_date = store.fed_count(conn, feed_date)
             reason = explain_shortfall(conn, feed_date, daily_cap, fed_for_date)
             store.record_event(conn, "fed", stage="campaign_feed", run_id=run_id, row_count=len(picked),
                                details={"feed_date": feed_date.isoformat(), "batch_id": batch_id,
                                         "fed_for_date": fed_for_date, "daily_cap": daily_cap,
                                         "shortfall_reason": reason})
-    by_broker = Counter(str(r.get("broker_name")) for r in export_rows)
     scores = [int(p[2]) for p in picked]
     return FeedResult(feed_date=feed_date, fed_now=len(picked), fed_for_date=fed_for_date, daily_cap=daily_cap,
                       batch_id=batch_id, by_broker=dict(by_broker), score_min=min(scores) if scores else None,
                       score_max=max(scores) if scores else None, shortfall=max(0, daily_cap - fed_for_date),
-                      shortfall_reason=reason, export_rows=export_rows)
+                      shortfall_reason=reason)
+
+
+@dataclass(frozen=True)
+class ConsentLinks:
+    """How consent links are made: the form secret (from its file), the public base URL."""
+
+    secret: bytes = field(repr=False)
+    base_url: str
+    ttl_days: int = consent.TOKEN_TTL.days
+
+    def for_batch(self, conn, batch_id: int, lead_ids: list) -> dict:
+        """{lead id: consent URL} for the batch's leads: their live tokens again (same link on a
+        re-run), new tokens for the others."""
+        tokens = store.batch_consent_tokens(conn, batch_id)
+        new = [(uuid.uuid4(), lead) for lead in lead_ids if lead not in tokens]
+        store.add_consent_tokens(conn, batch_id, [(t, lead, consent.token_hash(consent.token_for(self.secret, t)))
+                                                  for t, lead in new], self.ttl_days)
+        tokens.update({lead: t for t, lead in new})
+        return {lead: consent.link(self.base_url, consent.token_for(self.secret, tokens[lead])) for lead in lead_ids}
+
+
+@dataclass
+class Delivery:
+    batch_id: int
+    export: Path
+    rows: int
+    phones_withheld: int
+
+
+def deliver(database_url: str, feed_date: date, outbox: Path, links: ConsentLinks, *,
+            role: str | None = "pipeline_writer", run_id: str | None = None) -> list[Delivery]:
+    """Write the export of every batch of ``feed_date`` that has none yet; each row carries its
+    lead's consent link. The batch is marked exported only once its file is in place."""
+    out = []
+    with store.connect(database_url, role=role) as conn:
+        for batch_id in store.unexported_batches(conn, feed_date):
+            with conn.transaction():
+                rows = store.batch_export_rows(conn, batch_id)
+                urls = links.for_batch(conn, batch_id, [r["lead_id"] for r in rows])
+                for r in rows:
+                    r["consent_url"] = urls[r["lead_id"]]
+                path = write_outbox(outbox, feed_date, batch_id, export_csv(rows))
+                store.mark_exported(conn, batch_id, path)
+                withheld = sum(1 for r in rows if r["phone_withheld"])
+                store.record_event(conn, "exported", stage="campaign_feed", run_id=run_id, row_count=len(rows),
+                                   details={"feed_date": feed_date.isoformat(), "batch_id": batch_id,
+                                            "phones_withheld": withheld})
+            out.append(Delivery(batch_id, path, len(rows), withheld))
+    return out
+
+
+def push_date(database_url: str, feed_date: date, links: ConsentLinks, settings, *,
+              role: str | None = "pipeline_writer", run_id: str | None = None) -> Counter:
+    """Push every lead of the date's batches not pushed yet (see orchestration.push); each
+    outcome is recorded as it arrives, so a re-run after a crash pushes only the rest."""
+    from orchestration import push
+
+    counts: Counter = Counter()
+    with store.connect(database_url, role=role) as conn:
+        for batch_id in store.unpushed_batches(conn, feed_date):
+            with conn.transaction():
+                done = store.pushed_leads(conn, batch_id)
+                rows = [r for r in store.batch_export_rows(conn, batch_id) if r["lead_id"] not in done]
+                urls = links.for_batch(conn, batch_id, [r["lead_id"] for r in rows])
+            for r in rows:
+                r["consent_url"] = urls[r["lead_id"]]
+
+            def record(outcome, batch_id=batch_id):
+                with conn.transaction():
+                    store.record_push(conn, batch_id, outcome)
+
+            got = push.push_rows(rows, settings, record)
+            counts.update(got)
+            with conn.transaction():
+                store.record_event(conn, "pushed", stage="campaign_feed", run_id=run_id, row_count=got["pushed"],
+                                   details={"feed_date": feed_date.isoformat(), "batch_id": batch_id, **got})
+    return counts

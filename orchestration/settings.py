@@ -49,6 +49,10 @@ def event_keys_file() -> Path:
     return env_path("EC_EVENT_KEYS_FILE", REPO_ROOT / ".secrets" / "event_keys")
 
 
+def form_secret_file() -> Path:
+    return env_path("EC_FORM_SECRET_FILE", REPO_ROOT / ".secrets" / "form_secret")
+
+
 def warehouse_db_name() -> str:
     return os.environ.get("EC_WAREHOUSE_DB", "equity_connect")
 

@@ -26,6 +26,7 @@ from orchestration.db import migrate, runtime
 
 TEST_KEYS = "test-2026:0123456789abcdef0123456789abcdef\ntest-old:retired-secret-do-not-use"
 ACTIVE_KEYS = "test-2026:0123456789abcdef0123456789abcdef\n"
+FORM_SECRET = "f0" * 32
 
 # Tables the per-test cleanup empties (verification_code_map keeps its seed rows).
 DATA_TABLES = ["campaign_pushes", "campaign_batch_leads", "campaign_batches", "consent_tokens", "lead_consent_audit",
@@ -139,11 +140,13 @@ def stack(embedded: Server, tmp_path_factory):
     root = tmp_path_factory.mktemp("stack")
     keys = root / "upload_keys"
     keys.write_text(ACTIVE_KEYS)
+    (root / "form_secret").write_text(FORM_SECRET + "\n")
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((settings.REPO_ROOT / "dagster.yaml").read_text())
     env = {**rt.env(), "DAGSTER_HOME": str(home), "EC_LANDING_DIR": str(root / "landing"),
-           "EC_UPLOAD_KEYS_FILE": str(keys), "EC_OUTBOX_DIR": str(root / "outbox")}
+           "EC_UPLOAD_KEYS_FILE": str(keys), "EC_OUTBOX_DIR": str(root / "outbox"),
+           "EC_FORM_SECRET_FILE": str(root / "form_secret"), "EC_PUBLIC_BASE_URL": "https://consent.test"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

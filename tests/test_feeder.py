@@ -156,13 +156,13 @@ def test_excluded_leads_never_appear_in_the_view_or_a_feed(db, instance, defs):
     assert set(fed_ids(db)) == set(ids) - excluded
 
 
-def test_export_cells_are_inert_and_carry_the_consent_placeholder():
+def test_export_cells_are_inert_and_carry_the_consent_url():
     data = feeder.export_csv([{"email": "a@example.com", "first_name": "=HYPERLINK(\"x\")", "last_name": "+1",
                                "broker_name": "@SUM", "property_address": "-2 ST", "estimated_equity": 12.0,
-                               "lead_score": 9}]).decode()
+                               "lead_score": 9, "consent_url": "https://c.test/consent/abc"}]).decode()
     row = data.splitlines()[1]
     assert "'=HYPERLINK" in row and ",'+1," in row and "'@SUM" in row and "'-2 ST" in row
-    assert row.endswith("{{consent_link}}")
+    assert row.endswith(",https://c.test/consent/abc")
 
 
 def test_post_retries_429_and_5xx_then_gives_up_on_4xx():

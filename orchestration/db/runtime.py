@@ -69,6 +69,14 @@ class Runtime:
             "EC_OUTBOX_DIR": str(settings.outbox_dir()),
             "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
             "EC_EVENT_KEYS_FILE": str(settings.event_keys_file()),
+            # Consent links: derived from the form secret (a file outside the database), opened at
+            # the public address of `equity serve`.
+            "EC_FORM_SECRET_FILE": str(settings.form_secret_file()),
+            "EC_PUBLIC_BASE_URL": os.environ.get("EC_PUBLIC_BASE_URL", "http://127.0.0.1:8080"),
+            # The Instantly push: off unless all three are set.
+            "EC_INSTANTLY_BASE_URL": os.environ.get("EC_INSTANTLY_BASE_URL", ""),
+            "EC_INSTANTLY_API_KEY": os.environ.get("EC_INSTANTLY_API_KEY", ""),
+            "EC_INSTANTLY_CAMPAIGN_ID": os.environ.get("EC_INSTANTLY_CAMPAIGN_ID", ""),
             # Feeder: the cap, the no-feed days (the US federal calendar unless set), an optional
             # endpoint each export is POSTed to.
             "EC_DAILY_FEED_CAP": os.environ.get("EC_DAILY_FEED_CAP", str(constants.DAILY_FEED_CAP)),

@@ -11,9 +11,10 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from orchestration.consent_desk import ConsentDesk
 from orchestration.events.receiver import EventReceiver
 from orchestration.ingest.receipt import Receiver
 
@@ -39,7 +40,8 @@ async def _capped_body(request: Request, limit: int) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-def create_app(receiver: Receiver, events: EventReceiver | None = None) -> Starlette:
+def create_app(receiver: Receiver, events: EventReceiver | None = None,
+               desk: ConsentDesk | None = None) -> Starlette:
     async def upload(request: Request) -> JSONResponse:
         length = request.headers.get("content-length")
         receipt = await run_in_threadpool(
@@ -60,10 +62,30 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None) -> Starl
         outcome = await run_in_threadpool(events.receive, _headers(request), body, too_large=too_large)
         return JSONResponse(outcome.body, status_code=outcome.status)
 
+    def _client(request: Request) -> str:
+        return request.client.host if request.client else "?"
+
+    async def consent_page(request: Request) -> HTMLResponse:
+        token = request.path_params["token"]
+        if request.method == "GET":
+            answer = await run_in_threadpool(desk.show, token, _client(request))
+        else:
+            body, too_large = await _capped_body(request, 4096)
+            agreed = not too_large and b"agree=yes" in body.split(b"&")
+            answer = await run_in_threadpool(desk.accept, token, agreed, _client(request),
+                                             request.headers.get("user-agent", ""))
+        return HTMLResponse(answer.html, status_code=answer.status,
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                                     "X-Frame-Options": "DENY",
+                                     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                                                "form-action 'self'"})
+
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
     routes = [Route("/uploads", upload, methods=["POST"]), Route("/health", health, methods=["GET"])]
     if events is not None:
         routes.append(Route("/events", event, methods=["POST"]))
+    if desk is not None:
+        routes.append(Route("/consent/{token}", consent_page, methods=["GET", "POST"]))
     return Starlette(routes=routes)

@@ -30,7 +30,7 @@ def test_export_cells_never_start_a_formula(cell):
     assert feeder.inert(cell).startswith("'")
 
 
-def test_export_has_the_campaign_columns_and_a_consent_link():
+def test_export_has_the_campaign_columns_and_a_consent_url():
     data = feeder.export_csv([{"email": "=evil()", "first_name": "Ann", "estimated_equity": 123456.7,
                                "broker_name": "B", "lead_score": 90}]).decode().splitlines()
     assert data[0].split(",") == feeder.EXPORT_COLUMNS

@@ -62,7 +62,7 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         return dg.MaterializeResult(metadata={"fed": 0, "skipped": why},
                                     check_results=_checks(shortfall_reason=why, push="no feed on this day"))
     result = feeder.feed(warehouse.url, day, daily_cap=feeder_settings.daily_cap, run_id=context.run.run_id,
-                         role=warehouse.role_or_none)
+                         role=warehouse.role_or_none, email_gap_days=feeder_settings.email_gap_days)
     context.log.info(f"fed {result.fed_now} leads for {day} ({result.fed_for_date}/{result.daily_cap} for the date)"
                      + (f"; shortfall: {result.shortfall_reason}" if result.shortfall else ""))
     meta: dict = {
@@ -73,12 +73,21 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "by_broker": dg.MetadataValue.json(result.by_broker),
     }
     push_ok, push = True, "no endpoint configured" if feeder_settings.endpoint_url == "" else "nothing to send"
-    if result.export_rows:
-        path = feeder.write_outbox(Path(feeder_settings.outbox_dir), day, result.batch_id,
-                                   feeder.export_csv(result.export_rows))
-        meta["export"] = dg.MetadataValue.path(str(path))
-        meta["batch_id"] = result.batch_id
+    # Every batch of the date without an export gets one now: this run's, or one whose export
+    # failed after its feed committed (a re-run of the date completes it, feeding nobody twice).
+    deliveries = feeder.deliver(warehouse.url, day, Path(feeder_settings.outbox_dir), feeder_settings.consent_links(),
+                                role=warehouse.role_or_none, run_id=context.run.run_id)
+    if deliveries:
+        meta["export"] = dg.MetadataValue.path(str(deliveries[-1].export))
+        meta["batch_id"] = deliveries[-1].batch_id
+        meta["exported_rows"] = sum(d.rows for d in deliveries)
+        meta["phones_withheld"] = sum(d.phones_withheld for d in deliveries)
+        if len(deliveries) > 1 or deliveries[-1].batch_id != result.batch_id:
+            meta["recovered_exports"] = dg.MetadataValue.json([str(d.export) for d in deliveries
+                                                               if d.batch_id != result.batch_id])
+    for delivery in deliveries:
         if feeder_settings.endpoint_url:
+            path = delivery.export
             post = feeder.post_with_retry(feeder_settings.endpoint_url, path.read_bytes(),
                                           attempts=feeder_settings.post_attempts,
                                           backoff_s=feeder_settings.post_backoff_s)
@@ -86,18 +95,29 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             with store.connect(warehouse.url, role=warehouse.role_or_none) as conn, conn.transaction():
                 for status in post.statuses:
                     store.record_event(conn, "campaign_post", stage="campaign_feed", run_id=context.run.run_id,
-                                       http_status=status, details={"batch_id": result.batch_id})
+                                       http_status=status, details={"batch_id": delivery.batch_id})
                 if not post.ok:
                     # Retried by dlq_retry_job (every 15 minutes, doubling delays) until delivered.
-                    store.record_dlq(conn, "campaign_feed", f"POST of batch {result.batch_id} failed: {post.error}",
-                                     {"batch_id": result.batch_id, "export": str(path), "statuses": post.statuses},
+                    store.record_dlq(conn, "campaign_feed", f"POST of batch {delivery.batch_id} failed: {post.error}",
+                                     {"batch_id": delivery.batch_id, "export": str(path), "statuses": post.statuses},
                                      retry_in_s=feeder_settings.dlq_retry_base_s)
-            push_ok = post.ok
+            push_ok = push_ok and post.ok
             push = (f"sent (HTTP {post.statuses[-1]})" if post.ok else
                     f"failed after {post.attempts} attempts ({post.error}); the export is in the DLQ")
             if not post.ok:
                 context.log.warning(f"POST to the campaign endpoint failed after {post.attempts} attempts "
                                     f"({post.error}); the batch is recorded and the export kept in the DLQ")
+    instantly = feeder_settings.push_settings()
+    if instantly.enabled:
+        pushed = feeder.push_date(warehouse.url, day, feeder_settings.consent_links(), instantly,
+                                  role=warehouse.role_or_none, run_id=context.run.run_id)
+        meta["pushed"], meta["push_failed"] = pushed["pushed"], pushed["failed"]
+        meta["push_waited_s"] = pushed["waited_s"]
+        ok = pushed["failed"] == 0
+        push_ok = push_ok and ok
+        push = (push + "; " if feeder_settings.endpoint_url else "") + (
+            f"Instantly: {pushed['pushed']} pushed" if ok else
+            f"Instantly: {pushed['failed']} leads not pushed (see campaign_pushes); re-run this date to retry them")
     return dg.MaterializeResult(metadata=meta, check_results=_checks(
         shortfall=result.shortfall, shortfall_reason=result.shortfall_reason or "", push_ok=push_ok, push=push))
 

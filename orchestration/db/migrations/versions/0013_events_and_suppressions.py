@@ -5,7 +5,8 @@ Why: the pipeline sent leads out but never heard back. ``lead_events`` stores ea
 is the one list of e-mails, phones and addresses nobody may contact, whatever lead they are on
 (``lead_is_suppressed()`` is the rule, used by the contactable model and the feeder's pick);
 vendor DNC and Litigator flags become suppressions at merge (``suppress_from_upload()``).
-``lead_consent_audit`` keeps the permanent evidence of each consent given through a one-time link;
+``lead_consent_audit`` keeps the permanent evidence of each consent given through a one-time link
+(tokens now belong to the batch that sent them);
 ``campaign_batches`` learns when its export was written, ``campaign_pushes`` records each lead's
 push to the campaign tool, so a batch whose export or push did not finish is completed on re-run.
 E-mail and phone lookups get partial indexes (events and suppressions find every lead of a
@@ -69,6 +70,10 @@ def upgrade() -> None:
         CREATE INDEX lead_consent_audit_lead_idx ON lead_consent_audit (lead_id);
 
         ALTER TABLE campaign_batches ADD COLUMN exported_at timestamptz, ADD COLUMN export_path text;
+        -- A consent link belongs to the batch that sent it: a re-run of the batch's delivery finds
+        -- its live tokens again (their links are derived from the token id and the form secret).
+        ALTER TABLE consent_tokens ADD COLUMN batch_id bigint REFERENCES campaign_batches (id) ON DELETE SET NULL;
+        CREATE INDEX consent_tokens_batch_idx ON consent_tokens (batch_id) WHERE batch_id IS NOT NULL;
 
         CREATE TABLE campaign_pushes (
           lead_id      uuid PRIMARY KEY REFERENCES leads (id) ON DELETE CASCADE,
@@ -104,6 +109,7 @@ def downgrade() -> None:
         DROP INDEX IF EXISTS leads_phone_idx;
         DROP INDEX IF EXISTS leads_email_idx;
         DROP TABLE IF EXISTS campaign_pushes;
+        ALTER TABLE consent_tokens DROP COLUMN IF EXISTS batch_id;
         ALTER TABLE campaign_batches DROP COLUMN IF EXISTS export_path, DROP COLUMN IF EXISTS exported_at;
         DROP TABLE IF EXISTS lead_consent_audit;
         DROP TABLE IF EXISTS lead_events;

@@ -1,0 +1,125 @@
+"""The campaign push: each fed lead sent to Instantly (API v2, ``POST {base}/api/v2/leads``) with
+its consent link, optional per deployment.
+
+- Bounded concurrency (a few requests at once), each lead retried on 429 (waiting what
+  ``Retry-After`` says, capped), 5xx and connection errors (doubling delays); another 4xx fails
+  that lead at once (the body was refused: retrying will not help).
+- Each lead's outcome is recorded as soon as it is known (``campaign_pushes``: one row per lead),
+  so a push killed halfway resumes on re-run with the leads not yet pushed. The window between
+  Instantly's 200 and our record is covered by ``skip_if_in_campaign``: Instantly itself refuses a
+  second copy of a lead already in the campaign.
+- The API key comes from the environment (``EC_INSTANTLY_API_KEY``) and never reaches logs, events
+  or metadata; the base URL is configurable so tests run against a local fake server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+PATH = "/api/v2/leads"
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    base_url: str
+    api_key: str = field(repr=False)
+    campaign_id: str
+    concurrency: int = 4
+    max_attempts: int = 5
+    backoff_s: float = 1.0
+    max_wait_s: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.api_key and self.campaign_id)
+
+
+@dataclass
+class Outcome:
+    lead_id: object
+    ok: bool
+    attempts: int
+    status: int | None
+    error: str | None
+    waited_s: float = 0.0
+
+
+def lead_body(row: dict, campaign_id: str) -> dict:
+    """One export row as Instantly's create-lead body."""
+    body = {
+        "campaign": campaign_id,
+        "email": row["email"],
+        "first_name": row.get("first_name"),
+        "last_name": row.get("last_name"),
+        "company_name": row.get("broker_name"),
+        "custom_variables": {
+            "consent_url": row["consent_url"],
+            "broker_name": row.get("broker_name"),
+            "property_city": row.get("property_city"),
+        },
+        "skip_if_in_campaign": True,
+    }
+    if row.get("phone"):
+        body["phone"] = row["phone"]
+    return body
+
+
+def retry_after_s(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), None if unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def push_one(client, settings: PushSettings, row: dict, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    import httpx
+
+    body = lead_body(row, settings.campaign_id)
+    status = error = None
+    waited = 0.0
+    for attempt in range(1, settings.max_attempts + 1):
+        try:
+            resp = client.post(settings.base_url.rstrip("/") + PATH, json=body,
+                               headers={"Authorization": f"Bearer {settings.api_key}"})
+            status = resp.status_code
+            if status < 300:
+                return Outcome(row["lead_id"], True, attempt, status, None, waited)
+            error = f"HTTP {status}"
+            if status != 429 and 400 <= status < 500:
+                break
+            wait = retry_after_s(resp.headers.get("retry-after")) if status == 429 else None
+        except httpx.HTTPError as exc:
+            status, error, wait = None, type(exc).__name__, None
+        if attempt < settings.max_attempts:
+            delay = min(wait if wait is not None else settings.backoff_s * 2 ** (attempt - 1), settings.max_wait_s)
+            waited += delay
+            sleep(delay)
+    return Outcome(row["lead_id"], False, attempt, status, error, waited)
+
+
+def push_rows(rows: list[dict], settings: PushSettings, record: Callable[[Outcome], None],
+              sleep: Callable[[float], None] = time.sleep) -> Counter:
+    """Push every row (at most ``settings.concurrency`` at once); ``record`` is called with each
+    outcome as soon as it is known. Returns counts: pushed, failed, rate_limited_waits."""
+    import httpx
+
+    counts: Counter = Counter()
+    with httpx.Client(timeout=30.0) as client, ThreadPoolExecutor(max_workers=settings.concurrency) as pool:
+        for future in as_completed([pool.submit(push_one, client, settings, r, sleep) for r in rows]):
+            outcome = future.result()
+            record(outcome)
+            counts["pushed" if outcome.ok else "failed"] += 1
+            counts["waited_s"] += round(outcome.waited_s)
+    return counts
