@@ -16,6 +16,7 @@
     equity brokers FILE                        load/update brokers (upsert by NMLS number)
     equity sql list | show NAME                the database's functions, live, against their files
     equity suppress import FILE --reason R | add | remove | list   the suppression list (DNC files, opt-outs)
+    equity report funnel [--days N]            the funnel by day (uploaded ... fed, replied, booked)
 """
 
 from __future__ import annotations
@@ -335,6 +336,27 @@ def cmd_suppress(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    import psycopg
+
+    from orchestration import funnel
+    from orchestration.db import store
+
+    rt = _runtime()
+    try:
+        with store.connect(rt.warehouse_url) as conn:
+            rows = funnel.by_day(conn, args.days)
+    except psycopg.errors.UndefinedTable:
+        print("equity report funnel: funnel_daily is not built yet: run the refresh (`equity demo`, or "
+              "contactable_refresh_job in the UI)", file=sys.stderr)
+        return 2
+    if not rows:
+        print(f"no funnel activity in the last {args.days} days")
+        return 0
+    print(funnel.table(rows))
+    return 0
+
+
 def cmd_demo(args) -> int:
     cmd_setup(argparse.Namespace(skip_dbt=False))
     from orchestration.demo import run_demo
@@ -528,6 +550,13 @@ def build_parser() -> argparse.ArgumentParser:
     sl.add_argument("--reason", help="only this reason")
     sl.add_argument("--limit", type=int, default=20, help="newest entries to show")
     sp.set_defaults(func=cmd_suppress)
+    rp = sub.add_parser("report", help="print a report: the funnel by day",
+                        description="The funnel by day from funnel_daily (built by the daily refresh): rows "
+                                    "uploaded, new leads, contactable, fed, replied, consented, booked, "
+                                    "unsubscribed, bounced, and the reply and booking rates.")
+    rp.add_argument("what", choices=["funnel"], help="which report")
+    rp.add_argument("--days", type=int, default=14, help="how many days back")
+    rp.set_defaults(func=cmd_report)
     d = sub.add_parser("demo", help="run the main job on bundled sample data and print a summary")
     d.add_argument("--rows", type=int, default=0, help="generate this many rows instead of the bundled file")
     d.set_defaults(func=cmd_demo)

@@ -1,6 +1,8 @@
 """The main job on sample data, end to end and for real: the HTTP endpoint on loopback, a signed
 upload through the CLI client, a sensor tick on the Dagster instance (PostgreSQL storage), the
-ingest run for the new partition, then dbt build; a summary at the end.
+ingest run for the new partition, then dbt build and the feed; then the loop closes: a few signed
+events (a reply, a booking, an unsubscribe) and one consent given through its link, on the same
+app, and a second refresh so the funnel shows them; a summary at the end.
 
 Run it again and the replay guard refuses the same bytes (409); the demo then re-executes that
 upload's partition to show that a re-run changes nothing.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import time
 from datetime import date, datetime, timedelta
@@ -123,7 +126,54 @@ def _run_jobs(con, instance, defs, url: str, sample: Path, status: int) -> int:
         if not feed_run:
             return 1
         feed_meta = launch.materialization_metadata(instance, feed_run, "campaign_feed")
+        if feed_meta.get("export"):
+            con.print("[bold]5.[/] replies come back: signed events and a consent through its link")
+            for line in close_the_loop(url, Path(str(feed_meta["export"]))):
+                con.print(f"   {line}")
+            con.print("[bold]6.[/] refresh again: the funnel now shows them")
+            if not run_and_wait(con, instance, go, "contactable_refresh_job"):
+                return 1
     return _summary(con, url, upload_id, feed_day, feed_meta)
+
+
+def close_the_loop(url: str, export: Path) -> list[str]:
+    """Signed events for three fed leads (reply + booking, reply, unsubscribe) and one consent
+    given through its link, all through the real app on loopback. Returns what happened."""
+    import uuid
+
+    import httpx
+
+    from orchestration.consent_desk import ConsentDesk
+    from orchestration.events import webhooks
+    from orchestration.events.receiver import EventReceiver, KeysFile
+    from orchestration.ingest.http import create_app
+    from orchestration.ingest.landing import Landing
+    from orchestration.ingest.receipt import Receiver
+
+    with export.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))[:3]
+    keys = KeysFile(settings.event_keys_file())
+    sender = keys.secrets()[0]
+    app = create_app(Receiver(Landing(settings.landing_dir()), [], url), EventReceiver(keys, url), ConsentDesk(url))
+    now = datetime.now(ZoneInfo("UTC")).isoformat()
+    plan = [("reply", 0), ("booked", 0), ("reply", 1), ("unsubscribe", 2)]
+    out = []
+    with local_runs.EndpointThread(app) as ep:
+        for kind, i in plan:
+            if i >= len(rows):
+                continue
+            body = json.dumps({"type": kind, "occurred_at": now, "email": rows[i]["email"],
+                               "data": {"source": "equity demo"}}).encode()
+            headers = webhooks.headers_for(sender.key, f"demo_{uuid.uuid4().hex}", body)
+            resp = httpx.post(f"{ep.url}/events", content=body, headers=headers, timeout=10)
+            out.append(f"{kind:<11} for lead {i + 1} -> {resp.status_code} {resp.json().get('status')}")
+        if len(rows) > 1:
+            link = rows[1]["consent_url"]
+            local = ep.url + link[link.index("/consent/"):]
+            page = httpx.get(local, timeout=10)
+            given = httpx.post(local, data={"agree": "yes"}, timeout=10)
+            out.append(f"consent    for lead 2 -> page {page.status_code}, agreed {given.status_code}")
+    return out
 
 
 def _summary(con, url: str, upload_id: str, feed_day, feed_meta: dict) -> int:
@@ -152,4 +202,11 @@ def _summary(con, url: str, upload_id: str, feed_day, feed_meta: dict) -> int:
         con.print(f"feed shortfall: {feed_meta.get('shortfall_reason')}")
     if feed_meta.get("export"):
         con.print(f"campaign export: {feed_meta['export']}")
+    from orchestration import funnel
+
+    with store.connect(url) as conn:
+        rows = funnel.by_day(conn, 14)
+    if rows:
+        con.print("funnel (equity report funnel):")
+        con.print(funnel.table(rows), markup=False, highlight=False)
     return 0

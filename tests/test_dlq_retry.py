@@ -28,7 +28,8 @@ def endpoint(answers: list[int]):
 
 def config(url: str) -> dict:
     return {**QUIET, "resources": {"feeder_settings": {"config": {
-        "outbox_dir": {"env": "EC_OUTBOX_DIR"}, "endpoint_url": url, "post_attempts": 1, "post_backoff_s": 0.0,
+        "outbox_dir": {"env": "EC_OUTBOX_DIR"}, "form_secret_file": {"env": "EC_FORM_SECRET_FILE"},
+        "endpoint_url": url, "post_attempts": 1, "post_backoff_s": 0.0,
         "dlq_retry_base_s": 0.0, "dlq_retry_max_attempts": 5}}}}
 
 

@@ -205,7 +205,8 @@ def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dl
     app = Starlette(routes=[Route("/import", unavailable, methods=["POST"])])
     with EndpointThread(app) as ep:
         config = {**QUIET, "resources": {"feeder_settings": {"config": {
-            "outbox_dir": {"env": "EC_OUTBOX_DIR"}, "endpoint_url": ep.url + "/import",
+            "outbox_dir": {"env": "EC_OUTBOX_DIR"},
+            "form_secret_file": {"env": "EC_FORM_SECRET_FILE"}, "endpoint_url": ep.url + "/import",
             "post_attempts": 3, "post_backoff_s": 0.01}}}}
         result = defs.resolve_job_def("campaign_feed_job").execute_in_process(
             instance=instance, partition_key=FRIDAY, run_config=config)

@@ -73,9 +73,11 @@ def _built_model(event: object, nodes: Mapping[str, Any]) -> Mapping[str, Any] |
 
 
 contactable_refresh_job = dg.define_asset_job(
-    "contactable_refresh_job", selection=dg.AssetSelection.assets(warehouse_dbt_models),
+    "contactable_refresh_job",
+    # the dbt models, then the funnel's figures read from funnel_daily (orchestration/defs/warehouse/funnel.py)
+    selection=dg.AssetSelection.assets(warehouse_dbt_models) | dg.AssetSelection.assets("funnel"),
     executor_def=dg.in_process_executor,  # one dbt step: no process of its own needed
-    description="Rebuild lead scores and refresh mv_contactable_leads (dbt build).")
+    description="Rebuild lead scores, refresh mv_contactable_leads and the funnel (dbt build).")
 
 contactable_refresh = dg.ScheduleDefinition(
     name="contactable_refresh", job=contactable_refresh_job, cron_schedule=constants.REFRESH_CRON,
