@@ -208,5 +208,5 @@ def _summary(con, url: str, upload_id: str, feed_day, feed_meta: dict) -> int:
         rows = funnel.by_day(conn, 14)
     if rows:
         con.print("funnel (equity report funnel):")
-        con.print(funnel.table(rows), markup=False, highlight=False)
+        con.print(funnel.table(rows), markup=False, highlight=False, soft_wrap=True)
     return 0
