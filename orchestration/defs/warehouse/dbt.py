@@ -46,6 +46,20 @@ brokers = dg.AssetSpec("brokers", group_name=DEFAULT_GROUP, kinds={"postgres"},
                        description="Licensed reverse-mortgage brokers: territories, licensed states, "
                                    "weekly caps. Loaded by operators with `equity brokers FILE.csv`.")
 
+# What the funnel reads besides leads: tables written outside any run of this graph (the feed's
+# batch rows by campaign_feed's SQL, events by the HTTP door, the audit trail by every stage).
+campaign_batch_leads = dg.AssetSpec(
+    "campaign_batch_leads", group_name="campaign", kinds={"postgres"},
+    description="One row per fed lead, with its feed date (written by the campaign_feed asset's "
+                "feed_campaign() pick).")
+lead_events = dg.AssetSpec(
+    "lead_events", group_name="campaign", kinds={"postgres"},
+    description="Signed inbound events (reply, unsubscribe, bounce, complaint, booked) as the POST /events "
+                "door stored them, once per (source, webhook id).")
+pipeline_events = dg.AssetSpec(
+    "pipeline_events", group_name=DEFAULT_GROUP, kinds={"postgres"},
+    description="The pipeline's audit trail: every stage's counts, uploads received and staged.")
+
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
 def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
