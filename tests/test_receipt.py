@@ -127,3 +127,18 @@ def test_signed_sidecar_drop(db, endpoint, tmp_path):
     assert not list(landing.incoming.iterdir())
     assert scalar(db, "SELECT count(*) FROM pipeline_dlq WHERE reason LIKE 'stale_timestamp%%'") == 1
     assert len(list(landing.uploads.glob("*.csv"))) == 1
+
+
+@pytest.mark.parametrize("header", [*signing.REQUIRED_HEADERS, signing.H_KEY_ID, "Content-Type"])
+@pytest.mark.parametrize("same", [True, False])
+def test_a_protocol_header_sent_twice_is_400(db, endpoint, header, same):
+    """Whichever copy a proxy keeps, it must be the request that was verified: two copies of one
+    protocol header (equal or not) are refused before anything is read as valid."""
+    h = signing.sign(BODY, source="generic", key=signing_key())
+    h["Content-Type"] = "text/csv"
+    h[signing.H_KEY_ID] = signing_key().key_id
+    value = next(v for k, v in h.items() if k.lower() == header.lower())
+    raw = list(h.items()) + [(header, value if same else value + "x")]
+    resp = httpx.post(endpoint.url + "/uploads", content=BODY, headers=raw, timeout=30)
+    assert_refused(db, resp, 400, "repeated_header")
+    assert header.lower() in resp.json()["message"].lower()

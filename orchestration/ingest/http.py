@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from orchestration.consent_desk import ConsentDesk
 from orchestration.events.receiver import EventReceiver
+from orchestration.ingest import signing
 from orchestration.ingest.receipt import Receiver
 
 
@@ -44,11 +45,14 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None,
                desk: ConsentDesk | None = None) -> Starlette:
     async def upload(request: Request) -> JSONResponse:
         length = request.headers.get("content-length")
+        repeated = [h for h in (*signing.REQUIRED_HEADERS, signing.H_KEY_ID, "content-type")
+                    if len(request.headers.getlist(h)) > 1]
         receipt = await run_in_threadpool(
             receiver.start, dict(request.headers),
             content_type=request.headers.get("content-type"),
             content_length=int(length) if length and length.isdigit() else None,
             filename=request.query_params.get("filename", "upload.csv")[:200],
+            repeated=repeated,
         )
         if receipt.refusal is None or receipt.refusal.status != 413:
             async for chunk in request.stream():

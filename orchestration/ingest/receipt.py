@@ -50,7 +50,8 @@ class Receipt:
     """One upload in flight. Call ``feed()`` per chunk (until it returns False), then ``finish()``."""
 
     def __init__(self, receiver: "Receiver", headers: dict[str, str], *, received_at: datetime,
-                 content_type: str | None, content_length: int | None, filename: str, door: str):
+                 content_type: str | None, content_length: int | None, filename: str, door: str,
+                 repeated: list[str] | None = None):
         self.receiver = receiver
         self.headers = {k: v for k, v in headers.items()}
         self.received_at = received_at
@@ -67,6 +68,10 @@ class Receipt:
             self.pending = signing.begin(self.headers, receiver.keys, received_at=received_at)
         except signing.UploadRefused as refused:
             self.refusal = refused
+        if repeated:
+            # A proxy keeping the last value would see another request than the one verified here.
+            self.refusal = signing.UploadRefused(400, "repeated_header", "header(s) sent more than once: "
+                                                 f"{', '.join(sorted(repeated))}; send each protocol header once")
         ctype = (content_type or "").split(";")[0].strip().lower()
         if self.refusal is None and ctype and ctype not in CSV_CONTENT_TYPES:
             self.refusal = signing.UploadRefused(415, "not_csv",
@@ -131,9 +136,11 @@ class Receiver:
 
     def start(self, headers: dict[str, str], *, received_at: datetime | None = None,
               content_type: str | None = None, content_length: int | None = None,
-              filename: str = "upload.csv", door: str = "http") -> Receipt:
+              filename: str = "upload.csv", door: str = "http", repeated: list[str] | None = None) -> Receipt:
+        """``repeated``: protocol headers the request sent more than once (refused with 400)."""
         return Receipt(self, headers, received_at=received_at or datetime.now(UTC),
-                       content_type=content_type, content_length=content_length, filename=filename, door=door)
+                       content_type=content_type, content_length=content_length, filename=filename, door=door,
+                       repeated=repeated)
 
     def receive_file(self, path: Path, headers: dict[str, str], *, received_at: datetime,
                      door: str = "sidecar") -> Outcome:
