@@ -12,7 +12,7 @@ import pytest
 
 from orchestration import cli, suppression
 from tests import hostile
-from tests.conftest import run_job, scalar
+from tests.conftest import leads_checksum, run_ingest, run_job, scalar
 from tests.test_feeder import FRIDAY, feed_meta, refresh, seed
 from tests.test_hostile_files import ingest
 
@@ -80,8 +80,14 @@ def test_a_vendor_flag_is_a_suppression_a_later_upload_cannot_lift(db, door, ins
     ingest(db, door, instance, defs, hostile.to_csv([[*row, "connected", "No", "No"]], header=header).encode())
     assert scalar(db, "SELECT phone_verified FROM leads") is True
     flagged = [[*row, "connected", "Yes" if flag == "dnc" else "No", "Yes" if flag == "litigator" else "No"]]
-    _, result = ingest(db, door, instance, defs, hostile.to_csv(flagged, header=header).encode())
+    flagged_upload, result = ingest(db, door, instance, defs, hostile.to_csv(flagged, header=header).encode())
     merged = {k: v.value for k, v in result.asset_materializations_for_node("leads")[0].metadata.items()}
+    assert merged["phones_unverified"] == 1
+    before = leads_checksum(db)                                   # re-running the upload changes nothing
+    rerun = run_ingest(defs, instance, flagged_upload)
+    assert leads_checksum(db) == before
+    again_meta = {k: v.value for k, v in rerun.asset_materializations_for_node("leads")[0].metadata.items()}
+    assert again_meta["updated"] == 0 and again_meta["phones_unverified"] == 0
     assert merged["suppressions_added"] == (1 if flag == "dnc" else 2)
     with psycopg.connect(db) as conn:
         reasons = {tuple(r) for r in conn.execute("SELECT channel, reason FROM suppressions")}

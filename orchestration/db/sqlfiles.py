@@ -78,7 +78,8 @@ def _strip_comment(text: str) -> str:
 
 # Objects first created by a revision after 0011, which re-applies every file that existed then:
 # a LANGUAGE sql body naming a table of its own revision cannot be created before that table.
-INTRODUCED_AFTER_0011 = frozenset({"lead_is_suppressed", "status_rank", "apply_lead_event", "suppress_from_upload"})
+INTRODUCED_AFTER_0011 = frozenset({"lead_is_suppressed", "status_rank", "apply_lead_event", "suppress_from_upload",
+                                   "unverify_suppressed_phones"})
 
 
 def objects() -> list[SqlObject]:

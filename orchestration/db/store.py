@@ -452,8 +452,14 @@ def apply_lead_event(conn: psycopg.Connection, sender: str, webhook_id: str, eve
 
 
 def suppress_from_upload(conn: psycopg.Connection, upload_id: str) -> int:
-    """Vendor DNC and Litigator flags of a merged upload become suppressions (suppress_from_upload.sql)."""
+    """Before the merge: vendor DNC and Litigator flags of the upload become suppressions, and its
+    rows' suppressed phones carry phone_verified = false (suppress_from_upload.sql)."""
     return conn.execute("SELECT suppress_from_upload(%s)", (upload_id,)).fetchone()[0]
+
+
+def unverify_suppressed_phones(conn: psycopg.Connection, upload_id: str) -> int:
+    """After the merge: leads holding a suppressed phone of the upload lose phone_verified."""
+    return conn.execute("SELECT unverify_suppressed_phones(%s)", (upload_id,)).fetchone()[0]
 
 
 def suppress_imported_phones(conn: psycopg.Connection, reason: str, source: str) -> tuple[int, int]:

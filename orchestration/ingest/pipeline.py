@@ -352,9 +352,11 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
             raise _fail(ctx, "leads", upload_id,
                         f"no validated rows for upload {upload_id}: materialize leads_validated first")
         ctx.log(f"merging {n:,} validated rows into leads")
+        added = store.suppress_from_upload(conn, upload_id)      # vendor DNC / Litigator flags, first
         counts = store.merge_upload(conn, upload_id, manifest.source, manifest.received())
         counts["rows"] = n
-        counts["suppressions_added"] = store.suppress_from_upload(conn, upload_id)
+        counts["suppressions_added"] = added
+        counts["phones_unverified"] = store.unverify_suppressed_phones(conn, upload_id)
         settled = store.resolve_upload_failures(conn, upload_id)
         if settled:
             store.record_event(conn, "dlq_resolved", stage="leads", upload_id=upload_id, run_id=ctx.run_id,

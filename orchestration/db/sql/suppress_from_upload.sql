@@ -1,8 +1,10 @@
--- Vendor flags of one merged upload become suppressions, so no later upload can re-enable them:
--- a phone marked DNC (the vendor scrubbed it against the federal registry) -> dnc_federal; a
--- Litigator row -> every phone of the row and the property's address -> litigator. Leads holding
--- a suppressed phone of the upload lose phone_verified (a suppression overrides the merge's "true
--- stays true", so a later upload cannot re-enable the number). Returns the suppressions added.
+-- Vendor flags of one validated upload become suppressions, before its merge: a phone marked DNC
+-- (the vendor scrubbed it against the federal registry) -> dnc_federal; a Litigator row -> every
+-- phone of the row and the property's address -> litigator. Then the upload's own rows whose
+-- chosen phone is on the list (whatever put it there) carry phone_verified = false into the
+-- merge, so a later upload cannot re-enable the number and a re-run changes nothing. Leads that
+-- already held such a phone are unverified after the merge (unverify_suppressed_phones). Returns
+-- the suppressions added.
 CREATE OR REPLACE FUNCTION public.suppress_from_upload(p_upload_id text)
  RETURNS integer
  LANGUAGE plpgsql
@@ -32,17 +34,9 @@ BEGIN
     RETURNING 1
   )
   SELECT count(*) INTO v_added FROM added;
-  -- The upload's phones (its chosen ones and the flagged ones a lead may still hold) that are on
-  -- the list, whatever put them there: their leads' phones are not verified any more.
-  UPDATE leads l SET phone_verified = false
-  FROM (SELECT DISTINCT x.phone
-        FROM (SELECT v.phone FROM leads_validated v WHERE v.upload_id = p_upload_id AND v.phone IS NOT NULL
-              UNION ALL
-              SELECT p ->> 'number' FROM leads_validated v, jsonb_array_elements(v.melissa_payload -> 'phones') AS p
-              WHERE v.upload_id = p_upload_id
-                AND (v.melissa_payload @> '{"litigator": true}' OR v.melissa_payload @> '{"phones": [{"dnc": true}]}')) AS x
-        WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'phone' AND s.value = x.phone)) AS sp
-  WHERE l.phone = sp.phone AND l.phone_verified;
+  UPDATE leads_validated v SET phone_verified = false
+  WHERE v.upload_id = p_upload_id AND v.phone_verified
+    AND EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'phone' AND s.value = v.phone);
   RETURN v_added;
 END
 $function$;

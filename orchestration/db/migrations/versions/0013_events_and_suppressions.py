@@ -4,7 +4,8 @@ Why: the pipeline sent leads out but never heard back. ``lead_events`` stores ea
 (reply, unsubscribe, bounce, complaint, booked) once per (source, webhook id); ``suppressions``
 is the one list of e-mails, phones and addresses nobody may contact, whatever lead they are on
 (``lead_is_suppressed()`` is the rule, used by the contactable model and the feeder's pick);
-vendor DNC and Litigator flags become suppressions at merge (``suppress_from_upload()``).
+vendor DNC and Litigator flags become suppressions at merge (``suppress_from_upload()`` before it,
+``unverify_suppressed_phones()`` after it).
 ``lead_consent_audit`` keeps the permanent evidence of each consent given through a one-time link
 (tokens now belong to the batch that sent them);
 ``campaign_batches`` learns when its export was written, ``campaign_pushes`` records each lead's
@@ -95,13 +96,15 @@ def upgrade() -> None:
     op.execute("GRANT USAGE ON SEQUENCE lead_events_id_seq, lead_consent_audit_id_seq TO service_role, pipeline_writer")
     # feed_campaign gains a parameter (the e-mail re-feed gap): the old signature goes first.
     op.execute("DROP FUNCTION IF EXISTS feed_campaign(date, integer, text)")
-    sqlfiles.apply("lead_is_suppressed", "status_rank", "apply_lead_event", "suppress_from_upload", "feed_campaign")
+    sqlfiles.apply("lead_is_suppressed", "status_rank", "apply_lead_event", "suppress_from_upload",
+                   "unverify_suppressed_phones", "feed_campaign")
 
 
 def downgrade() -> None:
     op.execute(
         """
         DROP FUNCTION IF EXISTS feed_campaign(date, integer, text, integer);
+        DROP FUNCTION IF EXISTS unverify_suppressed_phones(text);
         DROP FUNCTION IF EXISTS suppress_from_upload(text);
         DROP FUNCTION IF EXISTS apply_lead_event(text, text, text, timestamptz, text, text, uuid, boolean, jsonb);
         DROP FUNCTION IF EXISTS status_rank(campaign_status);
