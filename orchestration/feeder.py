@@ -213,7 +213,8 @@ def deliver(database_url: str, feed_date: date, outbox: Path, links: ConsentLink
     """Write the export of every batch of ``feed_date`` that has none yet; each row carries its
     lead's consent link. The batch is marked exported only once its file is in place."""
     out = []
-    with store.connect(database_url, role=role) as conn:
+    # autocommit: each batch's delivery is its own transaction, committed as soon as it is done
+    with store.connect(database_url, role=role, autocommit=True) as conn:
         for batch_id in store.unexported_batches(conn, feed_date):
             with conn.transaction():
                 rows = store.batch_export_rows(conn, batch_id)
@@ -237,7 +238,9 @@ def push_date(database_url: str, feed_date: date, links: ConsentLinks, settings,
     from orchestration import push
 
     counts: Counter = Counter()
-    with store.connect(database_url, role=role) as conn:
+    # autocommit: each outcome is committed the moment it is recorded, so a push killed halfway
+    # keeps every lead it had pushed (a transaction held open would lose them all)
+    with store.connect(database_url, role=role, autocommit=True) as conn:
         for batch_id in store.unpushed_batches(conn, feed_date):
             with conn.transaction():
                 done = store.pushed_leads(conn, batch_id)

@@ -4,6 +4,10 @@ halfway completed by re-running the date with no lead pushed twice."""
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing as mp
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -34,12 +38,19 @@ class FakeInstantly:
         self.retried_after: dict[str, float] = {}
         self.fail_after: int | None = None
         self.auth: set[str] = set()
+        self.requests: Counter = Counter()
+        self.delay_s = 0.0
         self.lock = threading.Lock()
 
     async def create(self, request: Request) -> JSONResponse:
         body = await request.json()
         email = body["email"]
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         with self.lock:
+            self.requests[email] += 1
+            if email in self.accepted and body.get("skip_if_in_campaign"):
+                return JSONResponse({"id": email, "skipped": True})   # Instantly adds it once
             self.auth.add(request.headers.get("authorization", ""))
             if email in self.throttle and email not in self.throttled_at:
                 self.throttled_at[email] = time.monotonic()
@@ -143,3 +154,43 @@ def test_a_refused_lead_is_not_retried_and_the_wait_is_capped():
     slept.clear()
     out = push.push_one(Client(503), settings, row, slept.append)
     assert not out.ok and slept == [0.5, 1.0]                              # doubling backoff
+
+
+def _push_in_a_child(url: str, day: str, base: str) -> None:
+    from datetime import date
+
+    from orchestration import feeder
+    from tests.conftest import FORM_SECRET
+
+    links = feeder.ConsentLinks(FORM_SECRET.encode(), "https://consent.test")
+    settings = push.PushSettings(base, API_KEY, "camp-1", concurrency=2)
+    feeder.push_date(url, date.fromisoformat(day), links, settings, role=None)
+
+
+def test_a_push_killed_halfway_completes_on_rerun(db, instance, defs, instantly, monkeypatch):
+    """kill -9 of the pushing process mid-batch: what was pushed is recorded, the re-run pushes the
+    rest, and no lead is added to the campaign twice (at most the one or two in flight at the kill
+    are sent again, and skip_if_in_campaign makes Instantly keep one copy)."""
+    seed(db, 40)
+    refresh(defs, instance)
+    base = os.environ["EC_INSTANTLY_BASE_URL"]
+    monkeypatch.setenv("EC_INSTANTLY_BASE_URL", "")          # the feed first, without its push
+    assert run_job(defs, instance, "campaign_feed_job", FRIDAY).success
+    monkeypatch.setenv("EC_INSTANTLY_BASE_URL", base)
+    instantly.delay_s = 0.05
+    child = mp.get_context("fork").Process(target=_push_in_a_child, args=(db, FRIDAY, base))
+    child.start()
+    deadline = time.monotonic() + 60
+    while len(instantly.accepted) < 12 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    recorded = scalar(db, "SELECT count(*) FROM campaign_pushes WHERE status = 'pushed'")
+    assert 10 <= recorded < 40
+    instantly.delay_s = 0.0
+    meta = feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY))
+    assert meta["fed"] == 0 and meta["pushed"] == 40 - recorded and meta["push_failed"] == 0
+    assert len(instantly.accepted) == 40 and set(instantly.accepted.values()) == {1}
+    resent = sum(n - 1 for n in instantly.requests.values())
+    assert resent <= 2                            # only what was in flight at the kill
+    assert scalar(db, "SELECT count(*) FROM campaign_pushes WHERE status = 'pushed'") == 40
