@@ -1,6 +1,7 @@
--- One row per lead: when it reached each stage of the funnel (NULL: not yet). Dates are in the
--- operators' time zone (every job sets it). The first reply and booking count, later ones do not;
--- an unsubscribe or complaint counts as unsubscribed, a hard bounce as bounced.
+-- One row per lead: when it reached each stage of the funnel (NULL: not yet), and whether it is
+-- contactable now (in the view this build refreshed). Dates are in the operators' time zone
+-- (every job sets it). The first reply and booking count, later ones do not; an unsubscribe or
+-- complaint counts as unsubscribed, a hard bounce as bounced.
 with leads as (
     select id as lead_id, source, assigned_broker_id as broker_id, created_at, consented_at
     from {{ source('warehouse', 'leads') }}
@@ -8,6 +9,10 @@ with leads as (
 
 fed as (
     select lead_id, feed_date from {{ source('activity', 'campaign_batch_leads') }}
+),
+
+contactable as (
+    select lead_id from {{ ref('mv_contactable_leads') }}
 ),
 
 events as (
@@ -29,6 +34,7 @@ select
     coalesce(l.source, 'unknown')        as source,
     l.broker_id,
     l.created_at::date                   as merged_on,
+    c.lead_id is not null                as contactable_now,
     f.feed_date                          as fed_on,
     e.replied_at::date                   as replied_on,
     l.consented_at::date                 as consented_on,
@@ -36,5 +42,6 @@ select
     e.unsubscribed_at::date              as unsubscribed_on,
     e.bounced_at::date                   as bounced_on
 from leads as l
+left join contactable as c on l.lead_id = c.lead_id
 left join fed as f on l.lead_id = f.lead_id
 left join events as e on l.lead_id = e.lead_id

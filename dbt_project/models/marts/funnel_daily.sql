@@ -17,19 +17,29 @@ uploads as (
         sum(s.row_count)                            as uploaded_rows
     from {{ source('activity', 'pipeline_events') }} as s
     left join {{ source('activity', 'pipeline_events') }} as r
-      on r.upload_id = s.upload_id and r.event_type = 'upload_received'
+      on s.upload_id = r.upload_id and r.event_type = 'upload_received'
     where s.event_type = 'staged'
     group by 1, 2
 ),
 
 flows as (
-    select merged_on as day, source, broker_id, 'merged' as stage from stages
-    union all select fed_on, source, broker_id, 'fed' from stages where fed_on is not null
-    union all select replied_on, source, broker_id, 'replied' from stages where replied_on is not null
-    union all select consented_on, source, broker_id, 'consented' from stages where consented_on is not null
-    union all select booked_on, source, broker_id, 'booked' from stages where booked_on is not null
-    union all select unsubscribed_on, source, broker_id, 'unsubscribed' from stages where unsubscribed_on is not null
-    union all select bounced_on, source, broker_id, 'bounced' from stages where bounced_on is not null
+    select
+        s.source,
+        s.broker_id,
+        v.stage,
+        v.day
+    from stages as s
+    cross join lateral (
+        values
+        ('merged', s.merged_on),
+        ('fed', s.fed_on),
+        ('replied', s.replied_on),
+        ('consented', s.consented_on),
+        ('booked', s.booked_on),
+        ('unsubscribed', s.unsubscribed_on),
+        ('bounced', s.bounced_on)
+    ) as v (stage, day)
+    where v.day is not null
 ),
 
 contactable as (
@@ -55,8 +65,10 @@ counted as (
 
 keys as (
     select day, source, broker_id from counted
-    union select day, source, broker_id from uploads
-    union select day, source, broker_id from contactable
+    union
+    select day, source, broker_id from uploads
+    union
+    select day, source, broker_id from contactable
 )
 
 select
