@@ -25,17 +25,24 @@ def failure_rows(db, uid: str) -> list[dict]:
             " ORDER BY id", (uid,))]
 
 
+def failing_ingest(db, door, instance, defs, stack, tag: str, n: int, error_body: str) -> tuple[str, dict]:
+    """An upload of ``n`` rows whose merge meets ``error_body`` (a trigger on leads): (upload id,
+    its one whole-upload failure row)."""
+    with temporary_trigger(stack.warehouse_url, "pg_temp_fail", "leads", error_body):
+        uid, failed = ingest(db, door, instance, defs, hostile.to_csv(hostile.rows_of(tag, n)).encode(),
+                             raise_on_error=False)
+    assert not failed.success
+    [row] = failure_rows(db, uid)
+    return uid, row
+
+
 def make_due(db, dlq_id: int) -> None:
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("UPDATE pipeline_dlq SET retry_after = now() - interval '1 second' WHERE id = %s", (dlq_id,))
 
 
 def test_a_transient_failure_is_retried_by_the_sensor_and_resolved_by_the_merge(db, door, instance, defs, stack):
-    rows = hostile.rows_of("tr", 4)
-    with temporary_trigger(stack.warehouse_url, "pg_temp_deadlock", "leads", DEADLOCK):
-        uid, failed = ingest(db, door, instance, defs, hostile.to_csv(rows).encode(), raise_on_error=False)
-    assert not failed.success
-    [row] = failure_rows(db, uid)
+    uid, row = failing_ingest(db, door, instance, defs, stack, "tr", 4, DEADLOCK)
     assert row["source"] == "leads" and row["transient"] and row["status"] == "retrying" and row["open"]
     assert row["attempts"] == 0 and 50 < row["due_in_s"] <= 60          # the first delay: 60 s
     with psycopg.connect(db) as conn:
@@ -89,11 +96,7 @@ def test_attempts_carry_over_with_doubling_delays_until_a_person_is_needed(db, d
 
 
 def test_a_failure_time_cannot_fix_is_left_for_a_person(db, door, instance, defs, stack):
-    rows = hostile.rows_of("pf", 2)
-    with temporary_trigger(stack.warehouse_url, "pg_temp_rule", "leads", CHECK_VIOLATION):
-        uid, failed = ingest(db, door, instance, defs, hostile.to_csv(rows).encode(), raise_on_error=False)
-    assert not failed.success
-    [row] = failure_rows(db, uid)
+    uid, row = failing_ingest(db, door, instance, defs, stack, "pf", 2, CHECK_VIOLATION)
     assert row["open"] and row["transient"] is False and row["due_in_s"] is None and row["status"] is None
     assert not tick_sensor(defs, instance, "upload_retry_sensor").run_requests
     # A person fixes the cause and re-runs the partition: the merge resolves the row.

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from orchestration.ingest.signing import Refused
+
 TOLERANCE_S = 300
 MAX_BODY_BYTES = 256 * 1024
 SECRET_PREFIX = "whsec_"
@@ -50,15 +52,8 @@ _WEBHOOK_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-class EventRefused(Exception):
-    """An event that must not be accepted; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def as_dict(self) -> dict[str, object]:
-        return {"status": self.status, "code": self.code, "message": self.message}
+class EventRefused(Refused):
+    """An event that must not be accepted."""
 
 
 @dataclass(frozen=True)

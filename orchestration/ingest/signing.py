@@ -37,8 +37,9 @@ _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|\+00:0
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class UploadRefused(Exception):
-    """An upload that must not be accepted. ``status`` is the HTTP status to answer with."""
+class Refused(Exception):
+    """A request that must not be accepted: the HTTP ``status`` to answer with, a stable machine
+    ``code`` and a ``message`` a person can act on (never a secret or an expected signature)."""
 
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
@@ -48,6 +49,10 @@ class UploadRefused(Exception):
 
     def as_dict(self) -> dict[str, object]:
         return {"status": self.status, "code": self.code, "message": self.message}
+
+
+class UploadRefused(Refused):
+    """An upload that must not be accepted."""
 
 
 @dataclass(frozen=True)
