@@ -7,8 +7,11 @@ import uuid
 import psycopg
 import pytest
 
+from orchestration.db import sqlfiles
+
 PIPELINE_TABLES = ["leads_staging", "leads_validated", "ingest_replay_guard", "pipeline_dlq", "pipeline_events",
-                   "consent_tokens", "verification_code_map", "campaign_batches", "campaign_batch_leads"]
+                   "consent_tokens", "verification_code_map", "campaign_batches", "campaign_batch_leads",
+                   "suppressions", "lead_events", "lead_consent_audit", "campaign_pushes"]
 ALL_TABLES = ["leads", "brokers", *PIPELINE_TABLES]
 
 
@@ -33,6 +36,14 @@ def world(migrated_url):
                              "RETURNING id", ([leads["a"]],)).fetchone()[0]
         conn.execute("INSERT INTO campaign_batch_leads (lead_id, batch_id, feed_date, broker_id) "
                      "VALUES (%s, %s, '2026-03-06', %s)", (leads["a"], batch, a))
+        conn.execute("INSERT INTO suppressions (channel, value, reason, source) VALUES"
+                     " ('email', 'x@example.com', 'unsubscribe', 't')")
+        conn.execute("INSERT INTO lead_events (source, webhook_id, type, occurred_at, lead_id)"
+                     " VALUES ('t', 'm1', 'reply', now(), %s)", (leads["a"],))
+        conn.execute("INSERT INTO lead_consent_audit (lead_id, method, agreed_text) VALUES (%s, 'form', 't')",
+                     (leads["a"],))
+        conn.execute("INSERT INTO campaign_pushes (lead_id, batch_id, status) VALUES (%s, %s, 'pushed')",
+                     (leads["a"], batch))
         yield conn, a, b, leads
         conn.rollback()
 
@@ -57,11 +68,72 @@ def test_broker_sees_only_own_leads(world):
 
 def test_broker_can_update_own_lead_but_not_the_other_brokers(world):
     conn, a, b, leads = world
+    before = conn.execute("SELECT updated_at FROM leads WHERE id = %s", (leads["a"],)).fetchone()[0]
     act_as(conn, "authenticated", a)
-    assert conn.execute("UPDATE leads SET first_name = 'Own' WHERE id = %s", (leads["a"],)).rowcount == 1
-    assert conn.execute("UPDATE leads SET first_name = 'Stolen' WHERE id = %s", (leads["b"],)).rowcount == 0
+    assert conn.execute("UPDATE leads SET broker_notes = 'Own', broker_follow_up_at = now() + interval '2 days'"
+                        " WHERE id = %s", (leads["a"],)).rowcount == 1
+    assert conn.execute("UPDATE leads SET broker_notes = 'Stolen' WHERE id = %s", (leads["b"],)).rowcount == 0
     conn.execute("RESET ROLE")
-    assert conn.execute("SELECT first_name FROM leads WHERE id = %s", (leads["b"],)).fetchone()[0] is None
+    assert conn.execute("SELECT broker_notes FROM leads WHERE id = %s", (leads["b"],)).fetchone()[0] is None
+    # the lead's own triggers still fire for a broker's update
+    assert conn.execute("SELECT updated_at FROM leads WHERE id = %s", (leads["a"],)).fetchone()[0] >= before
+
+
+@pytest.mark.parametrize("assignment", [
+    "lead_score = 100", "email_verified = true", "phone_verified = true", "consent = true, consented_at = now()",
+    "consent_method = 'form'", "campaign_status = 'queued'", "mak = 'M1'", "apn = 'A1'", "addr_hash = repeat('a', 64)",
+    "email = 'x@example.com'", "first_name = 'Own'", "melissa_payload = '{}'", "last_reply_at = now()",
+])
+def test_broker_cannot_write_the_columns_the_pipeline_owns(world, assignment):
+    conn, a, b, leads = world
+    act_as(conn, "authenticated", a)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        conn.execute(f"UPDATE leads SET {assignment} WHERE id = %s", (leads["a"],))
+
+
+@pytest.mark.parametrize("key", ["mak", "apn", "addr_hash"])
+def test_broker_cannot_claim_a_property_by_inserting_its_key(world, key):
+    """The hijack: a MAK, APN or address key from a vendor file not yet ingested, inserted on the
+    broker's own lead, would make the upload merge into it. No key column is insertable, so the
+    key cannot be planted, and no unique-violation answers whether a key exists."""
+    conn, a, b, leads = world
+    conn.execute(f"INSERT INTO leads ({key}, property_state) VALUES (repeat('k', 64), 'CA')")   # the vendor's
+    act_as(conn, "authenticated", a)
+    for value in ("repeat('k', 64)", "repeat('z', 64)"):      # existing and new: the same answer
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            conn.execute(f"INSERT INTO leads ({key}, property_state, assigned_broker_id)"
+                         f" VALUES ({value}, 'CA', %s)", (a,))
+        conn.execute("ROLLBACK")
+        act_as(conn, "authenticated", a)
+
+
+def _public_functions(conn) -> list[tuple[int, str]]:
+    return conn.execute("SELECT p.oid::int, p.oid::regprocedure::text FROM pg_proc p"
+                        " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'").fetchall()
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_the_api_roles_can_call_no_function(world, role):
+    conn, a, *_ = world
+    functions = _public_functions(conn)
+    assert len(functions) == len([o for o in sqlfiles.objects() if o.schema == "public"])
+    callable_ = [name for oid, name in functions if conn.execute(
+        "SELECT has_function_privilege(%s, %s::oid, 'EXECUTE')", (role, oid)).fetchone()[0]]
+    assert callable_ == []
+    act_as(conn, role, a if role == "authenticated" else None)
+    for call in ("SELECT try_job_lock('campaign_feed')", "SELECT try_job_xact_lock('merge_leads')",
+                 "SELECT job_lock_key('campaign_feed')", "SELECT cleanup_consent_tokens()"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for function"):
+            conn.execute(call)
+        conn.execute("ROLLBACK")
+        act_as(conn, role, a if role == "authenticated" else None)
+
+
+def test_the_pipeline_roles_can_call_every_function(world):
+    conn, *_ = world
+    for role in ("pipeline_writer", "service_role"):
+        assert all(conn.execute("SELECT has_function_privilege(%s, %s::oid, 'EXECUTE')", (role, oid)).fetchone()[0]
+                   for oid, _ in _public_functions(conn)), role
 
 
 def test_broker_can_insert_own_lead_but_not_for_another_broker(world):
@@ -75,7 +147,7 @@ def test_broker_can_insert_own_lead_but_not_for_another_broker(world):
 def test_broker_cannot_reassign_own_lead_away(world):
     conn, a, b, leads = world
     act_as(conn, "authenticated", a)
-    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
         conn.execute("UPDATE leads SET assigned_broker_id = %s WHERE id = %s", (b, leads["a"]))
 
 
