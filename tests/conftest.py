@@ -266,3 +266,18 @@ def temporary_trigger(url: str, name: str, table: str, body: str, when: str = "t
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP TRIGGER {name} ON {table}; DROP FUNCTION {name}()")
+
+
+def refresh_view(db: str, defs, instance) -> None:
+    """Bring mv_contactable_leads up to date for a test about what happens around the refresh
+    (events, suppressions, consent, the push) rather than the refresh itself. The session's first
+    call builds the view with the real refresh job (dbt build); later calls refresh that view with
+    the statement the project's refresh macro runs, instead of starting a dbt process each time
+    (a dbt build costs about 10 s here; the refresh job's own behaviour is tested in
+    test_refresh.py and test_feeder.py)."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        built = conn.execute("SELECT to_regclass('analytics.mv_contactable_leads') IS NOT NULL").fetchone()[0]
+        if built:
+            conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY analytics.mv_contactable_leads")
+            return
+    assert run_job(defs, instance, "contactable_refresh_job").success

@@ -14,8 +14,8 @@ import pytest
 
 from orchestration import consent, feeder
 from orchestration.consent_desk import ConsentDesk, RateLimit
-from tests.conftest import FORM_SECRET, run_job, scalar
-from tests.test_feeder import FRIDAY, fed_ids, feed_meta, refresh, seed
+from tests.conftest import FORM_SECRET, refresh_view, run_job, scalar
+from tests.test_feeder import FRIDAY, fed_ids, feed_meta, seed
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_a_fed_lead_gives_consent_through_its_link_once(db, instance, defs, app)
     seed(db, 5)
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("UPDATE brokers SET nmls_number = '123456'")
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     rows = export_rows(feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY)))
     assert len(rows) == 5 and len({r["consent_url"] for r in rows}) == 5
     assert all(r["consent_url"].startswith("https://consent.test/consent/") for r in rows)
@@ -76,7 +76,7 @@ def test_a_fed_lead_gives_consent_through_its_link_once(db, instance, defs, app)
 
 def test_expired_unknown_and_malformed_tokens(db, instance, defs, app):
     seed(db, 2)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     rows = export_rows(feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY)))
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("UPDATE consent_tokens SET expires_at = now() - interval '1 second'")
@@ -97,7 +97,7 @@ def test_one_address_asking_too_often_is_slowed_down(db, app):
 
 def test_links_are_derived_again_not_stored(db, instance, defs):
     seed(db, 3)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     run_job(defs, instance, "campaign_feed_job", FRIDAY)
     links = feeder.ConsentLinks(FORM_SECRET.encode(), "https://consent.test")
     with psycopg.connect(db) as conn:
@@ -113,7 +113,7 @@ def test_links_are_derived_again_not_stored(db, instance, defs):
 
 def test_an_export_lost_after_the_feed_committed_is_written_by_a_rerun(db, instance, defs, monkeypatch, tmp_path):
     seed(db, 300)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     monkeypatch.setenv("EC_OUTBOX_DIR", str(blocker / "outbox"))         # the outbox cannot be created

@@ -14,8 +14,8 @@ import pytest
 
 from orchestration.events import webhooks
 from orchestration.events.receiver import EventReceiver, KeysFile
-from tests.conftest import run_job, scalar
-from tests.test_feeder import FRIDAY, fed_ids, refresh
+from tests.conftest import refresh_view, run_job, scalar
+from tests.test_feeder import FRIDAY, fed_ids
 
 SECRET = webhooks.new_secret()
 OLD_SECRET = webhooks.new_secret()
@@ -167,7 +167,7 @@ def test_an_event_for_an_unknown_email_is_stored_and_suppresses_a_later_lead(db,
     assert scalar(db, "SELECT count(*) FROM lead_events WHERE email = 'ghost@example.com' AND lead_id IS NULL") == 1
     broker = _broker(db)
     lead(db, "ghost@example.com", broker=broker)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     assert scalar(db, "SELECT count(*) FROM analytics.mv_contactable_leads") == 0
 
 
@@ -183,10 +183,10 @@ def test_one_unsubscribe_covers_every_lead_of_that_email(db, events, instance, d
     broker = _broker(db)
     shared = lead(db, "ann@example.com", n=2, broker=broker)      # two properties of one owner
     other = lead(db, "bob@example.com", broker=broker)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     assert scalar(db, "SELECT count(*) FROM analytics.mv_contactable_leads") == 3
     assert post(events, event("unsubscribe", lead_id=str(shared[0]))).json()["leads"] == 2
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     assert [r for r in _contactable(db)] == other
     assert statuses(db, shared) == ["unsubscribed", "unsubscribed"]
     assert run_job(defs, instance, "campaign_feed_job", FRIDAY).success
@@ -197,7 +197,7 @@ def test_an_unsubscribe_after_the_refresh_is_honoured_by_the_feed(db, events, in
     broker = _broker(db)
     ann = lead(db, "ann@example.com", broker=broker)
     bob = lead(db, "bob@example.com", broker=broker)
-    refresh(defs, instance)                                        # 05:30: both contactable
+    refresh_view(db, defs, instance)                                        # 05:30: both contactable
     assert sorted(_contactable(db)) == sorted(ann + bob)
     # 05:45: an unsubscribe reaches the list only (as `equity suppress add` does: the lead's own
     # status is untouched), so only the feed's own check of the list can stop it
@@ -211,7 +211,7 @@ def test_an_unsubscribe_after_the_refresh_is_honoured_by_the_feed(db, events, in
 def test_one_email_is_fed_once_per_batch_and_not_again_within_the_gap(db, instance, defs):
     broker = _broker(db)
     twins = lead(db, "ann@example.com", n=2, broker=broker)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     assert run_job(defs, instance, "campaign_feed_job", FRIDAY).success
     assert len(set(fed_ids(db)) & set(twins)) == 1
     assert run_job(defs, instance, "campaign_feed_job", "2026-03-09").success   # next Monday

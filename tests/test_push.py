@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from orchestration import push
-from tests.conftest import run_job, scalar
-from tests.test_feeder import FRIDAY, feed_meta, refresh, seed
+from tests.conftest import refresh_view, run_job, scalar
+from tests.test_feeder import FRIDAY, feed_meta, seed
 
 API_KEY = "test-instantly-key-not-real"
 
@@ -81,7 +81,7 @@ def instantly(monkeypatch):
 
 def test_every_fed_lead_is_pushed_once_with_its_consent_link(db, instance, defs, instantly):
     seed(db, 40)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     emails = [f"lead{i}@example.com" for i in (3, 17)]
     instantly.throttle.update(emails)
     result = run_job(defs, instance, "campaign_feed_job", FRIDAY)
@@ -106,9 +106,16 @@ def test_every_fed_lead_is_pushed_once_with_its_consent_link(db, instance, defs,
 
 def test_a_push_stopped_halfway_completes_on_rerun_without_pushing_anyone_twice(db, instance, defs, instantly):
     seed(db, 30)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     instantly.fail_after = 12                    # the campaign tool goes down after 12 leads
-    first = run_job(defs, instance, "campaign_feed_job", FRIDAY)
+    env = {k: {"env": v} for k, v in (("outbox_dir", "EC_OUTBOX_DIR"), ("form_secret_file", "EC_FORM_SECRET_FILE"),
+                                      ("public_base_url", "EC_PUBLIC_BASE_URL"),
+                                      ("instantly_base_url", "EC_INSTANTLY_BASE_URL"),
+                                      ("instantly_api_key", "EC_INSTANTLY_API_KEY"),
+                                      ("instantly_campaign_id", "EC_INSTANTLY_CAMPAIGN_ID"))}
+    quick = {"resources": {"feeder_settings": {"config": {**env, "push_max_attempts": 3, "push_backoff_s": 0.01}}}}
+    first = defs.resolve_job_def("campaign_feed_job").execute_in_process(
+        instance=instance, partition_key=FRIDAY, run_config=quick)   # short retry delays: the outage lasts
     meta = feed_meta(first)
     assert meta["pushed"] == 12 and meta["push_failed"] == 18
     check = {c.check_name: c for c in first.get_asset_check_evaluations()}["campaign_push"]
@@ -160,7 +167,7 @@ def _push_in_a_child(url: str, day: str, base: str) -> None:
     from datetime import date
 
     from orchestration import feeder
-    from tests.conftest import FORM_SECRET
+    from tests.conftest import FORM_SECRET, refresh_view
 
     links = feeder.ConsentLinks(FORM_SECRET.encode(), "https://consent.test")
     settings = push.PushSettings(base, API_KEY, "camp-1", concurrency=2)
@@ -172,7 +179,7 @@ def test_a_push_killed_halfway_completes_on_rerun(db, instance, defs, instantly,
     rest, and no lead is added to the campaign twice (at most the one or two in flight at the kill
     are sent again, and skip_if_in_campaign makes Instantly keep one copy)."""
     seed(db, 40)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     base = os.environ["EC_INSTANTLY_BASE_URL"]
     monkeypatch.setenv("EC_INSTANTLY_BASE_URL", "")          # the feed first, without its push
     assert run_job(defs, instance, "campaign_feed_job", FRIDAY).success

@@ -12,8 +12,8 @@ import pytest
 
 from orchestration import cli, suppression
 from tests import hostile
-from tests.conftest import leads_checksum, run_ingest, run_job, scalar
-from tests.test_feeder import FRIDAY, feed_meta, refresh, seed
+from tests.conftest import leads_checksum, refresh_view, run_ingest, run_job, scalar
+from tests.test_feeder import FRIDAY, feed_meta, seed
 from tests.test_hostile_files import ingest
 
 
@@ -45,7 +45,7 @@ def test_a_dnc_file_is_imported_and_its_phones_leave_the_export(db, instance, de
     assert cli.main(["suppress", "import", str(path), "--reason", "dnc_federal"]) == 0    # idempotent
     assert scalar(db, "SELECT count(*) FROM suppressions") == len(set(listed + noise))
     # DNC bars calls only: every lead is still e-mailed, the listed phones are not exported
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     meta = feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY))
     with open(meta["export"], newline="") as fh:
         rows = list(csv.DictReader(fh))

@@ -39,10 +39,13 @@ class FeederSettings(dg.ConfigurableResource):
     instantly_campaign_id: str = Field(default="", description="the campaign leads are added to "
                                                                "(EC_INSTANTLY_CAMPAIGN_ID)")
     push_concurrency: int = Field(default=4, description="push requests in flight at once")
+    push_max_attempts: int = Field(default=5, description="tries per lead (429, 5xx and connection errors retry)")
+    push_backoff_s: float = Field(default=1.0, description="first retry delay of a lead's push; doubles per try")
 
     def push_settings(self) -> push.PushSettings:
         return push.PushSettings(self.instantly_base_url, self.instantly_api_key, self.instantly_campaign_id,
-                                 concurrency=self.push_concurrency)
+                                 concurrency=self.push_concurrency, max_attempts=self.push_max_attempts,
+                                 backoff_s=self.push_backoff_s)
 
     def consent_links(self) -> feeder.ConsentLinks:
         path = Path(self.form_secret_file)
