@@ -48,7 +48,7 @@ def test_a_transient_failure_is_retried_by_the_sensor_and_resolved_by_the_merge(
     with psycopg.connect(db) as conn:
         message = conn.execute("SELECT details->>'message' FROM pipeline_events WHERE upload_id = %s AND"
                                " event_type = 'upload_failed'", (uid,)).fetchone()[0]
-    assert message.endswith("it will be retried by itself") and "SQLSTATE 40P01" in message
+    assert "it is retried by itself while attempts remain" in message and "SQLSTATE 40P01" in message
 
     not_yet = tick_sensor(defs, instance, "upload_retry_sensor")
     assert not not_yet.run_requests and "no transient ingest failure" in not_yet.skip_message

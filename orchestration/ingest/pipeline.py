@@ -143,8 +143,8 @@ def guarded(ctx: Context, stage: str, upload_id: str) -> Iterator[None]:
         except Exception:
             filename = "?"
         transient = is_transient(exc)
-        then = ("it will be retried by itself" if transient
-                else "fix the cause and re-run this partition")
+        then = ("a passing cause: it is retried by itself while attempts remain (its DLQ item's status says)"
+                if transient else "fix the cause and re-run this partition")
         raise _fail(ctx, stage, upload_id, f"upload {upload_id} ({filename}): stage {stage} failed with "
                     f"{describe(exc)}; nothing of this stage was kept — {then}",
                     transient=transient, error=type(exc).__name__) from None
