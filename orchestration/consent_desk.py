@@ -70,7 +70,7 @@ class ConsentDesk:
             return Answer(404, consent.unknown_page())
         if state == "gone":
             return Answer(410, consent.gone_page())
-        return Answer(200, consent.offer_page(_offer(found), f"/consent/{token}"))
+        return Answer(200, consent.offer_page(_offer_of(found), f"/consent/{token}"))
 
     def accept(self, token: str, agreed: bool, ip: str, user_agent: str) -> Answer:
         if not self.rate.allow(ip):
@@ -81,7 +81,7 @@ class ConsentDesk:
                 return Answer(404, consent.unknown_page())
             if state == "gone":
                 return Answer(410, consent.gone_page())
-            offer = _offer(found)
+            offer = _offer_of(found)
             if not agreed:
                 return Answer(400, consent.offer_page(offer, f"/consent/{token}"))
             if not store.record_consent(conn, consent.token_hash(token), offer.text, ip, user_agent[:500]):
@@ -89,7 +89,7 @@ class ConsentDesk:
         return Answer(200, consent.thanks_page(offer))
 
 
-def _offer(found: dict) -> consent.Offer:
+def _offer_of(found: dict) -> consent.Offer:
     street = found.get("property_address") or "your home"
     city = found.get("property_city")
     return consent.Offer(first_name=found.get("first_name"), broker=found.get("broker") or "the broker",

@@ -89,9 +89,7 @@ class EventReceiver:
                                       "message": "this event type changes nothing here"})
         with store.connect(self.database_url, role=self.role) as conn, conn.transaction():
             applied, event_id, matched = store.apply_lead_event(conn, sender, webhook_id, event)
-        body_out = {"status": "accepted", "webhook_id": webhook_id, "type": event.type, "leads": matched}
         if not applied:
-            body_out = {"status": "accepted", "webhook_id": webhook_id, "duplicate": True}
-        else:
-            body_out["event_id"] = event_id
-        return EventOutcome(200, body_out)
+            return EventOutcome(200, {"status": "accepted", "webhook_id": webhook_id, "duplicate": True})
+        return EventOutcome(200, {"status": "accepted", "webhook_id": webhook_id, "type": event.type,
+                                  "leads": matched, "event_id": event_id})
