@@ -14,6 +14,7 @@ its consent link, optional per deployment.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -116,10 +117,20 @@ def push_rows(rows: list[dict], settings: PushSettings, record: Callable[[Outcom
     import httpx
 
     counts: Counter = Counter()
-    with httpx.Client(timeout=30.0) as client, ThreadPoolExecutor(max_workers=settings.concurrency) as pool:
-        for future in as_completed([pool.submit(push_one, client, settings, r, sleep) for r in rows]):
-            outcome = future.result()
+    lock = threading.Lock()
+
+    def push_and_record(row: dict) -> Outcome:
+        # recorded by the worker that pushed it, before it takes the next row: a crash can then
+        # lose the record of at most the ``concurrency`` requests in flight, never of finished
+        # ones queued behind a slow recorder
+        outcome = push_one(client, settings, row, sleep)
+        with lock:
             record(outcome)
+        return outcome
+
+    with httpx.Client(timeout=30.0) as client, ThreadPoolExecutor(max_workers=settings.concurrency) as pool:
+        for future in as_completed([pool.submit(push_and_record, r) for r in rows]):
+            outcome = future.result()
             counts["pushed" if outcome.ok else "failed"] += 1
             counts["waited_s"] += round(outcome.waited_s)
     return counts
