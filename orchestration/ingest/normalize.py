@@ -70,15 +70,111 @@ def _ascii_upper(text: pd.Series) -> pd.Series:
 
 def _clean(text: pd.Series) -> pd.Series:
     s = _ascii_upper(text)
+    s = s.str.replace(r"\b([NS])\. ?([EW])\b\.?", r"\1\2", regex=True)  # S.W. -> SW, not S W
     s = s.str.replace(r"[^A-Z0-9#/\- ]", " ", regex=True)   # keep # (units), / (1/2), - (123-45)
     s = s.str.replace(r" -+|-+ |^-+|-+$", " ", regex=True)
     s = s.str.replace(r"# *", "# ", regex=True)
     return s.str.replace(r" +", " ", regex=True).str.strip()
 
 
+# Road families written many ways, each to one canonical form (USPS Publication 28, appendix C1
+# and the highway forms of section 232): a route word followed by the route's number.
+_ROUTES: dict[tuple[str, ...], tuple[str, ...]] = {}
+for _canon, _forms in {
+    ("COUNTY", "ROAD"): ["CR", "CO RD", "CO ROAD", "COUNTY RD", "COUNTY ROAD", "CNTY RD", "CNTY ROAD",
+                         "CTY RD", "CTY ROAD", "COUNTY RT", "COUNTY RTE", "COUNTY ROUTE"],
+    ("HIGHWAY",): ["HWY", "HIGHWAY", "HWAY", "HIWAY", "HIGHWY", "SH", "ST HWY", "STATE HWY", "STATE HIGHWAY",
+                   "ST HIGHWAY"],
+    ("STATE", "ROUTE"): ["SR", "ST RT", "ST RTE", "ST ROUTE", "STATE RT", "STATE RTE", "STATE ROUTE",
+                         "STATE RD", "STATE ROAD"],
+    ("US", "HIGHWAY"): ["US", "US HWY", "US HIGHWAY", "U S HWY", "U S HIGHWAY", "USHWY", "US RT", "US RTE",
+                        "US ROUTE"],
+    ("INTERSTATE",): ["I", "IH", "INTERSTATE", "INTERSTATE HWY", "INTERSTATE HIGHWAY"],
+    ("RANCH", "ROAD"): ["RR", "RANCH RD", "RANCH ROAD"],
+    ("FARM", "TO", "MARKET", "ROAD"): ["FM", "FM RD", "FARM TO MARKET", "FARM TO MARKET RD",
+                                      "FARM TO MARKET ROAD", "FARM RD"],
+}.items():
+    for _form in _forms:
+        _ROUTES[tuple(_form.split(" "))] = _canon
+_ROUTE_LENGTHS = sorted({len(k) for k in _ROUTES}, reverse=True)
+_ROUTE_NUMBER = re.compile(r"[0-9]+[A-Z]?|[A-Z]")
+
+# Words in a street *name* written short or long: one form each (the long one, as USPS prints
+# names: ST JOHNS RD is SAINT JOHNS RD; the suffix ST stays a suffix).
+_NAME_WORDS = {"ST": "SAINT", "STE": "SAINTE", "MT": "MOUNT", "FT": "FORT", "PT": "POINT"}
+_MLK = [("MLK",), ("M", "L", "K"), ("M", "L", "KING"), ("MARTIN", "L", "KING"), ("MARTIN", "LUTHER", "KING"),
+        ("M", "LUTHER", "KING"), ("ML", "KING")]
+_MLK_CANON = ("MARTIN", "LUTHER", "KING")
+
+_UNITS_WORDS = ["", "FIRST", "SECOND", "THIRD", "FOURTH", "FIFTH", "SIXTH", "SEVENTH", "EIGHTH", "NINTH"]
+_TEENS_WORDS = ["TENTH", "ELEVENTH", "TWELFTH", "THIRTEENTH", "FOURTEENTH", "FIFTEENTH", "SIXTEENTH",
+                "SEVENTEENTH", "EIGHTEENTH", "NINETEENTH"]
+_TENS = {"TWENTY": 20, "THIRTY": 30, "FORTY": 40, "FIFTY": 50, "SIXTY": 60, "SEVENTY": 70, "EIGHTY": 80,
+         "NINETY": 90}
+_TENS_ORDINAL = {"TWENTIETH": 20, "THIRTIETH": 30, "FORTIETH": 40, "FIFTIETH": 50, "SIXTIETH": 60,
+                 "SEVENTIETH": 70, "EIGHTIETH": 80, "NINETIETH": 90, "HUNDREDTH": 100}
+_ORDINAL_WORDS = {w: i for i, w in enumerate(_UNITS_WORDS) if w}
+_ORDINAL_WORDS.update({w: 10 + i for i, w in enumerate(_TEENS_WORDS)})
+_ORDINAL_WORDS.update(_TENS_ORDINAL)
+_BARE_UNIT = re.compile(r"[0-9]{1,5}[A-Z]?|[A-Z][0-9]{0,4}")
+
+
+def ordinal(n: int) -> str:
+    """18 -> '18TH', 21 -> '21ST', 112 -> '112TH' (the numeric ordinals of Publication 28)."""
+    if 10 <= n % 100 <= 20:
+        return f"{n}TH"
+    return f"{n}{ {1: 'ST', 2: 'ND', 3: 'RD'}.get(n % 10, 'TH')}"
+
+
+def _ordinals(name: list[str]) -> list[str]:
+    """FOURTH -> 4TH, TWENTY FIRST / TWENTY-FIRST -> 21ST, inside a street name."""
+    out: list[str] = []
+    i = 0
+    while i < len(name):
+        word = name[i]
+        parts = word.split("-")
+        if len(parts) == 2 and parts[0] in _TENS and parts[1] in _ORDINAL_WORDS and _ORDINAL_WORDS[parts[1]] < 10:
+            out.append(ordinal(_TENS[parts[0]] + _ORDINAL_WORDS[parts[1]]))
+        elif (word in _TENS and i + 1 < len(name) and name[i + 1] in _ORDINAL_WORDS
+              and _ORDINAL_WORDS[name[i + 1]] < 10):
+            out.append(ordinal(_TENS[word] + _ORDINAL_WORDS[name[i + 1]]))
+            i += 1
+        elif word in _ORDINAL_WORDS:
+            out.append(ordinal(_ORDINAL_WORDS[word]))
+        else:
+            out.append(word)
+        i += 1
+    return out
+
+
+def _mlk(name: list[str]) -> list[str]:
+    for form in _MLK:
+        for i in range(len(name) - len(form) + 1):
+            if tuple(name[i:i + len(form)]) == form:
+                return [*name[:i], *_MLK_CANON, *name[i + len(form):]]
+    return name
+
+
+def _route(tokens: list[str], at: int) -> list[str] | None:
+    """tokens with a road-family form at ``at`` (followed by its number) made canonical, else None."""
+    for n in _ROUTE_LENGTHS:
+        form = tuple(tokens[at:at + n])
+        if len(form) == n and form in _ROUTES and at + n < len(tokens) and _ROUTE_NUMBER.fullmatch(tokens[at + n]):
+            return [*tokens[:at], *_ROUTES[form], *tokens[at + n:]]
+    return None
+
+
 @lru_cache(maxsize=1 << 20)
 def _street(line: str) -> tuple[str, str]:
-    """One cleaned line -> (street part, unit part), each in Publication 28 form."""
+    """One cleaned line -> (street part, unit part), each in Publication 28 form.
+
+    After the house number: an optional pre-directional (SW; S W and S.W. alike), the street name,
+    an optional suffix (ST, AVE) and post-directional, then the unit. Within the name, ordinals are
+    numeric (FOURTH and a bare 4 before a suffix are 4TH), SAINT/MOUNT/FORT are spelled out, MLK is
+    MARTIN LUTHER KING, and each road family (CR, CO RD, COUNTY RD; SH, STATE HWY, HWY; SR; US HWY)
+    has one form followed by its number. A lone short token after the suffix (``12 OAK DR C``) is a
+    unit without a designator (``# C``).
+    """
     if not line:
         return "", ""
     line = _PO_BOX.sub("PO BOX", line)
@@ -96,15 +192,36 @@ def _street(line: str) -> tuple[str, str]:
             tokens = tokens[:i]
             break
     if len(tokens) >= 3 and not tokens[0].startswith("PO"):
+        # S W MAIN ST: a directional written as two letters.
+        if len(tokens) >= 5 and tokens[1] in ("N", "S") and tokens[2] in ("E", "W"):
+            tokens = [tokens[0], tokens[1] + tokens[2], *tokens[3:]]
         # Pre-directional right after the house number, when a street name follows it.
+        start = 1
         if tokens[1] in _DIRECTIONALS and len(tokens) >= 4:
             tokens[1] = _DIRECTIONALS[tokens[1]]
+            start = 2
+        routed = _route(tokens, start)
+        if routed is not None:
+            tokens = routed
+        elif (not unit and len(tokens) >= 4 and _BARE_UNIT.fullmatch(tokens[-1])
+              and tokens[-1] not in _DIRECTIONALS and tokens[-2] in _SUFFIXES and len(tokens) - 2 > start):
+            unit = ["#", tokens[-1]]                        # 12 OAK DR C: a unit with no designator
+            tokens = tokens[:-1]
         last = len(tokens) - 1
         if tokens[last] in _DIRECTIONALS and last >= 3:       # post-directional
             tokens[last] = _DIRECTIONALS[tokens[last]]
             last -= 1
-        if tokens[last] in _SUFFIXES and last >= 2:
+        has_suffix = tokens[last] in _SUFFIXES and last >= 2 and last > start
+        if has_suffix:
             tokens[last] = _SUFFIXES[tokens[last]]
+        if routed is None:
+            end = last if has_suffix else last + 1
+            name = tokens[start:end]
+            name = [_NAME_WORDS.get(w, w) if i < len(name) - 1 or has_suffix else w for i, w in enumerate(name)]
+            name = _ordinals(_mlk(name))
+            if has_suffix and len(name) == 1 and name[0].isdigit():
+                name = [ordinal(int(name[0]))]                  # 18 ST -> 18TH ST
+            tokens = [*tokens[:start], *name, *tokens[end:]]
     return " ".join(tokens), " ".join(unit)
 
 

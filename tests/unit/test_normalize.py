@@ -122,3 +122,68 @@ def test_email_agrees_with_email_validator(raw):
     except EmailNotValidError:
         lib = None
     assert (None if pd.isna(ours) else ours) == (lib.lower() if lib else None)
+
+
+# Publication 28 forms that must key alike: each group is one address written as vendors write it.
+PUB28_SAME = {
+    "word ordinal": ["123 Fourth St", "123 4th Street", "123 4 St", "123 FOURTH STREET"],
+    "compound ordinal": ["9 Twenty-First Ave", "9 Twenty First Avenue", "9 21st Ave", "9 21 Ave"],
+    "bare ordinal": ["77 W 18 St", "77 West 18th Street", "77 W Eighteenth St"],
+    "ordinal teens": ["5 11 St", "5 11th St", "5 Eleventh Street"],
+    "ordinal 2nd/3rd": ["8 2 Ave", "8 Second Ave", "8 2nd Avenue"],
+    "county road": ["14 CR 12", "14 Co Rd 12", "14 County Rd 12", "14 County Road 12", "14 Cnty Rd 12"],
+    "highway": ["3 SH 5", "3 State Hwy 5", "3 Hwy 5", "3 Highway 5", "3 State Highway 5"],
+    "state route": ["3 SR 9", "3 State Route 9", "3 St Rte 9", "3 State Rt 9"],
+    "us highway": ["3 US Hwy 1", "3 U.S. Highway 1", "3 US Highway 1"],
+    "county road letter": ["40 County Road J", "40 CR J", "40 Co Rd J"],
+    "dotted directional": ["55 S.W. Oak Ave", "55 SW Oak Ave", "55 S W Oak Ave", "55 Southwest Oak Avenue",
+                           "55 S. W. Oak Ave"],
+    "saint": ["2 St Johns Rd", "2 Saint Johns Road", "2 St. Johns Rd"],
+    "mount": ["6 Mt Vernon Ave", "6 Mount Vernon Avenue", "6 Mt. Vernon Ave"],
+    "fort": ["6 Ft Myers Rd", "6 Fort Myers Road"],
+    "mlk": ["1 MLK Jr Blvd", "1 Martin Luther King Jr Blvd", "1 M L King Jr Blvd", "1 Martin L King Jr Blvd"],
+    "bare trailing unit": ["7 Oak Dr, C", "7 Oak Dr Apt C", "7 Oak Dr #C", "7 Oak Drive Unit C"],
+    "bare trailing number unit": ["7 Main St 4", "7 Main St #4", "7 Main Street Apt 4"],
+}
+
+
+@pytest.mark.parametrize("family", sorted(PUB28_SAME))
+def test_publication_28_forms_key_alike(family):
+    keys = {key(a) for a in PUB28_SAME[family]}
+    assert len(keys) == 1 and None not in keys, family
+
+
+PUB28_APART = [
+    ("123 4th St", "123 14th St"), ("123 4th St", "123 4th Ave"), ("14 CR 12", "14 CR 21"),
+    ("3 Hwy 5", "3 US Hwy 5"), ("3 Hwy 5", "3 County Rd 5"), ("55 SW Oak Ave", "55 SE Oak Ave"),
+    ("55 SW Oak Ave", "55 Oak Ave"), ("2 St Johns Rd", "2 Johns Rd"), ("7 Oak Dr C", "7 Oak Dr D"),
+    ("7 Oak Dr C", "7 Oak Dr"), ("7 Main St 4", "7 Main St 5"), ("9 N Avenue B", "9 N Avenue C"),
+    ("1 MLK Jr Blvd", "1 King Jr Blvd"), ("77 W 18 St", "77 E 18 St"), ("5 First St", "5 Fifth St"),
+]
+
+
+@pytest.mark.parametrize("one, other", PUB28_APART)
+def test_publication_28_near_misses_stay_apart(one, other):
+    assert key(one) != key(other)
+
+
+@pytest.mark.parametrize("line, street, unit", [
+    ("9 N Avenue B", "9 N AVENUE B", ""),                  # a lettered avenue is a name, not a unit
+    ("9 Avenue B", "9 AVENUE B", ""),
+    ("8 Oak Dr N", "8 OAK DR N", ""),                      # a post-directional, not a unit
+    ("3 Hwy 1 N", "3 HIGHWAY 1 N", ""),
+    ("3 Highway Dr", "3 HIGHWAY DR", ""),                  # HIGHWAY as a name keeps its words
+    ("12 Pacific Coast Hwy", "12 PACIFIC COAST HWY", ""),  # ... and HWY as a suffix its abbreviation
+    ("10 County Road 12 Lot 5", "10 COUNTY ROAD 12", "LOT 5"),
+    ("4 Main St", "4 MAIN ST", ""), ("12 St", "12 ST", ""),
+])
+def test_street_line_forms(line, street, unit):
+    s, u = n.street_and_unit(pd.Series([line], dtype="string"))
+    assert (s[0], u[0]) == (street, unit)
+
+
+@pytest.mark.parametrize("number, text", [(1, "1ST"), (2, "2ND"), (3, "3RD"), (4, "4TH"), (11, "11TH"),
+                                          (12, "12TH"), (13, "13TH"), (21, "21ST"), (22, "22ND"),
+                                          (101, "101ST"), (111, "111TH"), (112, "112TH"), (123, "123RD")])
+def test_ordinal(number, text):
+    assert n.ordinal(number) == text
