@@ -30,7 +30,7 @@ FORM_SECRET = "f0" * 32
 
 # Tables the per-test cleanup empties (verification_code_map keeps its seed rows).
 DATA_TABLES = ["campaign_pushes", "campaign_batch_leads", "campaign_batches", "consent_tokens", "lead_consent_audit",
-               "lead_events", "suppressions", "leads", "brokers", "leads_staging", "leads_validated",
+               "lead_events", "lead_sources", "suppressions", "leads", "brokers", "leads_staging", "leads_validated",
                "ingest_replay_guard", "pipeline_dlq", "pipeline_events"]
 
 

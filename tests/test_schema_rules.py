@@ -110,13 +110,60 @@ def test_cleanup_functions(conn):
     assert conn.execute("SELECT nonce_hash FROM consent_tokens").fetchone()[0] == "3" * 64
 
 
-def test_sql_hash_helper_matches_python(conn):
+def _address_cases(seed: int, n: int) -> list[tuple]:
+    """Seeded street lines with and without units (designators, bare units, unit columns, several
+    designator words), with and without ZIP, city or state."""
+    import random
+
+    rng = random.Random(seed)
+    streets = ["Main St", "North Main Street", "Fourth Ave", "County Road 12", "S.W. Oak Dr", "Lot Ln",
+               "Saint Johns Rd", "Key West Ave", "Rear Ct", "Unit Way", "18 St", "Pier Ave"]
+    units = ["", "", "Apt 4B", "#4B", "Unit 4 B", "Ste 200", "Rear", "Apt 4 Rear", "Lot 7", "# 12", "Fl 3", "C"]
+    cases = []
+    for _ in range(n):
+        line = f"{rng.randint(1, 99999)} {rng.choice(streets)}"
+        unit = rng.choice(units)
+        where = rng.random()
+        if unit and where < 0.4:
+            line, unit = f"{line} {unit}", ""           # the unit inside the street line
+        elif unit == "C":
+            line, unit = f"{line}, C", ""               # a bare trailing unit
+        cases.append((line, unit or None, rng.choice(["Springfield", "Sprngfield", None]), rng.choice(["IL", None]),
+                      rng.choice(["62704", "62704-1234", None])))
+    return cases
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sql_address_key_is_the_python_key(conn, seed):
+    """lead_addr_hash() over a lead's stored columns gives the addr_hash the pipeline stored, for
+    every class of unit and with the ZIP, city or state missing."""
     import pandas as pd
 
     from orchestration.ingest import normalize as n
 
-    street, unit = n.street_and_unit(pd.Series(["123 North Main Street"], dtype="string"))
-    py = n.addr_hash(street, unit, pd.Series(["SPRINGFIELD"], dtype="string"),
-                     pd.Series(["IL"], dtype="string"), pd.Series(["62704"], dtype="string"))[0]
-    sql = conn.execute("SELECT lead_addr_hash('123 N MAIN ST', 'SPRINGFIELD', 'IL', '62704')").fetchone()[0]
-    assert py == sql
+    cases = _address_cases(seed, 400)
+    frame = pd.DataFrame(cases, columns=["line", "unit", "city", "state", "zip"]).astype("string")
+    street, unit = n.street_and_unit(frame["line"], frame["unit"])
+    address = n.full_address(street, unit)
+    city, state, zip5 = n.city(frame["city"]).replace("", pd.NA), n.state(frame["state"]).replace("", pd.NA), \
+        n.zip5(frame["zip"])
+    py = n.addr_hash(address, city, state, zip5)
+    rows = list(zip(address.tolist(), [None if pd.isna(v) else v for v in city],
+                    [None if pd.isna(v) else v for v in state], [None if pd.isna(v) else v for v in zip5]))
+    with conn.cursor() as cur:
+        sql = [cur.execute("SELECT lead_addr_hash(%s, %s, %s, %s)", r).fetchone()[0] for r in rows]
+    assert any("#" in n.addr_key_line(address)[i] for i in range(len(address)))   # units were exercised
+    for i, (ours, theirs) in enumerate(zip(py.tolist(), sql)):
+        assert (None if pd.isna(ours) else ours) == theirs, (cases[i], rows[i])
+
+
+
+def test_sql_designators_are_the_normalisers():
+    """lead_addr_hash() lists the unit designators the normaliser writes: a new one must reach both."""
+    import re
+
+    from orchestration.db import sqlfiles
+    from orchestration.ingest import normalize as n
+
+    listed = re.search(r"ANY\(ARRAY\[(.*?)\]\)", sqlfiles.get("lead_addr_hash").text, re.S).group(1)
+    assert sorted(re.findall(r"'([^']+)'", listed)) == sorted(n.UNIT_DESIGNATORS)

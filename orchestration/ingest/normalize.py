@@ -294,13 +294,6 @@ def keep_identity(normal: pd.Series, original: pd.Series) -> pd.Series:
     return out
 
 
-def unit_key(unit: pd.Series) -> pd.Series:
-    """Designator-free unit identifier for keys: APT 4B, UNIT 4B and # 4B are one unit."""
-    u = unit.fillna("").astype("string")
-    # "APT 4B" -> "4B"; a designator alone (e.g. "REAR") is its own id.
-    return u.str.replace(r"^[^ ]+ ", "", regex=True).str.replace(" ", "", regex=False)
-
-
 def full_address(street: pd.Series, unit: pd.Series) -> pd.Series:
     return (street + " " + unit.fillna("")).str.strip()
 
@@ -336,22 +329,50 @@ def zip5(text: pd.Series) -> pd.Series:
     return digits.str.zfill(5).astype("string")
 
 
-def addr_hash(street: pd.Series, unit: pd.Series, city_: pd.Series, state_: pd.Series,
-              zip_: pd.Series) -> pd.Series:
-    """SHA-256 hex of 'street[ #unit]|city|state|zip5' (SQL twin: lead_addr_hash())."""
-    key_unit = unit_key(unit)
-    line = street.where(key_unit.eq(""), street + " #" + key_unit)
-    joined = (line + "|" + city_ + "|" + state_ + "|" + zip_)
-    out = [hashlib.sha256(v.encode()).hexdigest() if isinstance(v, str) and v else None
-           for v in joined.tolist()]
-    valid = street.ne("") & city_.ne("") & state_.notna() & zip_.notna()
-    return pd.Series(out, index=street.index, dtype="string").where(valid)
+# The designators the normaliser writes (APT, STE, #, ...): in a stored address, the first of
+# them after the house number and one street word starts the unit.
+UNIT_DESIGNATORS = tuple(sorted(set(_UNIT_WORDS.values())))
+_KEY_LINE = (r"^(?P<street>[^ ]+ [^ ]+(?: [^ ]+)*?) (?P<des>"
+             + "|".join(re.escape(d) for d in UNIT_DESIGNATORS) + r")(?: (?P<id>.+))?$")
+
+
+def addr_key_line(address: pd.Series) -> pd.Series:
+    """A stored address with its unit reduced to ``#<id>``: APT 4B, UNIT 4B and # 4B are one unit
+    (``123 MAIN ST APT 4 B`` -> ``123 MAIN ST #4B``; a designator alone, REAR, is its own id)."""
+    arr = pa.array(address.astype("string").to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    parts = pc.extract_regex(arr, _KEY_LINE)
+    given = pc.struct_field(parts, [2])             # "" (not NULL) when the optional group is absent
+    unit_id = pc.if_else(pc.equal(given, ""), pc.struct_field(parts, [1]), given)
+    unit_id = pc.replace_substring(unit_id, " ", "")
+    keyed = pc.binary_join_element_wise(pc.struct_field(parts, [0]), unit_id, pa.scalar(" #", pa.large_string()))
+    return string_series(pc.if_else(pc.is_valid(parts), keyed, arr), address.index)
+
+
+def addr_hash(address: pd.Series, city_: pd.Series, state_: pd.Series, zip_: pd.Series) -> pd.Series:
+    """The property's address key, anchored on the ZIP: SHA-256 hex of 'key line|zip5', or of
+    'key line|city|state' when the ZIP is missing. The city is not part of a ZIP-anchored key, so
+    a USPS alternate city name or a misspelt city does not split a property.
+
+    ``address`` is the stored form (street and unit, as ``full_address`` writes it); the SQL twin
+    ``lead_addr_hash(address, city, state, zip5)`` gives the same key from the stored columns.
+    """
+    def present(s: pd.Series) -> pd.Series:
+        s = s.astype("string")
+        return s.where(s.ne(""))
+
+    line, zip5_, city__, state__ = present(addr_key_line(address)), present(zip_), present(city_), present(state_)
+    joined = (line + "|" + zip5_).fillna(line + "|" + city__ + "|" + state__)
+    out = [hashlib.sha256(v.encode()).hexdigest() if isinstance(v, str) else None for v in joined.tolist()]
+    return pd.Series(out, index=address.index, dtype="string")
 
 
 def apn(text: pd.Series) -> pd.Series:
-    """APN without punctuation, spaces or case; empty -> NA. Scoped by state where it is used."""
+    """APN canonical form: upper case, separators and spaces removed, then the leading zeros of the
+    whole number (``06-41-123`` and ``6-41-123`` are ``641123``: spreadsheets drop a leading
+    zero); empty or all zeros -> NA. Scoped by state where it is used."""
     s = text.fillna("").astype(str).str.upper().str.replace(r"[^0-9A-Z]", "", regex=True)
-    return s.where(s.ne("") & ~s.str.fullmatch(r"0+")).astype("string")
+    s = s.str.replace(r"^0+", "", regex=True)
+    return s.where(s.ne("")).astype("string")
 
 
 def mak(text: pd.Series) -> pd.Series:

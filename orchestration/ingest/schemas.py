@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
@@ -11,15 +12,10 @@ HEX64 = r"^[0-9a-f]{64}$"
 
 # Friendly text for each check, keyed by (column, check name prefix): what a person should fix.
 CHECK_MESSAGES = {
-    ("property_address", "str_length"): "street address is missing",
-    ("property_address", "not_nullable"): "street address is missing",
-    ("property_city", "str_length"): "city is missing",
-    ("property_city", "not_nullable"): "city is missing",
+    (None, "identifies_property"): "street address is missing or incomplete (a street needs its ZIP, or its "
+                                   "city and state), and no MAK, or APN with its state, identifies the property",
+    (None, "zip_is_five_digits"): "ZIP is not 5 digits (ZIP+4 is fine)",
     ("property_state", "isin"): "state is not a US state or territory code",
-    ("property_state", "not_nullable"): "state is missing",
-    ("property_zip", "str_matches"): "ZIP is not 5 digits (ZIP+4 is fine)",
-    ("property_zip", "not_nullable"): "ZIP is missing or not 5 digits",
-    ("addr_hash", "not_nullable"): "address could not be keyed",
     ("age", "in_range"): "owner age outside 0..120",
     ("property_value", "greater_than_or_equal_to"): "property value is negative",
 }
@@ -27,15 +23,28 @@ CHECK_MESSAGES = {
 
 class NormalisedLead(pa.DataFrameModel):
     row_number: Series[int] = pa.Field(ge=1, unique=True)
-    property_address: Series[str] = pa.Field(str_length={"min_value": 1})
-    property_city: Series[str] = pa.Field(str_length={"min_value": 1})
-    property_state: Series[str] = pa.Field(isin=sorted(STATES))
-    property_zip: Series[str] = pa.Field(str_matches=r"^[0-9]{5}$")
-    addr_hash: Series[str] = pa.Field(str_matches=HEX64)
+    property_address: Series[str] = pa.Field(nullable=True, str_length={"min_value": 1})
+    property_city: Series[str] = pa.Field(nullable=True, str_length={"min_value": 1})
+    property_state: Series[str] = pa.Field(nullable=True, isin=sorted(STATES))
+    property_zip: Series[str] = pa.Field(nullable=True, str_matches=r"^[0-9]{5}$")
+    zip_given: Series[bool]
+    mak: Series[str] = pa.Field(nullable=True)
+    apn: Series[str] = pa.Field(nullable=True)
+    addr_hash: Series[str] = pa.Field(nullable=True, str_matches=HEX64)
     age: Series[pa.Int64] = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 120})
     property_value: Series[float] = pa.Field(nullable=True, ge=0)
     email: Series[str] = pa.Field(nullable=True, str_matches=r"^[^@ ]+@[^@ ]+$")
     phone: Series[str] = pa.Field(nullable=True, str_matches=r"^\+1[0-9]{10}$")
+
+    @pa.dataframe_check
+    def identifies_property(cls, df: pd.DataFrame) -> pd.Series:
+        """A MAK, an APN with its state, or a keyed street address."""
+        return df["mak"].notna() | (df["apn"].notna() & df["property_state"].notna()) | df["addr_hash"].notna()
+
+    @pa.dataframe_check
+    def zip_is_five_digits(cls, df: pd.DataFrame) -> pd.Series:
+        """A ZIP cell that was filled must read as a ZIP (a shifted or broken row otherwise)."""
+        return ~df["zip_given"] | df["property_zip"].notna()
 
     class Config:
         coerce = True
@@ -44,6 +53,7 @@ class NormalisedLead(pa.DataFrameModel):
 
 def reason_for(column: str | None, check: str) -> str:
     for (col, prefix), text in CHECK_MESSAGES.items():
-        if col == column and check.startswith(prefix):
+        # a row-wide check (col None) is reported once per column of the row: one reason
+        if (col is None or col == column) and check.startswith(prefix):
             return text
     return f"{column}: failed {check}"

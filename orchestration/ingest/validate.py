@@ -1,8 +1,13 @@
 """Staged text rows -> normalised, validated, in-file-deduplicated leads (pure pandas + pandera).
 
 Rules (each one is tested):
-- Fatal per row (the row goes to the DLQ with every failed check): no street address, city, a US
-  state code or a 5-digit ZIP — without them a lead can be neither keyed nor contacted; a mapped
+- A row is kept when something identifies its property: a MAK, an APN with its state, or a street
+  address with its ZIP (or, without a ZIP, its city and state). A whole address in the street
+  column is split, and a missing city, state or ZIP is derived where the USPS ZIP table makes it
+  unambiguous (``orchestration.ingest.places``). A row with keys but no address becomes a lead that
+  is not contactable until an address arrives.
+- Fatal per row (the row goes to the DLQ with every failed check): nothing identifies the property;
+  a state that is not a US state code; a ZIP cell that is not 5 digits (ZIP+4 is fine); a mapped
   cell longer than ``constants.MAX_FIELD_CHARS`` (rejected, never stored truncated).
 - Not fatal, counted: an invalid e-mail or phone is dropped (the rest of the lead is kept), an
   unknown verification code counts as not verified, unparseable money/age become NULL.
@@ -34,6 +39,7 @@ import pyarrow.compute as pc
 
 from orchestration import constants
 from orchestration.ingest import normalize as norm
+from orchestration.ingest import places
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
 from orchestration.ingest.schemas import NormalisedLead, reason_for
 
@@ -196,18 +202,34 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
 
 def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter) -> pd.DataFrame:
     df = staged
-    street, unit = norm.street_and_unit(df["property_address"], df["property_unit"])
-    city = norm.city(df["property_city"])
-    state = norm.state(df["property_state"])
-    zip5 = norm.zip5(df["property_zip"])
+    address, city_in, state_in, zip_in, split = places.split_single_lines(
+        df["property_address"], df["property_city"], df["property_state"], df["property_zip"])
+    counts["single_line_addresses"] += split
+    street, unit = norm.street_and_unit(address, df["property_unit"])
+    city = norm.city(city_in).replace("", pd.NA)
+    state = norm.state(state_in).replace("", pd.NA)
+    zip5 = norm.zip5(zip_in)
+    zip_given = zip_in.fillna("").astype("string").str.strip().ne("")
+    # What the ZIP or the city tells when the other is missing (see orchestration.ingest.places).
+    from_zip = zip5.notna() & (city.isna() | state.isna())
+    if from_zip.any():
+        zip_city, zip_state = places.city_state_from_zip(zip5.where(from_zip))
+        counts["city_from_zip"] += int((from_zip & city.isna() & zip_city.notna()).sum())
+        city, state = city.fillna(zip_city), state.fillna(zip_state)
+    to_zip = zip5.isna() & ~zip_given & city.notna() & state.notna()
+    if to_zip.any():
+        found = places.zip_from_city(city.where(to_zip), state.where(to_zip))
+        counts["zip_from_city"] += int(found.notna().sum())
+        zip5 = zip5.fillna(found)
     out = pd.DataFrame(index=df.index)
     out["row_number"] = df["row_number"].astype("int64")
     out["first_name"] = norm.name(df["first_name"])
     out["last_name"] = norm.name(df["last_name"])
     out["property_address"] = norm.full_address(street, unit).replace("", pd.NA)
-    out["property_city"] = city.replace("", pd.NA)
-    out["property_state"] = state.replace("", pd.NA)
+    out["property_city"] = city
+    out["property_state"] = state
     out["property_zip"] = zip5
+    out["zip_given"] = zip_given
     out["property_value"] = norm.money(df["property_value"])
     out["estimated_equity"] = norm.money(df["estimated_equity"])
     age = norm.integer(df["age"])
@@ -215,8 +237,8 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
     out["owner_occupied"] = norm.yes_no(df["owner_occupied"])
     out["mak"] = norm.mak(df["mak"])
     out["apn"] = norm.apn(df["apn"])
-    out["addr_hash"] = norm.addr_hash(street, unit, city, state.fillna(""), zip5.fillna(""))
-    out.loc[out["property_state"].isna() | out["property_zip"].isna(), "addr_hash"] = pd.NA
+    out["addr_hash"] = norm.addr_hash(out["property_address"], out["property_city"], out["property_state"],
+                                      out["property_zip"])
     counts["unparsed_money"] += int(((df["property_value"].notna() & out["property_value"].isna())
                                     | (df["estimated_equity"].notna() & out["estimated_equity"].isna())).sum())
     return pd.concat([out, _channels(df, code_map, unknown, counts)], axis=1)

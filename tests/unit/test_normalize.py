@@ -14,7 +14,7 @@ def key(address, unit=None, city="Springfield", state="IL", zip_="62704"):
     street, un = n.street_and_unit(a, u)
     c, s, z = n.city(pd.Series([city], dtype="string")), n.state(pd.Series([state], dtype="string")), \
         n.zip5(pd.Series([zip_], dtype="string"))
-    return n.addr_hash(street, un, c, s, z)[0]
+    return n.addr_hash(n.full_address(street, un), c, s, z)[0]
 
 
 VARIANTS = [
@@ -79,8 +79,10 @@ def test_zip_and_state():
     assert n.state(pd.Series(["california", "Tx", "ZZ"])).tolist() == ["CA", "TX", "ZZ"]
 
 
-def test_apn_is_stripped_of_punctuation_and_case():
+def test_apn_is_stripped_of_punctuation_case_and_leading_zeros():
     assert n.apn(pd.Series(["12-345-67 a", "  ", "000"])).tolist()[0] == "1234567A"
+    assert n.apn(pd.Series(["06-41-123", "6-41-123", "0641123", "6 41 123"])).nunique() == 1
+    assert n.apn(pd.Series(["06-41-123", "60-41-123", "6-41-1230"])).nunique() == 3
     assert n.apn(pd.Series(["  ", "000"])).isna().all()
 
 

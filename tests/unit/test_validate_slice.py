@@ -63,10 +63,14 @@ def test_every_channel_is_kept_in_the_payload():
 
 
 REJECT_CASES = [
-    ("no street address", {**ADDR, "property_address": None}, "street address"),
-    ("no city", {**ADDR, "property_city": None}, "city"),
+    ("no street address", {**ADDR, "property_address": None}, "street address is missing"),
+    ("no city and no ZIP", {**ADDR, "property_city": None, "property_zip": None}, "street needs its ZIP"),
+    ("no ZIP, city not in the state", {**ADDR, "property_zip": None, "property_city": None,
+                                       "property_state": None}, "street needs its ZIP"),
     ("not a US state", {**ADDR, "property_state": "Narnia"}, "state"),
-    ("no ZIP", {**ADDR, "property_zip": "ABCDE"}, "ZIP"),
+    ("a ZIP cell that is no ZIP", {**ADDR, "property_zip": "ABCDE"}, "ZIP is not 5 digits"),
+    ("an APN without its state or ZIP", {**ADDR, "property_address": None, "property_state": None,
+                                          "property_zip": None, "apn": "123-45"}, "APN with its state"),
 ]
 
 
@@ -92,3 +96,41 @@ def test_formatting_variants_of_one_address_share_a_key():
                               "property_state": "il", "property_zip": "62704-1234", "row_number": 2})
     assert result.valid["addr_hash"].nunique() == 1
     assert set(result.valid["property_address"]) == {"123 N MAIN ST"}
+
+
+KEPT_CASES = [
+    # name, row, expected (address, city, state, zip) of the kept row
+    ("a single line in the street column", {"property_address": "14336 silva st, royalton, mn 56373"},
+     ("14336 SILVA ST", "ROYALTON", "MN", "56373")),
+    ("a single line with its unit", {"property_address": "14336 Silva St Apt 4, Royalton, MN 56373-1234"},
+     ("14336 SILVA ST APT 4", "ROYALTON", "MN", "56373")),
+    ("a single line without a ZIP", {"property_address": "9 Elm Street, Royalton, MN"},
+     ("9 ELM ST", "ROYALTON", "MN", "56373")),                # the town's only ZIP
+    ("no city: the ZIP's city", {**ADDR, "property_city": None}, ("123 N MAIN ST", "SPRINGFIELD", "IL", "62704")),
+    ("no state: the ZIP's state", {**ADDR, "property_state": None}, ("123 N MAIN ST", "SPRINGFIELD", "IL", "62704")),
+    ("no ZIP, a city of many ZIPs", {**ADDR, "property_zip": None}, ("123 N MAIN ST", "SPRINGFIELD", "IL", None)),
+    ("no ZIP, a city of one ZIP", {"property_address": "1 Oak St", "property_city": "Royalton",
+                                   "property_state": "MN"}, ("1 OAK ST", "ROYALTON", "MN", "56373")),
+    ("a MAK alone", {"mak": "M-77"}, (None, None, None, None)),
+    ("an APN with its state", {"apn": "06-41-123", "property_state": "CA"}, (None, None, "CA", None)),
+    ("an APN with a ZIP", {"apn": "06-41-123", "property_zip": "90210"}, (None, "BEVERLY HILLS", "CA", "90210")),
+]
+
+
+@pytest.mark.parametrize("row, expected", [c[1:] for c in KEPT_CASES], ids=[c[0] for c in KEPT_CASES])
+def test_rows_that_identify_their_property_are_kept(row, expected):
+    result, _, counts = run(row)
+    assert counts["rejected"] == 0, result.rejects
+    kept = result.valid.iloc[0]
+    got = tuple(_value(kept[c]) for c in ("property_address", "property_city", "property_state", "property_zip"))
+    assert got == expected
+    assert pd.isna(kept["addr_hash"]) == (expected[0] is None or (expected[3] is None and expected[1] is None))
+
+
+def test_alternate_city_names_and_city_typos_share_the_zip_anchored_key():
+    result, _, _ = run({**ADDR, "property_city": "Springfield"}, {**ADDR, "property_city": "Sprngfield", "row_number": 2},
+                       {**ADDR, "property_city": None, "row_number": 3})
+    assert result.valid["addr_hash"].nunique() == 1
+    without_zip, _, _ = run({**ADDR, "property_zip": None}, {**ADDR, "property_zip": None, "property_city": "Decatur",
+                                                             "row_number": 2})
+    assert without_zip.valid["addr_hash"].nunique() == 2      # no ZIP: the city tells them apart

@@ -17,6 +17,7 @@ BEGIN
     DROP COLUMN email_verification_codes,
     DROP COLUMN phone_verification_codes,
     DROP COLUMN duplicate_rows,
+    DROP COLUMN member_rows,
     ADD COLUMN email_code text,
     ADD COLUMN phone_code text;
   CREATE TEMP TABLE _validated_groups (

@@ -10,8 +10,13 @@
 --   changed; a key of the incoming row that points at another lead is not copied (it would break
 --   that lead's uniqueness) and the conflict is recorded (pipeline_events, dedupe_conflict);
 -- - a verified channel is never replaced by an unverified one;
+-- - newer data wins: last_seen_at is the receipt time of the newest upload that set the lead's
+--   values; an older upload (a re-run, a backfill) only fills what is still empty, so it never
+--   rolls back a value a newer one set;
 -- - last_seen_at becomes the upload's receipt time, and a row whose merged values equal the stored
 --   ones is not written at all, so re-running an upload leaves leads byte-for-byte equal;
+-- - lineage: every input row (in-file duplicates included, member_rows) is recorded in
+--   lead_sources with the lead it became or merged into;
 -- - unmatched rows are inserted with a plain INSERT, no join to leads: a MERGE or ON CONFLICT
 --   against a leads table the planner believes empty can pick a nested loop that rescans leads per
 --   row (measured: > 13 minutes instead of 31 s); ON CONFLICT DO NOTHING is only the fallback when
@@ -88,8 +93,10 @@ BEGIN
   ORDER BY z, st, b.created_at, b.id;
   ALTER TABLE _merge_territory ADD PRIMARY KEY (z, st);
 
-  -- Columns without a rule of their own (lead_plain_columns): the upload's non-NULL value wins.
-  SELECT string_agg(format('coalesce(s.%1$I, l.%1$I) AS %1$I', c), E',\n        '),
+  -- Columns without a rule of their own (lead_plain_columns): the upload's non-NULL value wins,
+  -- unless the lead was last set by a newer upload (then the upload only fills what is empty).
+  SELECT string_agg(format('CASE WHEN n.newer THEN coalesce(s.%1$I, l.%1$I) ELSE coalesce(l.%1$I, s.%1$I) END AS %1$I', c),
+                    E',\n        '),
          string_agg(format('l.%I', c), ', '),
          string_agg(format('c.%I', c), ', '),
          string_agg(format('%1$I = c.%1$I', c), ', '),
@@ -103,9 +110,9 @@ BEGIN
     EXECUTE format($q$
     WITH calc AS (
       SELECT l.id,
-        CASE WHEN s.email IS NULL OR (l.email IS NOT NULL AND l.email_verified AND NOT s.email_verified)
+        CASE WHEN s.email IS NULL OR (l.email IS NOT NULL AND (NOT n.newer OR (l.email_verified AND NOT s.email_verified)))
              THEN l.email ELSE s.email END AS email,
-        CASE WHEN s.phone IS NULL OR (l.phone IS NOT NULL AND l.phone_verified AND NOT s.phone_verified)
+        CASE WHEN s.phone IS NULL OR (l.phone IS NOT NULL AND (NOT n.newer OR (l.phone_verified AND NOT s.phone_verified)))
              THEN l.phone ELSE s.phone END AS phone,
         -- the address of an existing lead is its identity: filled when empty, never changed
         coalesce(l.property_address, s.property_address) AS property_address,
@@ -120,7 +127,8 @@ BEGIN
              ELSE sorted_union(l.email_verification_codes, s.email_verification_codes) END AS email_verification_codes,
         CASE WHEN s.phone_verification_codes <@ l.phone_verification_codes THEN l.phone_verification_codes
              ELSE sorted_union(l.phone_verification_codes, s.phone_verification_codes) END AS phone_verification_codes,
-        l.melissa_payload || s.melissa_payload AS melissa_payload,
+        CASE WHEN n.newer THEN l.melissa_payload || s.melissa_payload
+             ELSE s.melissa_payload || l.melissa_payload END AS melissa_payload,
         coalesce(l.mak, CASE WHEN m.by_mak IS NULL THEN s.mak END) AS mak,
         coalesce(l.apn, CASE WHEN m.by_apn IS NULL AND l.property_state = s.property_state
                              THEN s.apn END) AS apn,
@@ -139,6 +147,7 @@ BEGIN
       FROM _merge_rows m
       JOIN leads_validated s ON s.upload_id = $1 AND s.row_number = m.row_number
       JOIN leads l ON l.id = m.match_id
+      CROSS JOIN LATERAL (SELECT $4 >= coalesce(l.last_seen_at, '-infinity') AS newer) n
       WHERE m.rnk = $2
     ), changed AS (
       -- Only rows whose merged values differ reach the UPDATE: a re-run writes nothing.
@@ -166,20 +175,27 @@ BEGIN
   END LOOP;
   unchanged := v_matched - updated;
 
-  -- Rows that matched no lead: a plain INSERT (the advisory lock keeps other merges out).
+  -- Rows that matched no lead: a plain INSERT (the advisory lock keeps other merges out), with
+  -- ids chosen first so the lineage knows which lead each row became.
+  DROP TABLE IF EXISTS _merge_new;
+  CREATE TEMP TABLE _merge_new ON COMMIT DROP AS
+  SELECT v.row_number, gen_random_uuid() AS id
+  FROM leads_validated v
+  WHERE v.upload_id = p_upload_id
+    AND NOT EXISTS (SELECT 1 FROM _merge_rows m WHERE m.row_number = v.row_number);
+  ALTER TABLE _merge_new ADD PRIMARY KEY (row_number);
   v_insert := format($q$
     INSERT INTO leads (
-      email, phone, property_address, property_city, property_state, property_zip, source,
+      id, email, phone, property_address, property_city, property_state, property_zip, source,
       assigned_broker_id, email_verified, phone_verified, email_verification_codes,
       phone_verification_codes, melissa_payload, mak, apn, addr_hash, last_seen_at, %1$s)
-    SELECT v.email, v.phone, v.property_address, v.property_city, v.property_state, v.property_zip, $2,
+    SELECT n.id, v.email, v.phone, v.property_address, v.property_city, v.property_state, v.property_zip, $2,
            t.id, v.email_verified, v.phone_verified,
            v.email_verification_codes, v.phone_verification_codes,  -- sorted and distinct already
            v.melissa_payload, v.mak, v.apn, v.addr_hash, $3, %2$s
-    FROM leads_validated v
+    FROM _merge_new n
+    JOIN leads_validated v ON v.upload_id = $1 AND v.row_number = n.row_number
     LEFT JOIN _merge_territory t ON t.z = v.property_zip AND t.st = v.property_state
-    WHERE v.upload_id = $1
-      AND NOT EXISTS (SELECT 1 FROM _merge_rows m WHERE m.row_number = v.row_number)
     $q$, v_cols, v_vals);
   BEGIN
     EXECUTE v_insert USING p_upload_id, p_source, p_seen_at;
@@ -192,6 +208,20 @@ BEGIN
   END;
   inserted := v_n;
   not_inserted := v_new - v_n;
+
+  -- Lineage: each input row (and each in-file duplicate folded into it) -> its lead. A re-run
+  -- finds every row already recorded with the same lead and writes nothing.
+  INSERT INTO lead_sources (lead_id, upload_id, row_number, received_at)
+  SELECT x.lead_id, p_upload_id, r.row_number, p_seen_at
+  FROM (
+    SELECT m.match_id AS lead_id, m.row_number FROM _merge_rows m
+    UNION ALL
+    SELECT n.id, n.row_number FROM _merge_new n WHERE EXISTS (SELECT 1 FROM leads l WHERE l.id = n.id)
+  ) x
+  JOIN leads_validated v ON v.upload_id = p_upload_id AND v.row_number = x.row_number
+  CROSS JOIN LATERAL unnest(coalesce(v.member_rows, ARRAY[v.row_number])) AS r (row_number)
+  ON CONFLICT (upload_id, row_number) DO UPDATE SET lead_id = excluded.lead_id, received_at = excluded.received_at
+  WHERE lead_sources.lead_id IS DISTINCT FROM excluded.lead_id;
   RETURN NEXT;
 END
 $function$;

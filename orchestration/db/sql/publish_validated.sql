@@ -1,4 +1,5 @@
--- Collapses each in-file duplicate group into one row, numbered as its first row, with the
+-- Collapses each in-file duplicate group into one row, numbered as its first row (member_rows keeps
+-- the row numbers of every member, for the lineage in lead_sources), with the
 -- in-file safe merge: "latest" is the value of the latest row that has one (NULL never erases),
 -- booleans OR, codes unioned, a verified channel before an unverified one, the latest non-empty
 -- skip-trace payload plus any litigator flag; a litigator anywhere in the group means no phone.
@@ -40,10 +41,10 @@ BEGIN
               ELSE sorted_union(c.phone_codes, '{}') END AS phone_verification_codes,
          c.payload || CASE WHEN c.litigator THEN '{"litigator": true}'::jsonb ELSE '{}'::jsonb END
            AS melissa_payload,
-         c.mak, c.apn, c.addr_hash, c.members - 1 AS duplicate_rows,
+         c.mak, c.apn, c.addr_hash, c.members - 1 AS duplicate_rows, c.member_rows,
          %2$s
   FROM (
-    SELECT g.grp, count(*) AS members,
+    SELECT g.grp, count(*) AS members, array_agg(g.row_number ORDER BY g.row_number) AS member_rows,
       -- a verified channel beats an unverified one; among equals the later row wins
       coalesce((array_agg(v.email ORDER BY v.row_number DESC) FILTER (WHERE v.email IS NOT NULL AND v.email_verified))[1],
                (array_agg(v.email ORDER BY v.row_number DESC) FILTER (WHERE v.email IS NOT NULL))[1]) AS email,
@@ -78,7 +79,7 @@ BEGIN
   INSERT INTO leads_validated (
     upload_id, row_number, email, phone, property_address, property_city, property_state,
     property_zip, email_verified, phone_verified, email_verification_codes, phone_verification_codes,
-    melissa_payload, mak, apn, addr_hash, duplicate_rows, %1$s)
+    melissa_payload, mak, apn, addr_hash, duplicate_rows, member_rows, %1$s)
   SELECT $1, c.* FROM _validated_collapsed c
   $q$, v_names) USING p_upload_id;
   GET DIAGNOSTICS grouped_rows = ROW_COUNT;

@@ -1,0 +1,71 @@
+"""One property, one lead: the ZIP-anchored address key, canonical APNs, rows keyed without an
+address, newer data wins, and the lineage of every lead.
+
+Why:
+- the address key included the city, so a USPS alternate city name or a misspelt city split one
+  property into two leads; it is now the street line, unit and ZIP5 (street, city and state only
+  when the ZIP is missing), and ``lead_addr_hash()`` computes it from a lead's stored columns — one
+  definition with the Python (it disagreed for every address with a unit);
+- the normaliser learnt the Publication 28 forms vendors write differently (ordinals, road
+  families, SAINT/MOUNT, S.W., MLK, bare units) and the APN's canonical form drops leading zeros:
+  existing leads are re-keyed here (``orchestration.db.rekey``: two leads that the new rules make
+  one property keep their data, the older one keeps the key, and the conflict is recorded);
+- re-running or backfilling an older upload overwrote values a newer upload had set; the merge
+  now lets an older upload only fill what is empty (``last_seen_at`` is the newest receipt);
+- nothing recorded where a lead came from: ``lead_sources`` holds, for every input row (in-file
+  duplicates included), the lead it became or merged into. ``leads_validated.member_rows`` carries
+  the rows of an in-file group from the collapse to the merge. It has no foreign key to ``leads``:
+  a million-row merge would pay a lookup per row for it; erasing a lead deletes its sources.
+
+Revision ID: 0015
+Revises: 0014
+"""
+from alembic import op
+
+from orchestration.db import sqlfiles
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(
+        """
+        CREATE TABLE lead_sources (
+          upload_id    text NOT NULL,
+          row_number   integer NOT NULL,
+          lead_id      uuid NOT NULL,
+          received_at  timestamptz NOT NULL,
+          PRIMARY KEY (upload_id, row_number)
+        );
+        CREATE INDEX lead_sources_lead_idx ON lead_sources (lead_id);
+        ALTER TABLE leads_validated ADD COLUMN member_rows integer[];
+        -- a row keyed by its MAK, or its APN and state, has no address yet (not contactable until one arrives)
+        ALTER TABLE leads_validated ALTER COLUMN property_address DROP NOT NULL,
+          ALTER COLUMN property_city DROP NOT NULL, ALTER COLUMN property_state DROP NOT NULL,
+          ALTER COLUMN property_zip DROP NOT NULL;
+        """
+    )
+    op.execute("SELECT protect_pipeline_table('lead_sources')")
+    sqlfiles.apply("lead_addr_hash", "begin_validated_work", "publish_validated", "merge_validated_leads")
+    from orchestration.db import rekey
+
+    rekey.rekey(op.get_bind().connection.dbapi_connection)
+
+
+def downgrade() -> None:
+    # Keys stay as re-keyed (the older rules cannot be recovered from the stored forms, and the
+    # older code finds these keys for every address it normalises the same way).
+    op.execute(
+        """
+        DELETE FROM leads_validated WHERE property_address IS NULL OR property_city IS NULL
+          OR property_state IS NULL OR property_zip IS NULL;
+        ALTER TABLE leads_validated ALTER COLUMN property_address SET NOT NULL,
+          ALTER COLUMN property_city SET NOT NULL, ALTER COLUMN property_state SET NOT NULL,
+          ALTER COLUMN property_zip SET NOT NULL;
+        DROP TABLE IF EXISTS lead_sources;
+        ALTER TABLE leads_validated DROP COLUMN IF EXISTS member_rows;
+        """
+    )

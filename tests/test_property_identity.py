@@ -1,0 +1,84 @@
+"""One property, one lead: keys that find the same property however it is written, rows keyed
+without an address, newer data winning over re-runs, the lineage of every lead, and the re-keying
+of existing leads when the rules change."""
+
+import psycopg
+
+from orchestration.ingest import pipeline
+from tests.test_merge import COLS, ingest, land_and_validate, lead
+
+
+def sources(db, lead_id):
+    with psycopg.connect(db) as conn:
+        return conn.execute("SELECT upload_id, row_number FROM lead_sources WHERE lead_id = %s "
+                            "ORDER BY received_at, row_number", (lead_id,)).fetchall()
+
+
+def test_an_older_upload_rerun_never_rolls_back_newer_values(db):
+    ctx_a, upload_a = land_and_validate(db, (COLS + "M1,,1 Main St,Town,CA,90210,Ann,70,a@example.com,valid,,,,\n").encode())
+    pipeline.merge(ctx_a, upload_a)
+    ingest(db, ["M1,,1 Main St,Town,CA,90210,Annie,,b@example.com,valid,,,,"])
+    newest = lead(db)[0]
+    assert newest["first_name"] == "Annie" and newest["email"] == "b@example.com" and newest["age"] == 70
+    counts = pipeline.merge(ctx_a, upload_a).counts          # the older upload again (a re-run or a backfill)
+    after = lead(db)[0]
+    assert counts["updated"] == 0
+    assert {k: after[k] for k in ("first_name", "email", "age", "last_seen_at", "updated_at")} == \
+        {k: newest[k] for k in ("first_name", "email", "age", "last_seen_at", "updated_at")}
+
+
+def test_an_older_upload_still_fills_what_is_empty(db):
+    ctx_a, upload_a = land_and_validate(db, (COLS + "M2,,2 Main St,Town,CA,90210,Bo,71,,,,,,\n").encode())
+    ingest(db, ["M2,,2 Main St,Town,CA,90210,Bob,,,,,,,"])
+    pipeline.merge(ctx_a, upload_a)
+    row = lead(db)[0]
+    assert row["first_name"] == "Bob" and row["age"] == 71
+
+
+def test_every_input_row_is_traced_to_its_lead(db):
+    ctx, uid = land_and_validate(db, (COLS + "M3,,3 Main St,Town,CA,90210,Cy,,,,,,,\n"
+                                      ",,9 Oak St,Town,CA,90210,Di,,,,,,,\n"
+                                      "M3,,3 Main Street,Town,CA,90210,Cyrus,,,,,,,\n"          # in-file duplicate
+                                      ",,3 MAIN ST,TOWN,CA,90210,,,,,,,,\n").encode())          # and by address
+    pipeline.merge(ctx, uid)
+    by_mak = lead(db, "mak = 'M3'")[0]
+    oak = lead(db, "mak IS NULL")[0]
+    assert sources(db, by_mak["id"]) == [(uid, 1), (uid, 3), (uid, 4)]
+    assert sources(db, oak["id"]) == [(uid, 2)]
+    second = ingest(db, ["M3,,3 Main St,Town,CA,90210,,,,,,,,"])
+    assert second["inserted"] == 0 and len(sources(db, by_mak["id"])) == 4
+    pipeline.merge(ctx, uid)                                   # a re-run writes no new lineage
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM lead_sources").fetchone()[0] == 5
+
+
+def test_alternate_city_name_and_city_typo_find_the_same_lead(db):
+    ingest(db, [",,10 Elm St,Los Angeles,CA,90028,Al,,,,,,,"])
+    counts = ingest(db, [",,10 Elm Street,Hollywood,CA,90028,,,,,,,,", ",,10 ELM ST,Los Angelos,CA,90028,,,,,,,,"])
+    assert counts["inserted"] == 0 and len(lead(db)) == 1
+
+
+def test_apn_leading_zeros_find_the_same_lead(db):
+    ingest(db, [",06-41-123,1 Ranch Rd,Fresno,CA,93650,,,,,,,,"])
+    counts = ingest(db, [",6-41-123,,,CA,,Ed,,,,,,,"])                     # an APN with its state alone
+    assert counts["inserted"] == 0 and lead(db)[0]["first_name"] == "Ed"
+    assert lead(db)[0]["apn"] == "641123"
+
+
+def test_a_key_only_row_merges_into_its_lead_or_waits_uncontactable(db):
+    ingest(db, ["M5,,5 Main St,Town,CA,90210,,,,,,,,"])
+    counts = ingest(db, ["M5,,,,,,Eve,,eve@example.com,valid,,,,", "M6,,,,,,Fay,,fay@example.com,valid,,,,"])
+    assert counts["inserted"] == 1 and counts["updated"] == 1
+    assert lead(db, "mak = 'M5'")[0]["first_name"] == "Eve"
+    fay = lead(db, "mak = 'M6'")[0]
+    assert fay["property_address"] is None and fay["addr_hash"] is None
+    counts = ingest(db, ["M6,,6 Main St,Town,CA,90210,,,,,,,,"])            # the address arrives later
+    assert counts["updated"] == 1 and lead(db, "mak = 'M6'")[0]["property_address"] == "6 MAIN ST"
+
+
+def test_a_single_line_address_is_split_and_keyed(db):
+    ingest(db, [',,"14336 silva st, royalton, mn 56373",,,,Gus,,,,,,,'])
+    row = lead(db)[0]
+    assert (row["property_address"], row["property_city"], row["property_state"], row["property_zip"]) == \
+        ("14336 SILVA ST", "ROYALTON", "MN", "56373")
+    assert ingest(db, [",,14336 Silva Street,Royalton,MN,56373,,,,,,,,"])["inserted"] == 0
