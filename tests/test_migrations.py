@@ -141,3 +141,42 @@ def test_cli_upgrade_is_idempotent():
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert f"revision {migrate.head()}" in out.stdout
+
+
+def test_0015_rekeys_existing_leads_and_records_what_became_one_property(server):
+    """Leads keyed by the older rules get the new keys; two leads the new rules make one property
+    keep their data (the older keeps the key, the conflict is recorded); an address suppression
+    follows its lead's new key."""
+    db = server.fresh_database("ec_rekey")
+    url = server.url(db)
+    try:
+        migrate.upgrade(url, "0014")
+        with psycopg.connect(url) as conn:
+            conn.execute("""
+                INSERT INTO leads (first_name, property_address, property_city, property_state, property_zip,
+                                   apn, addr_hash, created_at) VALUES
+                  ('Old', '12 FOURTH ST', 'SPRINGFIELD', 'IL', '62704', '06-41', 'old-a', now() - interval '2 days'),
+                  ('New', '12 4TH ST', 'SPRINGFIELD', 'IL', '62704', NULL, 'old-b', now() - interval '1 day'),
+                  ('Unit', '9 OAK DR APT 4B', 'SPRINGFIELD', 'IL', '62704', '0641', 'old-c', now()),
+                  ('Keyless', NULL, NULL, 'IL', NULL, NULL, NULL, now())
+            """)
+            conn.execute("INSERT INTO suppressions (channel, value, reason, source) "
+                         "VALUES ('address', 'old-c', 'litigator', 'test')")
+        migrate.upgrade(url)
+        with psycopg.connect(url) as conn:
+            rows = {r[0]: r[1:] for r in conn.execute(
+                "SELECT first_name, property_address, addr_hash, apn, "
+                "addr_hash = lead_addr_hash(property_address, property_city, property_state, property_zip) "
+                "FROM leads")}
+            events = conn.execute("SELECT details->>'key', count(*) FROM pipeline_events "
+                                  "WHERE event_type = 'dedupe_conflict' AND stage = 'rekey' GROUP BY 1").fetchall()
+            suppressed = conn.execute("SELECT count(*) FROM suppressions s JOIN leads l ON s.value = l.addr_hash "
+                                      "WHERE l.first_name = 'Unit'").fetchone()[0]
+        assert rows["Old"][:1] == ("12 4TH ST",) and rows["Old"][3] is True and rows["Old"][2] == "641"
+        assert rows["New"][0] == "12 4TH ST" and rows["New"][1] is None       # same property: the older keeps the key
+        assert rows["Unit"][3] is True and rows["Unit"][2] is None             # 0641 = 641: the older lead keeps it
+        assert rows["Keyless"] == (None, None, None, None)
+        assert sorted(events) == [("addr_hash", 1), ("apn", 1)]
+        assert suppressed == 1
+    finally:
+        runtime.drop_database(server.rt, db)

@@ -82,3 +82,20 @@ def test_a_single_line_address_is_split_and_keyed(db):
     assert (row["property_address"], row["property_city"], row["property_state"], row["property_zip"]) == \
         ("14336 SILVA ST", "ROYALTON", "MN", "56373")
     assert ingest(db, [",,14336 Silva Street,Royalton,MN,56373,,,,,,,,"])["inserted"] == 0
+
+
+def test_a_lead_without_an_address_is_not_contactable_until_one_arrives(db, defs, instance):
+    from tests.conftest import refresh_view
+
+    with psycopg.connect(db) as conn:
+        conn.execute("INSERT INTO brokers (company_name, license_states, territory_zip_codes) "
+                     "VALUES ('West', '{CA}', '{90210}')")
+    ingest(db, ["M7,,,Beverly Hills,CA,90210,Gil,,gil@example.com,deliverable,,,,"])
+    assert lead(db)[0]["assigned_broker_id"] is not None and lead(db)[0]["email_verified"]
+    refresh_view(db, defs, instance)
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0] == 0
+    ingest(db, ["M7,,7 Palm Dr,Beverly Hills,CA,90210,,,,,,,,"])
+    refresh_view(db, defs, instance)
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0] == 1

@@ -1,6 +1,7 @@
 {{ config(meta={'dagster': {'ref': {'name': 'mv_contactable_leads'}}}) }}
 
--- No row of the contactable view breaks the status, consent, verification, litigator or broker rules.
+-- No row of the contactable view breaks the status, consent, verification, litigator, broker or
+-- address rules (a lead keyed by MAK or APN alone has no address and waits).
 -- The status is the view's own snapshot (c.campaign_status): a feed that runs after the refresh
 -- moves leads to 'active' in the live table, and that must not fail this test while the view
 -- still holds the morning's snapshot (the feeder re-checks every lead against live rows).
@@ -15,3 +16,4 @@ where c.campaign_status not in ('new', 'queued')
    or b.broker_id is null
    or b.broker_status <> 'active'
    or not (l.property_state = any(b.license_states))
+   or c.property_address is null

@@ -18,7 +18,8 @@
 --             consent link; a recorded consent must be complete (consented_at set, enforced by a CHECK);
 --             litigators are never contacted
 --   broker    assigned to an active broker licensed in the property's state
---   address   a two-letter state and a five-digit ZIP
+--   address   a street address, a two-letter state and a five-digit ZIP (a lead keyed by its MAK
+--             or APN alone waits here until an upload brings its address)
 --   suppression  no suppression of the lead's e-mail, address or phone (Do-Not-Call entries bar
 --             calls only): lead_is_suppressed(), the same rule the feeder re-checks at pick time
 --
@@ -66,6 +67,7 @@ where l.email_verified
   and l.campaign_status in ('new', 'queued')
   and not l.is_litigator
   and (not l.consent or l.consented_at is not null)
+  and l.property_address is not null
   and l.property_state ~ '^[A-Z]{2}$'
   and l.property_zip ~ '^[0-9]{5}$'
   and not public.lead_is_suppressed(l.email, l.phone, l.addr_hash)
