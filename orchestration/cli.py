@@ -336,6 +336,41 @@ def cmd_suppress(args) -> int:
     return 0
 
 
+def cmd_lead(args) -> int:
+    from orchestration.db import store
+
+    rt = _runtime()
+    with store.connect(rt.warehouse_url) as conn:
+        if args.upload is not None:
+            lead_id = store.lead_for_row(conn, args.upload, args.row)
+            if lead_id is None:
+                print(f"equity lead: row {args.row} of upload {args.upload} became no lead (rejected, "
+                      "not merged yet, or not an upload of this database)", file=sys.stderr)
+                return 1
+        else:
+            lead_id = args.id
+        try:
+            shown = store.lead_card(conn, lead_id)
+        except ValueError:
+            print(f"equity lead: {lead_id!r} is not a lead id (a UUID)", file=sys.stderr)
+            return 2
+    if shown is None:
+        print(f"equity lead: no lead {lead_id}", file=sys.stderr)
+        return 1
+    fields, sources, owners = shown
+    width = max(len(k) for k in fields)
+    for k, v in fields.items():
+        print(f"{k:<{width}}  {'' if v is None else v}")
+    print(f"\nsources ({len(sources)}): upload, row, received")
+    for upload_id, row_number, received_at in sources:
+        print(f"  {upload_id}  row {row_number}  {received_at:%Y-%m-%d %H:%M:%S %Z}")
+    if owners:
+        print(f"\nprevious owners ({len(owners)}): name, e-mail, phone, owned until")
+        for first, last, email, phone, until in owners:
+            print(f"  {first or ''} {last or ''}  {email or '-'}  {phone or '-'}  {until:%Y-%m-%d}")
+    return 0
+
+
 def cmd_report(args) -> int:
     import psycopg
 
@@ -550,6 +585,17 @@ def build_parser() -> argparse.ArgumentParser:
     sl.add_argument("--reason", help="only this reason")
     sl.add_argument("--limit", type=int, default=20, help="newest entries to show")
     sp.set_defaults(func=cmd_suppress)
+    ld = sub.add_parser("lead", help="show a lead with where it came from (its upload rows)",
+                        description="Show one lead: its fields, its keys, every upload row that became or "
+                                    "merged into it, and its previous owners. Name the lead by id, or by an "
+                                    "upload row (--upload ID --row N: which lead did that row become?).")
+    lsub = ld.add_subparsers(dest="action", required=True)
+    lshow = lsub.add_parser("show", help="print a lead and its sources",
+                            description="Print a lead and its sources, by id or by upload row.")
+    lshow.add_argument("id", nargs="?", help="the lead's id (a UUID)")
+    lshow.add_argument("--upload", help="an upload id (with --row): the lead that row became")
+    lshow.add_argument("--row", type=int, help="the row number in that upload (1 = the first data row)")
+    ld.set_defaults(func=cmd_lead)
     rp = sub.add_parser("report", help="print a report: the funnel by day",
                         description="The funnel by day from funnel_daily (built by the daily refresh): rows "
                                     "uploaded, new leads, contactable, fed, replied, consented, booked, "

@@ -259,10 +259,21 @@ def odd_headers(rng, tag):
 
 @cls(4)
 def missing_required(rng, tag):
-    drop = rng.choice(["address", "city", "state", "zip"])
-    keep = [h for h in HEADER if h != drop]
-    rows = [[v for h, v in zip(HEADER, r) if h != drop] for r in rows_of(tag, 3)]
+    """No column identifies a property (no street address, MAK or APN): refused whole."""
+    drop = {"address", *rng.sample(["city", "state", "zip"], rng.randint(0, 2))}
+    keep = [h for h in HEADER if h not in drop]
+    rows = [[v for h, v in zip(HEADER, r) if h not in drop] for r in rows_of(tag, 3)]
     return Case("missing_required", to_csv(rows, header=keep).encode(), "b")
+
+
+@cls(4)
+def partial_address_columns(rng, tag):
+    """A city, state or ZIP column missing: the ZIP or the city and state still place every row."""
+    drop = rng.choice(["city", "state", "zip"])
+    keep = [h for h in HEADER if h != drop]
+    rows = rows_of(tag, 3)
+    body = to_csv([[v for h, v in zip(HEADER, r) if h != drop] for r in rows], header=keep).encode()
+    return Case("partial_address_columns", body, "a", good=emails(rows), records=3)
 
 
 INJECTIONS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(1,2)", "=HYPERLINK(\"http://x\")",

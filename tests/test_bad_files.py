@@ -32,8 +32,8 @@ def ctx(db):
     (b"   \n", "empty"),
     (HEADER.encode(), "header but no data rows"),
     (b"address;city;state;zip\n1 Main St;Town;CA;90210\n", "does not look comma-separated"),
-    (b"address,city,state\n1 Main St,Town,CA\n", "missing required column(s) for the generic profile: "
-                                                 "property_zip"),
+    (b"city,state,zip\nTown,CA,90210\n", "missing required column(s) for the generic profile: no column "
+                                          "identifies the property; it needs property_address"),
     (b"address,city,state,zip\n\x81\x8d\x8f,Town,CA,90210\n", "neither UTF-8 nor Windows-1252"),
 ])
 def test_file_level_refusals_are_clear_and_recorded(db, body, needle):

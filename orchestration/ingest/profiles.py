@@ -1,8 +1,8 @@
 """Column profiles: how a vendor's header maps onto the canonical staging columns.
 
 Header matching ignores case, spaces and punctuation (``Owner 1 First Name`` == ``owner_1_first_name``).
-A column no profile knows is kept, untouched, in ``leads_staging.raw``. A missing required column
-fails the whole file with a message that names it.
+A column no profile knows is kept, untouched, in ``leads_staging.raw``. A file with no column that
+identifies a property (street address, MAK or APN) fails whole, with a message that names them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ CHANNEL_FIELDS = (
     + [f"{slot}{suffix}" for slot in PHONE_SLOTS for suffix in ("", "_code", "_type", "_dnc")]
 )
 CANONICAL_FIELDS = SCALAR_FIELDS + CHANNEL_FIELDS
-REQUIRED_FIELDS = ("property_address", "property_city", "property_state", "property_zip")
+# A file needs at least one column that can identify a property: a street address (alone, as a
+# single line, or with city/state/ZIP columns), a MAK, or an APN. Rows are then judged one by one.
+IDENTITY_FIELDS = ("property_address", "mak", "apn")
 
 
 def header_key(name: str) -> str:
@@ -152,11 +154,12 @@ def map_headers(profile_name: str, headers: list[str]) -> tuple[dict[str, str], 
     """Resolve a file's headers for ``profile_name``; raise MissingColumns naming what is absent."""
     profile = PROFILES[profile_name]
     mapping, extra = profile.resolve(headers)
-    missing = [f for f in REQUIRED_FIELDS if f not in mapping]
-    if missing:
-        wanted = ", ".join(f"{f} (header like {profile.aliases[f][0]!r})" for f in missing)
+    if not any(f in mapping for f in IDENTITY_FIELDS):
+        wanted = " or ".join(f"{f} (header like {profile.aliases[f][0]!r})" for f in IDENTITY_FIELDS
+                             if f in profile.aliases)
         hint = ""
         if len(headers) == 1 and any(d in headers[0] for d in (";", "\t", "|")):
             hint = " — the header is a single column: the file does not look comma-separated"
-        raise MissingColumns(f"missing required column(s) for the {profile_name} profile: {wanted}{hint}")
+        raise MissingColumns(f"missing required column(s) for the {profile_name} profile: no column identifies "
+                             f"the property; it needs {wanted}{hint}")
     return mapping, extra

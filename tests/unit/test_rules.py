@@ -56,8 +56,10 @@ def test_profiles_map_vendor_headers(profile, headers, expected):
 
 
 def test_a_missing_required_column_is_named_and_a_semicolon_file_explained():
-    with pytest.raises(profiles.MissingColumns, match="property_zip"):
-        profiles.map_headers("generic", ["street", "city", "state"])
+    with pytest.raises(profiles.MissingColumns, match="property_address .* or mak .* or apn"):
+        profiles.map_headers("generic", ["city", "state", "zip", "first name"])
+    assert profiles.map_headers("generic", ["street", "city", "state"])[0]["property_address"] == "street"
+    assert profiles.map_headers("batchdata", ["mak", "owner first name"])[0]["mak"] == "mak"
     with pytest.raises(profiles.MissingColumns, match="comma-separated"):
         profiles.map_headers("generic", ["street;city;state;zip"])
 
