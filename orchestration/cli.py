@@ -339,6 +339,9 @@ def cmd_suppress(args) -> int:
 def cmd_lead(args) -> int:
     from orchestration.db import store
 
+    if (args.id is None) == (args.upload is None) or (args.upload is not None and args.row is None):
+        print("equity lead show: name a lead id, or --upload ID --row N", file=sys.stderr)
+        return 2
     rt = _runtime()
     with store.connect(rt.warehouse_url) as conn:
         if args.upload is not None:

@@ -99,3 +99,73 @@ def test_a_lead_without_an_address_is_not_contactable_until_one_arrives(db, defs
     refresh_view(db, defs, instance)
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM analytics.mv_contactable_leads").fetchone()[0] == 1
+
+
+OWNER_COLS = "mak,property_address,property_city,property_state,property_zip,owner_first_name,owner_last_name," \
+             "email_1,email_1_status,phone_1,phone_1_status,last_sale_date\n"
+
+
+def owner_upload(db, *rows: str):
+    return land_and_validate(db, (OWNER_COLS + "\n".join(rows) + "\n").encode())
+
+
+def history(db):
+    with psycopg.connect(db) as conn:
+        return conn.execute("SELECT first_name, last_name, email, phone FROM lead_owner_history "
+                            "ORDER BY id").fetchall()
+
+
+def test_a_new_owner_replaces_the_old_one_and_the_campaign_starts_over(db):
+    ctx_old, old_upload = owner_upload(db, "M1,1 Main St,Town,CA,90210,Ann,Smith,ann@example.com,deliverable,"
+                                           "(415) 555-0100,connected,")
+    pipeline.merge(ctx_old, old_upload)
+    with psycopg.connect(db) as conn:
+        conn.execute("UPDATE leads SET campaign_status = 'active', consent = true, consented_at = now(), "
+                     "broker_notes = 'called Ann'")
+    ctx, uid = owner_upload(db, "M1,1 Main St,Town,CA,90210,Bob,Jones,bob@example.com,,,,3/4/2026")
+    pipeline.merge(ctx, uid)
+    row = lead(db)[0]
+    assert (row["first_name"], row["last_name"], row["email"], row["phone"]) == ("Bob", "Jones", "bob@example.com", None)
+    assert not row["email_verified"] and not row["phone_verified"] and row["email_verification_codes"] == []
+    assert row["campaign_status"] == "new" and not row["consent"] and row["broker_notes"] is None
+    assert row["melissa_payload"]["emails"][0]["address"] == "bob@example.com" and "phones" not in row["melissa_payload"] \
+        or row["melissa_payload"]["phones"] == []
+    assert history(db) == [("Ann", "Smith", "ann@example.com", "+14155550100")]
+    with psycopg.connect(db) as conn:
+        events = conn.execute("SELECT count(*) FROM pipeline_events WHERE event_type = 'owner_changed'").fetchone()[0]
+    assert events == 1
+    # the previous owner's older list again: it changes no owner field and fills none of Bob's gaps
+    pipeline.merge(ctx_old, old_upload)
+    again = lead(db)[0]
+    assert (again["first_name"], again["email"], again["phone"]) == ("Bob", "bob@example.com", None)
+    assert len(history(db)) == 1
+
+
+def test_same_household_trusts_and_misspellings_are_not_owner_changes(db):
+    ingest_rows = ["M2,2 Main St,Town,CA,90210,John,Smith,john@example.com,deliverable,,,",
+                   ]
+    ctx, uid = owner_upload(db, *ingest_rows)
+    pipeline.merge(ctx, uid)
+    for first, last in [("Mary", "Smith"), ("", "Smith Family Trust"), ("John", "Smyth"), ("", "Estate of John Smith"),
+                        ("John & Mary", "Smith-Jones"), ("", "")]:
+        ctx, uid = owner_upload(db, f"M2,2 Main St,Town,CA,90210,{first},{last},other@example.com,risky,,,")
+        pipeline.merge(ctx, uid)
+        assert lead(db)[0]["email"] == "john@example.com", (first, last)     # verified kept: the same owner
+    assert history(db) == []
+
+
+def test_two_owners_of_one_property_in_one_file_the_newer_sale_names_the_owner(db):
+    ctx, uid = owner_upload(db, "M3,3 Main St,Town,CA,90210,Cy,Old,cy@example.com,deliverable,,,1/2/2015",
+                            "M3,3 Main St,Town,CA,90210,Di,New,di@example.com,deliverable,,,6/7/2024",
+                            "M4,4 Main St,Town,CA,90210,Ed,First,ed@example.com,deliverable,,,",
+                            "M4,4 Main St,Town,CA,90210,Flo,Second,flo@example.com,deliverable,,,")
+    pipeline.merge(ctx, uid)
+    owners = {r["mak"]: (r["first_name"], r["email"]) for r in lead(db)}
+    assert owners == {"M3": ("Di", "di@example.com"), "M4": ("Ed", "ed@example.com")}
+    with psycopg.connect(db) as conn:
+        reported = conn.execute("SELECT count(*) FROM pipeline_dlq WHERE reason LIKE '%%another owner%%'"
+                                " OR payload::text LIKE '%%another owner%%'").fetchone()[0]
+        reported += conn.execute("SELECT count(*) FROM pipeline_events WHERE details::text LIKE '%%another owner%%'"
+                                 ).fetchone()[0]
+    assert reported >= 1
+    assert sorted(sources(db, lead(db, "mak = 'M3'")[0]["id"])) == [(uid, 1), (uid, 2)]

@@ -563,3 +563,33 @@ def record_push(conn: psycopg.Connection, batch_id: int, outcome) -> None:
         " error = EXCLUDED.error, pushed_at = now()",
         (outcome.lead_id, batch_id, "pushed" if outcome.ok else "failed", outcome.attempts, outcome.status,
          outcome.error))
+
+
+LEAD_CARD_FIELDS = ("id", "first_name", "last_name", "email", "phone", "property_address", "property_city",
+                    "property_state", "property_zip", "mak", "apn", "addr_hash", "owner_key", "owner_since",
+                    "campaign_status", "lead_score", "assigned_broker_id", "email_verified", "phone_verified",
+                    "created_at", "last_seen_at")
+
+
+def lead_card(conn: psycopg.Connection, lead_id: str) -> tuple[dict, list[tuple], list[tuple]] | None:
+    """A lead's fields, its sources (upload, row, received) and its previous owners; None when no
+    such lead. Raises ValueError when ``lead_id`` is not a UUID."""
+    import uuid
+
+    key = uuid.UUID(str(lead_id))
+    row = conn.execute(sql.SQL("SELECT {} FROM leads WHERE id = %s").format(
+        sql.SQL(", ").join(map(sql.Identifier, LEAD_CARD_FIELDS))), (key,)).fetchone()
+    if row is None:
+        return None
+    sources = conn.execute("SELECT upload_id, row_number, received_at FROM lead_sources WHERE lead_id = %s "
+                           "ORDER BY received_at, upload_id, row_number", (key,)).fetchall()
+    owners = conn.execute("SELECT first_name, last_name, email, phone, owner_until FROM lead_owner_history "
+                          "WHERE lead_id = %s ORDER BY owner_until DESC, id DESC", (key,)).fetchall()
+    return dict(zip(LEAD_CARD_FIELDS, row)), sources, owners
+
+
+def lead_for_row(conn: psycopg.Connection, upload_id: str, row_number: int):
+    """The lead that row ``row_number`` of upload ``upload_id`` became or merged into (None if none)."""
+    found = conn.execute("SELECT lead_id FROM lead_sources WHERE upload_id = %s AND row_number = %s",
+                         (upload_id, row_number)).fetchone()
+    return found[0] if found else None

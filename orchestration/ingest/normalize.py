@@ -388,6 +388,67 @@ def name(text: pd.Series) -> pd.Series:
     return s.str.title().where(s.ne("")).astype("string")
 
 
+# Words of an owner's name that say what kind of owner it is, not who: "SMITH FAMILY TRUST",
+# "ESTATE OF JOHN SMITH", "JOHN SMITH TR", "SMITH JOHN & MARY ETAL".
+_OWNER_NOISE = frozenset("""
+    TRUST TR TRS TRST TRUSTEE TRUSTEES TTEE TTEES FAMILY FAM LIVING LIV REVOCABLE REV IRREVOCABLE IRREV
+    ESTATE EST OF THE ETAL ET AL AND JR SR II III IV LLC INC CO LP LTD DECEASED DEC DECD LIFE HEIRS
+    JT JTWROS TEN COM TIC MR MRS MS DR SURVIVOR SURV MARRIED HUSBAND WIFE HW HUSB
+""".split())
+_SOUNDEX = str.maketrans("BFPVCGJKQSXZDTLMNR", "111122222222334556")
+
+
+def soundex(word: str) -> str:
+    """American Soundex (SMITH = SMYTH = S530): surnames spelt or typed differently compare equal."""
+    word = "".join(c for c in word.upper() if "A" <= c <= "Z")
+    if not word:
+        return ""
+    digits = word.translate(_SOUNDEX)
+    out, last = [word[0]], digits[0] if digits[0].isdigit() else ""
+    for ch, d in zip(word[1:], digits[1:]):
+        if d.isdigit():
+            if d != last:
+                out.append(d)
+            last = d
+        elif ch not in "HW":            # H and W do not separate two equal codes; vowels do
+            last = ""
+    return ("".join(out) + "000")[:4]
+
+
+def _owner_key(first: str, last: str) -> str | None:
+    def words(text: str) -> list[str]:
+        return [w for w in re.sub(r"[^A-Z ]", " ", text.upper()).split() if len(w) > 1 and w not in _OWNER_NOISE]
+
+    surnames = words(last)
+    if not surnames:                     # no last name: the first-name cell's last word ("JOHN SMITH"),
+        given = words(first)             # never a lone first name
+        surnames = given[-1:] if len(given) > 1 else []
+    codes = sorted({soundex(w) for w in surnames})
+    return " ".join(codes) or None
+
+
+def owner_key(first: pd.Series, last: pd.Series) -> pd.Series:
+    """Who owns the property, as the Soundex codes of the owner's surnames ('S530', 'J520 S530').
+
+    Two records name the same owner (or household) when their keys share a code: spouses and
+    co-owners share a surname, trusts and estates carry the family name, and a misspelt surname
+    keeps its code. Records whose keys share none name different owners: a sale. NA when the
+    record names nobody (then nothing can be said about the owner)."""
+    pair = first.fillna("").astype(str) + "\x1f" + last.fillna("").astype(str)
+    codes, uniques = pd.factorize(pair)
+    keys = [_owner_key(*u.split("\x1f")) for u in uniques]
+    return pd.Series(pd.array(keys, dtype="string").take(codes), index=first.index, dtype="string")
+
+
+@per_distinct
+def date(text: pd.Series) -> pd.Series:
+    """M/D/YYYY, YYYY-MM-DD and the like -> ISO date text; anything else -> NA."""
+    s = text.fillna("").astype(str).str.strip()
+    iso = pd.to_datetime(s.where(s.ne("")), errors="coerce", format="mixed")
+    ok = iso.notna() & (iso.dt.year >= 1800) & (iso.dt.year <= 2200)
+    return iso.dt.strftime("%Y-%m-%d").where(ok).astype("string")
+
+
 MONEY_LIMIT = 1e12  # numeric(14, 2) in leads: a larger amount is a broken cell, not a price
 
 

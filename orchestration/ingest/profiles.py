@@ -19,7 +19,7 @@ EMAIL_SLOTS = ["email"] + [f"email_{i}" for i in range(2, MAX_EMAILS + 1)]
 SCALAR_FIELDS = [
     "mak", "apn", "first_name", "last_name", "property_address", "property_unit", "property_city",
     "property_state", "property_zip", "property_county", "property_value", "estimated_equity", "age",
-    "owner_occupied", "litigator",
+    "owner_occupied", "litigator", "last_sale_date",
 ]
 CHANNEL_FIELDS = (
     [f"{slot}{suffix}" for slot in EMAIL_SLOTS for suffix in ("", "_code")]
@@ -93,6 +93,7 @@ PROPSTREAM = Profile(
         "age": ["owner1age", "ownerage", "age"],
         "owner_occupied": ["owneroccupied"],
         "litigator": ["litigator"],
+        "last_sale_date": ["lastsalerecordingdate", "lastsaledate", "saledate"],
         **_channels("phone", "email", _CODE_WORDS),
     },
 )
@@ -116,6 +117,7 @@ BATCHDATA = Profile(
         "age": ["ownerage", "age"],
         "owner_occupied": ["owneroccupied"],
         "litigator": ["litigator"],
+        "last_sale_date": ["lastsaledate", "saledate", "lastsalerecordingdate"],
         **_channels("phone", "email", _CODE_WORDS),
     },
 )
@@ -139,6 +141,7 @@ GENERIC = Profile(
         "age": ["age", "ownerage"],
         "owner_occupied": ["owneroccupied"],
         "litigator": ["litigator"],
+        "last_sale_date": ["lastsaledate", "saledate", "lastsalerecordingdate"],
         **_channels("phone", "email", _CODE_WORDS),
     },
 )

@@ -50,9 +50,9 @@ WORK_COLUMNS = [
     "row_number", "first_name", "last_name", "email", "phone", "property_address", "property_city",
     "property_state", "property_zip", "property_value", "estimated_equity", "age", "owner_occupied",
     "email_verified", "phone_verified", "email_code", "phone_code", "melissa_payload", "mak", "apn",
-    "addr_hash",
+    "addr_hash", "owner_key", "last_sale_date",
 ]
-KEY_COLUMNS = ["row_number", "mak", "apn", "property_state", "addr_hash"]
+KEY_COLUMNS = ["row_number", "mak", "apn", "property_state", "addr_hash", "owner_key", "last_sale_date"]
 
 
 @dataclass
@@ -235,6 +235,8 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
     age = norm.integer(df["age"])
     out["age"] = age
     out["owner_occupied"] = norm.yes_no(df["owner_occupied"])
+    out["owner_key"] = norm.owner_key(df["first_name"], df["last_name"])
+    out["last_sale_date"] = norm.date(df["last_sale_date"])
     out["mak"] = norm.mak(df["mak"])
     out["apn"] = norm.apn(df["apn"])
     out["addr_hash"] = norm.addr_hash(out["property_address"], out["property_city"], out["property_state"],
@@ -295,7 +297,12 @@ def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
 
     Returns the rows ``publish_validated()`` must treat specially — members of multi-row groups and
     rows that gave up a clashing key — as (row_number, grp = the group's lowest row number,
-    drop_apn, drop_addr_hash), and the conflicts found.
+    drop_apn, drop_addr_hash, drop_owner), and the conflicts found.
+
+    Owners: a group whose rows name different owners (``owner_key`` shares no code, see
+    ``normalize.owner_key``) is one property sold between the records. The record the file marks
+    newer (latest ``last_sale_date``) names the owner, else the group's first record; the other
+    owners' rows keep only their lineage (``drop_owner``) and are reported.
     """
     df = keys.sort_values("row_number").reset_index(drop=True)
     group = np.arange(len(df))
@@ -343,13 +350,40 @@ def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     collapse(["addr_hash"], ["mak", "apn"], "addr_hash")
 
     sizes = np.bincount(group, minlength=len(df))
-    special = (sizes[group] > 1) | dropped["apn"] | dropped["addr_hash"]
     rows = df["row_number"].to_numpy()
+    drop_owner = _other_owners(df, group, sizes, conflicts)
+    special = (sizes[group] > 1) | dropped["apn"] | dropped["addr_hash"]
     groups = pd.DataFrame({
         "row_number": rows[special], "grp": rows[group[special]],
         "drop_apn": dropped["apn"][special], "drop_addr_hash": dropped["addr_hash"][special],
+        "drop_owner": drop_owner[special],
     })
     return groups, conflicts
+
+
+def _other_owners(df: pd.DataFrame, group: np.ndarray, sizes: np.ndarray, conflicts: list[dict]) -> np.ndarray:
+    """Rows of multi-row groups whose owner is not the group's owner (see group_in_file)."""
+    drop = np.zeros(len(df), bool)
+    multi = (sizes[group] > 1) & df["owner_key"].notna().to_numpy()
+    if not multi.any():
+        return drop
+    sub = pd.DataFrame({"g": group[multi], "key": df["owner_key"].to_numpy()[multi],
+                        "sale": df["last_sale_date"].fillna("").to_numpy()[multi],
+                        "row": df["row_number"].to_numpy()[multi]}, index=np.flatnonzero(multi))
+    # the owner of each group: the latest sale date, then the first row
+    owner = (sub.sort_values(["g", "sale", "row"], ascending=[True, False, True])
+             .drop_duplicates("g").set_index("g")["key"])
+    if sub.groupby("g")["key"].nunique().max() < 2:
+        return drop
+    mine = sub["g"].map(owner)
+    for idx, key, theirs, row in zip(sub.index, sub["key"], mine, sub["row"]):
+        if not set(key.split()) & set(theirs.split()):
+            drop[idx] = True
+            conflicts.append({"row_number": int(row), "key": "owner", "value": "",
+                              "reason": "same property as another row of the file, another owner: the "
+                                        "newer sale (else the first row) names the owner; this row's "
+                                        "owner, names and contacts are not used"})
+    return drop
 
 
 def overlong(staged: pd.DataFrame) -> dict[int, list[str]]:

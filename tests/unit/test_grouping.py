@@ -10,13 +10,13 @@ from orchestration.ingest.validate import find, group_in_file, union
 
 
 def keys(*rows):
-    """rows: (mak, apn, state, addr_hash); row numbers 1.."""
+    """rows: (mak, apn, state, addr_hash[, owner_key[, last_sale_date]]); row numbers 1.."""
+    def col(i):
+        return pd.array([r[i] if len(r) > i else None for r in rows], dtype="string")
+
     return pd.DataFrame({
-        "row_number": range(1, len(rows) + 1),
-        "mak": pd.array([r[0] for r in rows], dtype="string"),
-        "apn": pd.array([r[1] for r in rows], dtype="string"),
-        "property_state": pd.array([r[2] for r in rows], dtype="string"),
-        "addr_hash": pd.array([r[3] for r in rows], dtype="string"),
+        "row_number": range(1, len(rows) + 1), "mak": col(0), "apn": col(1), "property_state": col(2),
+        "addr_hash": col(3), "owner_key": col(4), "last_sale_date": col(5),
     })
 
 
@@ -105,3 +105,25 @@ def test_union_find_matches_a_reference_on_random_edges(seed):
                     label[node] = m
                     changed = True
     assert list(roots) == label
+
+
+OWNER_CASES = [
+    # name, rows, rows whose owner is not the group's
+    ("one owner", [("M", None, "CA", "h1", "S530"), ("M", None, "CA", "h1", "S530 J520")], set()),
+    ("a record naming nobody is no other owner", [("M", None, "CA", "h1", "S530"), ("M", None, "CA", "h1")], set()),
+    ("two owners, no sale dates: the first row names the owner",
+     [("M", None, "CA", "h1", "S530"), ("M", None, "CA", "h1", "J520")], {2}),
+    ("two owners: the newer sale names the owner",
+     [("M", None, "CA", "h1", "S530", "2015-01-02"), ("M", None, "CA", "h1", "J520", "2024-06-07"),
+      (None, None, "CA", "h1", "S530")], {1, 3}),
+    ("owners of different properties are never compared",
+     [("M1", None, "CA", "h1", "S530"), ("M2", None, "CA", "h2", "J520")], set()),
+]
+
+
+@pytest.mark.parametrize("rows, other", [c[1:] for c in OWNER_CASES], ids=[c[0] for c in OWNER_CASES])
+def test_rows_of_another_owner_only_count_as_members(rows, other):
+    groups, conflicts = group_in_file(keys(*rows))
+    dropped = set(groups.loc[groups["drop_owner"], "row_number"]) if len(groups) else set()
+    assert dropped == other
+    assert {c["row_number"] for c in conflicts if c["key"] == "owner"} == other

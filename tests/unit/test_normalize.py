@@ -189,3 +189,42 @@ def test_street_line_forms(line, street, unit):
                                           (101, "101ST"), (111, "111TH"), (112, "112TH"), (123, "123RD")])
 def test_ordinal(number, text):
     assert n.ordinal(number) == text
+
+
+@pytest.mark.parametrize("word, code", [("Robert", "R163"), ("Rupert", "R163"), ("Ashcraft", "A261"),
+                                        ("Tymczak", "T522"), ("Pfister", "P236"), ("Honeyman", "H555"),
+                                        ("Smith", "S530"), ("Smyth", "S530"), ("Lee", "L000"), ("O'Brien", "O165")])
+def test_soundex_matches_the_published_examples(word, code):
+    assert n.soundex(word) == code
+
+
+SAME_OWNER = [  # (first, last) pairs that name one owner or household
+    (("John", "Smith"), ("Mary", "Smith")), (("John", "Smith"), ("", "Smith Family Trust")),
+    (("John", "Smith"), ("", "Estate of John Smith")), (("John", "Smith"), ("John", "Smyth")),
+    (("John", "Smith"), ("John & Mary", "Smith-Jones")), (("", "SMITH JOHN TR"), ("John", "Smith")),
+    (("JOHN SMITH", ""), ("Jane", "Smith")),
+]
+OTHER_OWNER = [
+    (("John", "Smith"), ("Bob", "Jones")), (("Ann", "Lee"), ("Ann", "Garcia")),
+    (("", "Smith Family Trust"), ("", "Nguyen Living Trust")),
+]
+
+
+def _overlap(a, b):
+    ka = n.owner_key(pd.Series([a[0]]), pd.Series([a[1]]))[0]
+    kb = n.owner_key(pd.Series([b[0]]), pd.Series([b[1]]))[0]
+    return bool(set(ka.split()) & set(kb.split()))
+
+
+@pytest.mark.parametrize("a, b", SAME_OWNER)
+def test_owner_keys_of_one_household_share_a_code(a, b):
+    assert _overlap(a, b)
+
+
+@pytest.mark.parametrize("a, b", OTHER_OWNER)
+def test_owner_keys_of_different_owners_share_none(a, b):
+    assert not _overlap(a, b)
+
+
+def test_a_record_naming_nobody_or_a_first_name_alone_has_no_owner_key():
+    assert n.owner_key(pd.Series(["", "Ann", None]), pd.Series(["", "", None])).isna().all()

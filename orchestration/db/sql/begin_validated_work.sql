@@ -24,7 +24,8 @@ BEGIN
     row_number      integer PRIMARY KEY,
     grp             integer NOT NULL,   -- the group's lowest row number
     drop_apn        boolean NOT NULL DEFAULT false,
-    drop_addr_hash  boolean NOT NULL DEFAULT false
+    drop_addr_hash  boolean NOT NULL DEFAULT false,
+    drop_owner      boolean NOT NULL DEFAULT false   -- another owner than the group's: lineage only
   ) ON COMMIT DROP;
 END
 $function$;

@@ -15,6 +15,10 @@
 --   rolls back a value a newer one set;
 -- - last_seen_at becomes the upload's receipt time, and a row whose merged values equal the stored
 --   ones is not written at all, so re-running an upload leaves leads byte-for-byte equal;
+-- - owner changes: a newer record whose owner shares no surname (Soundex code, owner_key) with the
+--   lead's is a sale: the owner's names, contacts, verification and payload are replaced, not
+--   unioned, the previous owner goes to lead_owner_history, the campaign state starts over, and an
+--   owner_changed event is recorded; an older record of another owner changes no owner field;
 -- - lineage: every input row (in-file duplicates included, member_rows) is recorded in
 --   lead_sources with the lead it became or merged into;
 -- - unmatched rows are inserted with a plain INSERT, no join to leads: a MERGE or ON CONFLICT
@@ -34,6 +38,8 @@ CREATE OR REPLACE FUNCTION public.merge_validated_leads(p_upload_id text, p_sour
 AS $function$
 DECLARE
   v_plain text[] := lead_plain_columns();
+  -- the owner's own columns among them (replaced on an owner change, see below)
+  v_owner_cols text[] := ARRAY['first_name', 'last_name', 'age', 'owner_occupied'];
   v_calc text;
   v_stored text;
   v_merged text;
@@ -95,7 +101,13 @@ BEGIN
 
   -- Columns without a rule of their own (lead_plain_columns): the upload's non-NULL value wins,
   -- unless the lead was last set by a newer upload (then the upload only fills what is empty).
-  SELECT string_agg(format('CASE WHEN n.newer THEN coalesce(s.%1$I, l.%1$I) ELSE coalesce(l.%1$I, s.%1$I) END AS %1$I', c),
+  -- The owner's own columns follow the owner: replaced on an owner change, untouched by a
+  -- record of another (the previous) owner.
+  SELECT string_agg(CASE WHEN c = ANY(v_owner_cols)
+                         THEN format('CASE WHEN o.changed THEN s.%1$I WHEN o.other THEN l.%1$I WHEN n.newer '
+                                     'THEN coalesce(s.%1$I, l.%1$I) ELSE coalesce(l.%1$I, s.%1$I) END AS %1$I', c)
+                         ELSE format('CASE WHEN n.newer THEN coalesce(s.%1$I, l.%1$I) '
+                                     'ELSE coalesce(l.%1$I, s.%1$I) END AS %1$I', c) END,
                     E',\n        '),
          string_agg(format('l.%I', c), ', '),
          string_agg(format('c.%I', c), ', '),
@@ -109,10 +121,12 @@ BEGIN
     v_round := v_round + 1;
     EXECUTE format($q$
     WITH calc AS (
-      SELECT l.id,
-        CASE WHEN s.email IS NULL OR (l.email IS NOT NULL AND (NOT n.newer OR (l.email_verified AND NOT s.email_verified)))
+      SELECT l.id, m.row_number, o.changed AS owner_changed,
+        CASE WHEN o.changed THEN s.email WHEN o.other THEN l.email
+             WHEN s.email IS NULL OR (l.email IS NOT NULL AND (NOT n.newer OR (l.email_verified AND NOT s.email_verified)))
              THEN l.email ELSE s.email END AS email,
-        CASE WHEN s.phone IS NULL OR (l.phone IS NOT NULL AND (NOT n.newer OR (l.phone_verified AND NOT s.phone_verified)))
+        CASE WHEN o.changed THEN s.phone WHEN o.other THEN l.phone
+             WHEN s.phone IS NULL OR (l.phone IS NOT NULL AND (NOT n.newer OR (l.phone_verified AND NOT s.phone_verified)))
              THEN l.phone ELSE s.phone END AS phone,
         -- the address of an existing lead is its identity: filled when empty, never changed
         coalesce(l.property_address, s.property_address) AS property_address,
@@ -120,19 +134,25 @@ BEGIN
         coalesce(l.property_state, s.property_state) AS property_state,
         coalesce(l.property_zip, s.property_zip) AS property_zip,
         coalesce(l.source, $3) AS source,
-        l.email_verified OR s.email_verified AS email_verified,
-        l.phone_verified OR s.phone_verified AS phone_verified,
+        CASE WHEN o.changed THEN s.email_verified WHEN o.other THEN l.email_verified
+             ELSE l.email_verified OR s.email_verified END AS email_verified,
+        CASE WHEN o.changed THEN s.phone_verified WHEN o.other THEN l.phone_verified
+             ELSE l.phone_verified OR s.phone_verified END AS phone_verified,
         -- codes already known (re-runs, repeat lists) skip the union: <@ is a cheap C test
-        CASE WHEN s.email_verification_codes <@ l.email_verification_codes THEN l.email_verification_codes
+        CASE WHEN o.changed THEN s.email_verification_codes
+             WHEN o.other OR s.email_verification_codes <@ l.email_verification_codes THEN l.email_verification_codes
              ELSE sorted_union(l.email_verification_codes, s.email_verification_codes) END AS email_verification_codes,
-        CASE WHEN s.phone_verification_codes <@ l.phone_verification_codes THEN l.phone_verification_codes
+        CASE WHEN o.changed THEN s.phone_verification_codes
+             WHEN o.other OR s.phone_verification_codes <@ l.phone_verification_codes THEN l.phone_verification_codes
              ELSE sorted_union(l.phone_verification_codes, s.phone_verification_codes) END AS phone_verification_codes,
-        CASE WHEN n.newer THEN l.melissa_payload || s.melissa_payload
+        CASE WHEN o.changed THEN s.melissa_payload WHEN o.other THEN l.melissa_payload
+             WHEN n.newer THEN l.melissa_payload || s.melissa_payload
              ELSE s.melissa_payload || l.melissa_payload END AS melissa_payload,
         coalesce(l.mak, CASE WHEN m.by_mak IS NULL THEN s.mak END) AS mak,
         coalesce(l.apn, CASE WHEN m.by_apn IS NULL AND l.property_state = s.property_state
                              THEN s.apn END) AS apn,
         coalesce(l.addr_hash, CASE WHEN m.by_addr IS NULL THEN s.addr_hash END) AS addr_hash,
+        CASE WHEN o.changed THEN s.owner_key ELSE coalesce(l.owner_key, s.owner_key) END AS owner_key,
         greatest(l.last_seen_at, $4) AS last_seen_at,
         -- the territory is looked up only for a lead that has no broker yet
         coalesce(l.assigned_broker_id,
@@ -142,12 +162,19 @@ BEGIN
         %1$s,
         (l.email, l.phone, l.property_address, l.property_city, l.property_state, l.property_zip,
          l.source, l.email_verified, l.phone_verified, l.email_verification_codes,
-         l.phone_verification_codes, l.melissa_payload, l.mak, l.apn, l.addr_hash, l.last_seen_at,
+         l.phone_verification_codes, l.melissa_payload, l.mak, l.apn, l.addr_hash, l.owner_key, l.last_seen_at,
          l.assigned_broker_id, %2$s) AS stored
       FROM _merge_rows m
       JOIN leads_validated s ON s.upload_id = $1 AND s.row_number = m.row_number
       JOIN leads l ON l.id = m.match_id
       CROSS JOIN LATERAL (SELECT $4 >= coalesce(l.last_seen_at, '-infinity') AS newer) n
+      -- another owner: both records name someone and their surnames share no code (a sale);
+      -- the newer record's owner replaces the lead's, an older one's owner is the previous owner
+      CROSS JOIN LATERAL (
+        SELECT w.other, w.other AND n.newer AS changed
+        FROM (SELECT l.owner_key IS NOT NULL AND s.owner_key IS NOT NULL AND l.owner_key <> s.owner_key
+                     AND NOT string_to_array(l.owner_key, ' ') && string_to_array(s.owner_key, ' ') AS other) w
+      ) o
       WHERE m.rnk = $2
     ), changed AS (
       -- Only rows whose merged values differ reach the UPDATE: a re-run writes nothing.
@@ -155,8 +182,22 @@ BEGIN
       WHERE c.stored IS DISTINCT FROM
             (c.email, c.phone, c.property_address, c.property_city, c.property_state, c.property_zip,
              c.source, c.email_verified, c.phone_verified, c.email_verification_codes,
-             c.phone_verification_codes, c.melissa_payload, c.mak, c.apn, c.addr_hash, c.last_seen_at,
+             c.phone_verification_codes, c.melissa_payload, c.mak, c.apn, c.addr_hash, c.owner_key, c.last_seen_at,
              c.assigned_broker_id, %3$s)
+    ), history AS (
+      -- the previous owner, kept with its dates (the same statement reads the lead before the UPDATE)
+      INSERT INTO lead_owner_history (lead_id, first_name, last_name, email, phone, owner_key, melissa_payload,
+                                      broker_notes, owner_since, owner_until, upload_id, row_number)
+      SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.owner_key, l.melissa_payload, l.broker_notes,
+             coalesce(l.owner_since, l.created_at), $4, $1, c.row_number
+      FROM changed c JOIN leads l ON l.id = c.id
+      WHERE c.owner_changed
+      RETURNING lead_id, row_number
+    ), announced AS (
+      INSERT INTO pipeline_events (event_type, stage, upload_id, lead_id, details)
+      SELECT 'owner_changed', 'leads', $1, h.lead_id,
+             jsonb_build_object('row_number', h.row_number, 'rule', 'surnames share no Soundex code')
+      FROM history h
     )
     UPDATE leads l SET
       email = c.email, phone = c.phone,
@@ -166,7 +207,20 @@ BEGIN
       email_verification_codes = c.email_verification_codes,
       phone_verification_codes = c.phone_verification_codes,
       melissa_payload = c.melissa_payload, mak = c.mak, apn = c.apn, addr_hash = c.addr_hash,
-      last_seen_at = c.last_seen_at, assigned_broker_id = c.assigned_broker_id, %4$s
+      owner_key = c.owner_key, last_seen_at = c.last_seen_at, assigned_broker_id = c.assigned_broker_id, %4$s,
+      -- a new owner: the campaign starts over (suppressions of the new owner's channels still apply)
+      owner_since = CASE WHEN c.owner_changed THEN $4 ELSE l.owner_since END,
+      campaign_status = CASE WHEN c.owner_changed THEN 'new' ELSE l.campaign_status END,
+      added_to_campaign_at = CASE WHEN c.owner_changed THEN NULL ELSE l.added_to_campaign_at END,
+      last_reply_at = CASE WHEN c.owner_changed THEN NULL ELSE l.last_reply_at END,
+      current_sequence_step = CASE WHEN c.owner_changed THEN 0 ELSE l.current_sequence_step END,
+      consent = l.consent AND NOT c.owner_changed,
+      consented_at = CASE WHEN c.owner_changed THEN NULL ELSE l.consented_at END,
+      consent_method = CASE WHEN c.owner_changed THEN NULL ELSE l.consent_method END,
+      vapi_call_id = CASE WHEN c.owner_changed THEN NULL ELSE l.vapi_call_id END,
+      call_attempt_count = CASE WHEN c.owner_changed THEN 0 ELSE l.call_attempt_count END,
+      broker_notes = CASE WHEN c.owner_changed THEN NULL ELSE l.broker_notes END,
+      broker_follow_up_at = CASE WHEN c.owner_changed THEN NULL ELSE l.broker_follow_up_at END
     FROM changed c
     WHERE l.id = c.id
     $q$, v_calc, v_stored, v_merged, v_set) USING p_upload_id, v_round, p_source, p_seen_at;
@@ -188,11 +242,11 @@ BEGIN
     INSERT INTO leads (
       id, email, phone, property_address, property_city, property_state, property_zip, source,
       assigned_broker_id, email_verified, phone_verified, email_verification_codes,
-      phone_verification_codes, melissa_payload, mak, apn, addr_hash, last_seen_at, %1$s)
+      phone_verification_codes, melissa_payload, mak, apn, addr_hash, owner_key, last_seen_at, %1$s)
     SELECT n.id, v.email, v.phone, v.property_address, v.property_city, v.property_state, v.property_zip, $2,
            t.id, v.email_verified, v.phone_verified,
            v.email_verification_codes, v.phone_verification_codes,  -- sorted and distinct already
-           v.melissa_payload, v.mak, v.apn, v.addr_hash, $3, %2$s
+           v.melissa_payload, v.mak, v.apn, v.addr_hash, v.owner_key, $3, %2$s
     FROM _merge_new n
     JOIN leads_validated v ON v.upload_id = $1 AND v.row_number = n.row_number
     LEFT JOIN _merge_territory t ON t.z = v.property_zip AND t.st = v.property_state

@@ -3,6 +3,7 @@
 -- in-file safe merge: "latest" is the value of the latest row that has one (NULL never erases),
 -- booleans OR, codes unioned, a verified channel before an unverified one, the latest non-empty
 -- skip-trace payload plus any litigator flag; a litigator anywhere in the group means no phone.
+-- Rows of another owner than the group's (drop_owner) count as members and nothing more.
 -- Columns without a rule of their own (lead_plain_columns) are aggregated by name, so a column
 -- added to leads_validated and leads is carried through. Runs with work_mem = 256MB: at 4MB its sorts and hashes of a million rows spill to disk.
 CREATE OR REPLACE FUNCTION public.publish_validated(p_upload_id text)
@@ -41,7 +42,7 @@ BEGIN
               ELSE sorted_union(c.phone_codes, '{}') END AS phone_verification_codes,
          c.payload || CASE WHEN c.litigator THEN '{"litigator": true}'::jsonb ELSE '{}'::jsonb END
            AS melissa_payload,
-         c.mak, c.apn, c.addr_hash, c.members - 1 AS duplicate_rows, c.member_rows,
+         c.mak, c.apn, c.addr_hash, c.members - 1 AS duplicate_rows, c.member_rows, c.owner_key,
          %2$s
   FROM (
     SELECT g.grp, count(*) AS members, array_agg(g.row_number ORDER BY g.row_number) AS member_rows,
@@ -66,9 +67,11 @@ BEGIN
       (array_agg(v.mak ORDER BY v.row_number DESC) FILTER (WHERE v.mak IS NOT NULL))[1] AS mak,
       (array_agg(v.apn ORDER BY v.row_number DESC) FILTER (WHERE v.apn IS NOT NULL AND NOT g.drop_apn))[1] AS apn,
       (array_agg(v.addr_hash ORDER BY v.row_number DESC) FILTER (WHERE v.addr_hash IS NOT NULL AND NOT g.drop_addr_hash))[1] AS addr_hash,
+      (array_agg(v.owner_key ORDER BY v.row_number DESC) FILTER (WHERE v.owner_key IS NOT NULL))[1] AS owner_key,
       %1$s
     FROM _validated_groups g
-    JOIN leads_validated v ON v.upload_id = $1 AND v.row_number = g.row_number
+    -- a row of another owner than the group's (drop_owner) counts as a member and nothing more
+    LEFT JOIN leads_validated v ON v.upload_id = $1 AND v.row_number = g.row_number AND NOT g.drop_owner
     GROUP BY g.grp
   ) c
   $q$, v_aggs, v_outer) USING p_upload_id;
@@ -79,7 +82,7 @@ BEGIN
   INSERT INTO leads_validated (
     upload_id, row_number, email, phone, property_address, property_city, property_state,
     property_zip, email_verified, phone_verified, email_verification_codes, phone_verification_codes,
-    melissa_payload, mak, apn, addr_hash, duplicate_rows, member_rows, %1$s)
+    melissa_payload, mak, apn, addr_hash, duplicate_rows, member_rows, owner_key, %1$s)
   SELECT $1, c.* FROM _validated_collapsed c
   $q$, v_names) USING p_upload_id;
   GET DIAGNOSTICS grouped_rows = ROW_COUNT;

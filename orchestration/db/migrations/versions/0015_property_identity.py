@@ -12,6 +12,11 @@ Why:
   one property keep their data, the older one keeps the key, and the conflict is recorded);
 - re-running or backfilling an older upload overwrote values a newer upload had set; the merge
   now lets an older upload only fill what is empty (``last_seen_at`` is the newest receipt);
+- a sold property's new owner was merged into the old owner's lead (phones and e-mails unioned under
+  the previous owner's name): ``owner_key`` (the Soundex codes of the owner's surnames) tells owners
+  apart, an owner change replaces the owner's fields and moves the previous owner to
+  ``lead_owner_history``; ``last_sale_date`` (the vendors' sale date) names the owner when one file
+  holds two owners of a property;
 - nothing recorded where a lead came from: ``lead_sources`` holds, for every input row (in-file
   duplicates included), the lead it became or merged into. ``leads_validated.member_rows`` carries
   the rows of an in-file group from the collapse to the merge. It has no foreign key to ``leads``:
@@ -41,15 +46,38 @@ def upgrade() -> None:
           PRIMARY KEY (upload_id, row_number)
         );
         CREATE INDEX lead_sources_lead_idx ON lead_sources (lead_id);
-        ALTER TABLE leads_validated ADD COLUMN member_rows integer[];
+        ALTER TABLE leads_validated ADD COLUMN member_rows integer[], ADD COLUMN owner_key text,
+          ADD COLUMN last_sale_date date;
+        ALTER TABLE leads_staging ADD COLUMN last_sale_date text;
+        ALTER TABLE leads ADD COLUMN owner_key text, ADD COLUMN owner_since timestamptz,
+          ADD COLUMN last_sale_date date;
+        CREATE TABLE lead_owner_history (
+          id               bigserial PRIMARY KEY,
+          lead_id          uuid NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
+          first_name       text,
+          last_name        text,
+          email            text,
+          phone            text,
+          owner_key        text,
+          melissa_payload  jsonb,
+          broker_notes     text,
+          owner_since      timestamptz NOT NULL,
+          owner_until      timestamptz NOT NULL,
+          upload_id        text,          -- the upload that named the next owner
+          row_number       integer,
+          recorded_at      timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX lead_owner_history_lead_idx ON lead_owner_history (lead_id);
         -- a row keyed by its MAK, or its APN and state, has no address yet (not contactable until one arrives)
         ALTER TABLE leads_validated ALTER COLUMN property_address DROP NOT NULL,
           ALTER COLUMN property_city DROP NOT NULL, ALTER COLUMN property_state DROP NOT NULL,
           ALTER COLUMN property_zip DROP NOT NULL;
         """
     )
-    op.execute("SELECT protect_pipeline_table('lead_sources')")
-    sqlfiles.apply("lead_addr_hash", "begin_validated_work", "publish_validated", "merge_validated_leads")
+    op.execute("SELECT protect_pipeline_table('lead_sources'); SELECT protect_pipeline_table('lead_owner_history')")
+    op.execute("GRANT USAGE ON SEQUENCE lead_owner_history_id_seq TO service_role, pipeline_writer")
+    sqlfiles.apply("lead_addr_hash", "lead_plain_columns", "begin_validated_work", "publish_validated",
+                   "merge_validated_leads")
     from orchestration.db import rekey
 
     rekey.rekey(op.get_bind().connection.dbapi_connection)
@@ -65,7 +93,11 @@ def downgrade() -> None:
         ALTER TABLE leads_validated ALTER COLUMN property_address SET NOT NULL,
           ALTER COLUMN property_city SET NOT NULL, ALTER COLUMN property_state SET NOT NULL,
           ALTER COLUMN property_zip SET NOT NULL;
-        DROP TABLE IF EXISTS lead_sources;
-        ALTER TABLE leads_validated DROP COLUMN IF EXISTS member_rows;
+        DROP TABLE IF EXISTS lead_sources, lead_owner_history;
+        ALTER TABLE leads_validated DROP COLUMN IF EXISTS member_rows, DROP COLUMN IF EXISTS owner_key,
+          DROP COLUMN IF EXISTS last_sale_date;
+        ALTER TABLE leads_staging DROP COLUMN IF EXISTS last_sale_date;
+        ALTER TABLE leads DROP COLUMN IF EXISTS owner_key, DROP COLUMN IF EXISTS owner_since,
+          DROP COLUMN IF EXISTS last_sale_date;
         """
     )
