@@ -19,7 +19,7 @@ LEAD_COLUMNS = {
     "campaign_status", "added_to_campaign_at", "last_reply_at", "current_sequence_step", "vapi_call_id",
     "call_attempt_count", "melissa_payload", "mak", "apn", "addr_hash", "created_at", "updated_at", "last_seen_at",
 }
-INDEXES = {"leads_mak_key", "leads_apn_state_key", "leads_addr_hash_key", "leads_feeder_idx", "leads_replies_idx",
+INDEXES = {"leads_mak_key", "leads_apn_scope_key", "leads_addr_hash_key", "leads_feeder_idx", "leads_replies_idx",
            "leads_feeder_email_idx",
            "pipeline_events_type_time_idx", "pipeline_events_upload_idx"}
 FUNCTIONS = {"try_job_lock", "release_job_lock", "try_job_xact_lock", "cleanup_replay_guards",

@@ -58,11 +58,22 @@ def test_alternate_city_name_and_city_typo_find_the_same_lead(db):
     assert counts["inserted"] == 0 and len(lead(db)) == 1
 
 
-def test_apn_leading_zeros_find_the_same_lead(db):
-    ingest(db, [",06-41-123,1 Ranch Rd,Fresno,CA,93650,,,,,,,,"])
-    counts = ingest(db, [",6-41-123,,,CA,,Ed,,,,,,,"])                     # an APN with its state alone
-    assert counts["inserted"] == 0 and lead(db)[0]["first_name"] == "Ed"
-    assert lead(db)[0]["apn"] == "641123"
+APN_COLS = "apn,property_address,property_city,property_state,property_zip,property_county,owner_first_name\n"
+
+
+def test_apn_leading_zeros_find_the_same_lead_within_its_county(db):
+    def upload(*rows):
+        ctx, uid = land_and_validate(db, (APN_COLS + "\n".join(rows) + "\n").encode())
+        return pipeline.merge(ctx, uid).counts
+
+    upload("06-41-123,1 Ranch Rd,Fresno,CA,93650,,")                        # the county from the ZIP
+    counts = upload("6-41-123,,,CA,,Fresno County,Ed")                      # an APN, its state and county
+    assert counts["inserted"] == 0 and lead(db)[0]["first_name"] == "Ed" and lead(db)[0]["apn"] == "641123"
+    assert lead(db)[0]["property_county"] == "FRESNO"
+    # the same number in another county of the state is another parcel; without a county (or a
+    # ZIP that tells it) a record cannot say which parcel it is, and stays apart
+    counts = upload("641123,9 Vine St,Visalia,CA,93291,Tulare,Flo", "641123,,,CA,,,Gus")
+    assert counts["inserted"] == 2 and len(lead(db)) == 3
 
 
 def test_a_key_only_row_merges_into_its_lead_or_waits_uncontactable(db):

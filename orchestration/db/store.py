@@ -593,3 +593,41 @@ def lead_for_row(conn: psycopg.Connection, upload_id: str, row_number: int):
     found = conn.execute("SELECT lead_id FROM lead_sources WHERE upload_id = %s AND row_number = %s",
                          (upload_id, row_number)).fetchone()
     return found[0] if found else None
+
+
+def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
+    """Find the upload's second-chance links (orchestration.ingest.second_chance) and leave them in
+    the transaction's ``_second_chance`` table, which merge_validated_leads() reads. Only rows that
+    no key matches, and only the leads of their block, are compared."""
+    from orchestration.ingest import second_chance as sc
+
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, "
+                 "lead_id uuid NOT NULL, rule text NOT NULL) ON COMMIT DROP")
+    conn.execute("TRUNCATE _second_chance")
+    candidates = conn.execute("""
+        WITH unmatched AS MATERIALIZED (
+          SELECT v.row_number, v.property_address, v.property_city, v.property_state, v.property_zip,
+                 split_part(v.property_address, ' ', 1) AS house
+          FROM leads_validated v
+          WHERE v.upload_id = %(u)s AND v.property_address IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.mak = v.mak)
+            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.apn = v.apn AND l.property_state = v.property_state)
+            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.addr_hash = v.addr_hash)
+        )
+        SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'zip'
+        FROM unmatched u
+        JOIN leads l ON l.property_zip = u.property_zip AND split_part(l.property_address, ' ', 1) = u.house
+        WHERE u.property_zip IS NOT NULL AND l.property_address <> u.property_address
+        UNION ALL
+        SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'city'
+        FROM unmatched u
+        JOIN leads l ON l.property_city = u.property_city AND l.property_state = u.property_state
+                    AND split_part(l.property_address, ' ', 1) = u.house
+        WHERE u.property_zip IS NULL AND l.property_address IS NOT NULL
+    """, {"u": upload_id}).fetchall()
+    found = sc.links(candidates)
+    if found:
+        with conn.cursor().copy("COPY _second_chance (row_number, lead_id, rule) FROM STDIN") as copy:
+            for row_number, (lead_id, rule) in found.items():
+                copy.write_row((row_number, lead_id, rule))
+    return {"second_chance_candidates": len(candidates), "second_chance_links": len(found)}

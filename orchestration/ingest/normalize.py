@@ -375,6 +375,20 @@ def apn(text: pd.Series) -> pd.Series:
     return s.where(s.ne("")).astype("string")
 
 
+_COUNTY_WORDS = r" (COUNTY|CNTY|CO|PARISH|PAR|BOROUGH|BORO|CENSUS AREA|CITY AND BOROUGH|MUNICIPALITY|MUNICIPIO)$"
+
+
+@per_distinct
+def county(text: pd.Series) -> pd.Series:
+    """A county as vendors write it, one form: 'Los Angeles County', 'LOS ANGELES CO.', 'los angeles'
+    -> 'LOS ANGELES'; 'St. Louis' and 'Saint Louis' -> 'SAINT LOUIS'; a FIPS code stays its digits
+    (five, the state's two first). Scopes an APN: parcel numbers repeat across a state's counties."""
+    s = _clean(text)
+    s = s.str.replace(_COUNTY_WORDS, "", regex=True).str.replace(r"^(ST|SAINT) ", "SAINT ", regex=True)
+    s = s.str.replace(r"^(STE|SAINTE) ", "SAINTE ", regex=True).str.replace(r"^(MT|MOUNT) ", "MOUNT ", regex=True)
+    return s.where(s.ne("")).astype("string")
+
+
 def mak(text: pd.Series) -> pd.Series:
     s = text.fillna("").astype(str).str.strip()
     return s.where(s.ne("")).astype("string")

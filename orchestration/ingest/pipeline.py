@@ -353,7 +353,9 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
                         f"no validated rows for upload {upload_id}: materialize leads_validated first")
         ctx.log(f"merging {n:,} validated rows into leads")
         added = store.suppress_from_upload(conn, upload_id)      # vendor DNC / Litigator flags, first
+        linked = store.second_chance(conn, upload_id)             # typos and missing ZIPs, read by the merge
         counts = store.merge_upload(conn, upload_id, manifest.source, manifest.received())
+        counts.update(linked)
         counts["rows"] = n
         counts["suppressions_added"] = added
         counts["phones_unverified"] = store.unverify_suppressed_phones(conn, upload_id)

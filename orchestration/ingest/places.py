@@ -6,12 +6,12 @@ ZIP without its city; a city and state without the ZIP. None of these is a reaso
 row. The USPS ZIP table of the ``zipcodes`` package (ZIP -> primary city, acceptable city names,
 state, county) fills what is unambiguous:
 
-- a missing city or state comes from the ZIP;
+- a missing city, state or county comes from the ZIP;
 - a missing ZIP comes from the city and state only when exactly one ZIP carries that city name
   (its primary name or a USPS acceptable one); else it stays missing (the key then uses the
   street, city and state);
-- a single line is split by usaddress-scourgify, with a plain ``street, city, ST 12345`` reading as
-  the fallback for lines it refuses.
+- a single line ``street, city, ST 12345`` is split at its commas; other single lines are split by
+  usaddress-scourgify.
 
 Pure functions over pandas Series, each run once per distinct value.
 """
@@ -25,16 +25,16 @@ import pandas as pd
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[dict[str, tuple[str, str]], dict[tuple[str, str], str | None]]:
-    """(ZIP -> (city, state), (city, state) -> its only ZIP, or None when several)."""
+def _tables() -> tuple[dict[str, tuple[str, str, str]], dict[tuple[str, str], str | None]]:
+    """(ZIP -> (city, state, county), (city, state) -> its only ZIP, or None when several)."""
     import zipcodes
 
-    by_zip: dict[str, tuple[str, str]] = {}
+    by_zip: dict[str, tuple[str, str, str]] = {}
     by_city: dict[tuple[str, str], str | None] = {}
     for z in zipcodes.list_all():
         state = z["state"]
         city = z["city"].upper()
-        by_zip[z["zip_code"]] = (city, state)
+        by_zip[z["zip_code"]] = (city, state, (z.get("county") or "").upper())
         for name in {city, *(c.upper() for c in z.get("acceptable_cities") or [])}:
             key = (_plain(name), state)
             by_city[key] = z["zip_code"] if key not in by_city else None
@@ -54,6 +54,15 @@ def city_state_from_zip(zip5: pd.Series) -> tuple[pd.Series, pd.Series]:
     state = pd.array([f[1] if f else None for f in found], dtype="string")
     take = lambda arr: pd.Series(arr.take(codes, allow_fill=True), index=zip5.index, dtype="string")  # noqa: E731
     return take(city), take(state)
+
+
+def county_from_zip(zip5: pd.Series) -> pd.Series:
+    """The county of each ZIP as the USPS table gives it (its main county when a ZIP spans two),
+    NA when unknown. Scopes an APN for rows whose file has no county column or cell."""
+    by_zip, _ = _tables()
+    codes, uniques = pd.factorize(zip5)
+    found = [(by_zip.get(u) or (None, None, None))[2] or None if isinstance(u, str) else None for u in uniques]
+    return pd.Series(pd.array(found, dtype="string").take(codes, allow_fill=True), index=zip5.index, dtype="string")
 
 
 def zip_from_city(city: pd.Series, state: pd.Series) -> pd.Series:
@@ -79,6 +88,11 @@ def split_line(line: str) -> tuple[str, str, str, str] | None:
     from scourgify import normalize_address_record
     from scourgify.exceptions import AddressNormalizationError
 
+    # The plain comma-separated form first: the street stays as written, for the normaliser's own
+    # rules (scourgify reads a county road "CR 12" as a creek).
+    m = _SIMPLE_LINE.match(line)
+    if m:
+        return m["street"], m["city"], m["state"], m["zip"] or ""
     try:
         rec = normalize_address_record(line)
     except (AddressNormalizationError, ValueError, TypeError, KeyError, IndexError):
@@ -86,9 +100,6 @@ def split_line(line: str) -> tuple[str, str, str, str] | None:
     if rec and rec.get("city") and rec.get("state"):
         street = " ".join(p for p in (rec.get("address_line_1"), rec.get("address_line_2")) if p)
         return street, rec["city"], rec["state"], rec.get("postal_code") or ""
-    m = _SIMPLE_LINE.match(line)
-    if m:
-        return m["street"], m["city"], m["state"], m["zip"] or ""
     return None
 
 

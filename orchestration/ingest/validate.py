@@ -15,7 +15,7 @@ Rules (each one is tested):
   (else the first valid non-DNC one, unverified); likewise for e-mail. ``Litigator = Yes`` means no
   phone at all. Every channel is kept in ``melissa_payload``.
 - In-file dedupe follows the same cascade as the merge: rows sharing a MAK are one property; then
-  rows sharing (APN, state) unless their MAKs differ; then rows sharing ``addr_hash`` unless their
+  rows sharing (APN, state, county) unless their MAKs differ; then rows sharing ``addr_hash`` unless their
   MAK or APN differ. The lowest row number represents the group; others are merged into it safely
   (NULL never erases, booleans OR, code lists unioned) by ``publish_validated()`` in SQL (migration
   0010). A key that would clash with another group is not kept on the later row and the conflict
@@ -50,9 +50,10 @@ WORK_COLUMNS = [
     "row_number", "first_name", "last_name", "email", "phone", "property_address", "property_city",
     "property_state", "property_zip", "property_value", "estimated_equity", "age", "owner_occupied",
     "email_verified", "phone_verified", "email_code", "phone_code", "melissa_payload", "mak", "apn",
-    "addr_hash", "owner_key", "last_sale_date",
+    "addr_hash", "owner_key", "last_sale_date", "property_county",
 ]
-KEY_COLUMNS = ["row_number", "mak", "apn", "property_state", "addr_hash", "owner_key", "last_sale_date"]
+KEY_COLUMNS = ["row_number", "mak", "apn", "property_state", "property_county", "addr_hash", "owner_key",
+               "last_sale_date"]
 
 
 @dataclass
@@ -235,6 +236,11 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
     age = norm.integer(df["age"])
     out["age"] = age
     out["owner_occupied"] = norm.yes_no(df["owner_occupied"])
+    county = norm.county(df["property_county"])
+    no_county = county.isna() & zip5.notna()
+    if no_county.any():
+        county = county.fillna(norm.county(places.county_from_zip(zip5.where(no_county))))
+    out["property_county"] = county
     out["owner_key"] = norm.owner_key(df["first_name"], df["last_name"])
     out["last_sale_date"] = norm.date(df["last_sale_date"])
     out["mak"] = norm.mak(df["mak"])
@@ -345,8 +351,11 @@ def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
             union(parent, sub["_g"].to_numpy()[joined], first_g.to_numpy()[joined])
             group = find(parent)[group]
 
+    # An APN is scoped by state and county (the row's, else its ZIP's; none is one more scope).
+    county = df["property_county"] if "property_county" in df else pd.Series(pd.NA, index=df.index, dtype="string")
+    df["county_key"] = county.fillna("").astype("string")
     collapse(["mak"], [], "mak")
-    collapse(["apn", "property_state"], ["mak"], "apn")
+    collapse(["apn", "property_state", "county_key"], ["mak"], "apn")
     collapse(["addr_hash"], ["mak", "apn"], "addr_hash")
 
     sizes = np.bincount(group, minlength=len(df))

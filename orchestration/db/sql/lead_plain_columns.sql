@@ -21,6 +21,6 @@ WHERE a.attrelid = 'public.leads_validated'::regclass
   AND a.attname NOT IN (
     'email', 'phone', 'email_verified', 'phone_verified', 'email_verification_codes',
     'phone_verification_codes', 'melissa_payload', 'property_address', 'property_city',
-    'property_state', 'property_zip', 'mak', 'apn', 'addr_hash', 'owner_key'
+    'property_state', 'property_zip', 'mak', 'apn', 'addr_hash', 'owner_key', 'property_county'
   )
 $function$;

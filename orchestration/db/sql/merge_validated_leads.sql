@@ -54,6 +54,8 @@ DECLARE
   v_new bigint;
 BEGIN
   PERFORM pg_advisory_xact_lock(job_lock_key('merge_leads'));
+  CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, lead_id uuid NOT NULL,
+                                                  rule text NOT NULL) ON COMMIT DROP;
   PERFORM analyze_pipeline_table('leads', true);
   inserted := 0; updated := 0; unchanged := 0; conflicts := 0; not_inserted := 0;
 
@@ -63,14 +65,27 @@ BEGIN
   CREATE TEMP TABLE _merge_rows ON COMMIT DROP AS
   SELECT k.*, row_number() OVER (PARTITION BY k.match_id ORDER BY k.row_number) AS rnk
   FROM (
-    SELECT v.row_number, l1.id AS by_mak, l2.id AS by_apn, l3.id AS by_addr,
-           coalesce(l1.id, l2.id, l3.id) AS match_id
-    FROM leads_validated v
-    LEFT JOIN leads l1 ON v.mak IS NOT NULL AND l1.mak = v.mak
-    LEFT JOIN leads l2 ON v.apn IS NOT NULL AND l2.apn = v.apn
-                      AND l2.property_state = v.property_state
-    LEFT JOIN leads l3 ON v.addr_hash IS NOT NULL AND l3.addr_hash = v.addr_hash
-    WHERE v.upload_id = p_upload_id
+    -- an APN is scoped by state and county (a row without a county, and without a ZIP to tell
+    -- it, matches only a lead without one: the unique index leads_apn_scope_key)
+    SELECT DISTINCT ON (a.row_number) a.row_number, a.by_mak,
+           CASE WHEN a.apn_hits = 1 THEN a.by_apn END AS by_apn, a.by_addr, sc.lead_id AS by_second_chance,
+           coalesce(a.by_mak, CASE WHEN a.apn_hits = 1 THEN a.by_apn END, a.by_addr, sc.lead_id) AS match_id,
+           a.apn_hits
+    FROM (
+      SELECT v.row_number, l1.id AS by_mak, l2.id AS by_apn, l3.id AS by_addr,
+             count(l2.id) OVER (PARTITION BY v.row_number) AS apn_hits
+      FROM leads_validated v
+      LEFT JOIN leads l1 ON v.mak IS NOT NULL AND l1.mak = v.mak
+      LEFT JOIN leads l2 ON v.apn IS NOT NULL AND l2.apn = v.apn
+                        AND l2.property_state = v.property_state
+                        AND coalesce(l2.property_county, '') = coalesce(v.property_county, '')
+      LEFT JOIN leads l3 ON v.addr_hash IS NOT NULL AND l3.addr_hash = v.addr_hash
+      WHERE v.upload_id = p_upload_id
+    ) a
+    -- a link found by the second-chance pass (orchestration.ingest.second_chance): a misspelt
+    -- street or a missing ZIP, unique in its block; used only when no key matched
+    LEFT JOIN pg_temp._second_chance sc ON sc.row_number = a.row_number
+    ORDER BY a.row_number, a.by_apn
   ) k
   WHERE k.match_id IS NOT NULL;
   ALTER TABLE _merge_rows ADD PRIMARY KEY (row_number);
@@ -86,6 +101,11 @@ BEGIN
   WHERE k.other IS NOT NULL AND k.other <> m.match_id;
   GET DIAGNOSTICS v_n = ROW_COUNT;
   conflicts := v_n;
+  INSERT INTO pipeline_events (event_type, stage, upload_id, lead_id, details)
+  SELECT 'second_chance_link', 'leads', p_upload_id, m.match_id,
+         jsonb_build_object('row_number', m.row_number, 'rule', sc.rule)
+  FROM _merge_rows m JOIN _second_chance sc ON sc.row_number = m.row_number
+  WHERE m.match_id = m.by_second_chance AND m.by_mak IS NULL AND m.by_apn IS NULL AND m.by_addr IS NULL;
 
   SELECT count(*), coalesce(max(rnk), 0) INTO v_matched, v_rounds FROM _merge_rows;
   SELECT count(*) - v_matched INTO v_new FROM leads_validated WHERE upload_id = p_upload_id;
@@ -149,8 +169,16 @@ BEGIN
              WHEN n.newer THEN l.melissa_payload || s.melissa_payload
              ELSE s.melissa_payload || l.melissa_payload END AS melissa_payload,
         coalesce(l.mak, CASE WHEN m.by_mak IS NULL THEN s.mak END) AS mak,
-        coalesce(l.apn, CASE WHEN m.by_apn IS NULL AND l.property_state = s.property_state
+        coalesce(l.apn, CASE WHEN m.apn_hits = 0 AND l.property_state = s.property_state
+                                  AND coalesce(l.property_county, s.property_county, '') = coalesce(s.property_county, '')
                              THEN s.apn END) AS apn,
+        -- the county is filled when empty, unless it would move the lead's APN into a scope
+        -- another lead holds
+        CASE WHEN l.property_county IS NOT NULL OR s.property_county IS NULL THEN l.property_county
+             WHEN l.apn IS NULL OR NOT EXISTS (SELECT 1 FROM leads o WHERE o.apn = l.apn
+                                                 AND o.property_state = l.property_state
+                                                 AND o.property_county = s.property_county)
+             THEN s.property_county END AS property_county,
         coalesce(l.addr_hash, CASE WHEN m.by_addr IS NULL THEN s.addr_hash END) AS addr_hash,
         CASE WHEN o.changed THEN s.owner_key ELSE coalesce(l.owner_key, s.owner_key) END AS owner_key,
         greatest(l.last_seen_at, $4) AS last_seen_at,
@@ -162,7 +190,8 @@ BEGIN
         %1$s,
         (l.email, l.phone, l.property_address, l.property_city, l.property_state, l.property_zip,
          l.source, l.email_verified, l.phone_verified, l.email_verification_codes,
-         l.phone_verification_codes, l.melissa_payload, l.mak, l.apn, l.addr_hash, l.owner_key, l.last_seen_at,
+         l.phone_verification_codes, l.melissa_payload, l.mak, l.apn, l.addr_hash, l.owner_key, l.property_county,
+         l.last_seen_at,
          l.assigned_broker_id, %2$s) AS stored
       FROM _merge_rows m
       JOIN leads_validated s ON s.upload_id = $1 AND s.row_number = m.row_number
@@ -182,7 +211,8 @@ BEGIN
       WHERE c.stored IS DISTINCT FROM
             (c.email, c.phone, c.property_address, c.property_city, c.property_state, c.property_zip,
              c.source, c.email_verified, c.phone_verified, c.email_verification_codes,
-             c.phone_verification_codes, c.melissa_payload, c.mak, c.apn, c.addr_hash, c.owner_key, c.last_seen_at,
+             c.phone_verification_codes, c.melissa_payload, c.mak, c.apn, c.addr_hash, c.owner_key, c.property_county,
+             c.last_seen_at,
              c.assigned_broker_id, %3$s)
     ), history AS (
       -- the previous owner, kept with its dates (the same statement reads the lead before the UPDATE)
@@ -207,7 +237,7 @@ BEGIN
       email_verification_codes = c.email_verification_codes,
       phone_verification_codes = c.phone_verification_codes,
       melissa_payload = c.melissa_payload, mak = c.mak, apn = c.apn, addr_hash = c.addr_hash,
-      owner_key = c.owner_key, last_seen_at = c.last_seen_at, assigned_broker_id = c.assigned_broker_id, %4$s,
+      owner_key = c.owner_key, property_county = c.property_county, last_seen_at = c.last_seen_at, assigned_broker_id = c.assigned_broker_id, %4$s,
       -- a new owner: the campaign starts over (suppressions of the new owner's channels still apply)
       owner_since = CASE WHEN c.owner_changed THEN $4 ELSE l.owner_since END,
       campaign_status = CASE WHEN c.owner_changed THEN 'new' ELSE l.campaign_status END,
@@ -242,11 +272,12 @@ BEGIN
     INSERT INTO leads (
       id, email, phone, property_address, property_city, property_state, property_zip, source,
       assigned_broker_id, email_verified, phone_verified, email_verification_codes,
-      phone_verification_codes, melissa_payload, mak, apn, addr_hash, owner_key, last_seen_at, %1$s)
+      phone_verification_codes, melissa_payload, mak, apn, addr_hash, owner_key, property_county, last_seen_at,
+      %1$s)
     SELECT n.id, v.email, v.phone, v.property_address, v.property_city, v.property_state, v.property_zip, $2,
            t.id, v.email_verified, v.phone_verified,
            v.email_verification_codes, v.phone_verification_codes,  -- sorted and distinct already
-           v.melissa_payload, v.mak, v.apn, v.addr_hash, v.owner_key, $3, %2$s
+           v.melissa_payload, v.mak, v.apn, v.addr_hash, v.owner_key, v.property_county, $3, %2$s
     FROM _merge_new n
     JOIN leads_validated v ON v.upload_id = $1 AND v.row_number = n.row_number
     LEFT JOIN _merge_territory t ON t.z = v.property_zip AND t.st = v.property_state

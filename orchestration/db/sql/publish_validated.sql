@@ -42,7 +42,7 @@ BEGIN
               ELSE sorted_union(c.phone_codes, '{}') END AS phone_verification_codes,
          c.payload || CASE WHEN c.litigator THEN '{"litigator": true}'::jsonb ELSE '{}'::jsonb END
            AS melissa_payload,
-         c.mak, c.apn, c.addr_hash, c.members - 1 AS duplicate_rows, c.member_rows, c.owner_key,
+         c.mak, c.apn, c.addr_hash, c.members - 1 AS duplicate_rows, c.member_rows, c.owner_key, c.property_county,
          %2$s
   FROM (
     SELECT g.grp, count(*) AS members, array_agg(g.row_number ORDER BY g.row_number) AS member_rows,
@@ -68,6 +68,8 @@ BEGIN
       (array_agg(v.apn ORDER BY v.row_number DESC) FILTER (WHERE v.apn IS NOT NULL AND NOT g.drop_apn))[1] AS apn,
       (array_agg(v.addr_hash ORDER BY v.row_number DESC) FILTER (WHERE v.addr_hash IS NOT NULL AND NOT g.drop_addr_hash))[1] AS addr_hash,
       (array_agg(v.owner_key ORDER BY v.row_number DESC) FILTER (WHERE v.owner_key IS NOT NULL))[1] AS owner_key,
+      (array_agg(v.property_county ORDER BY v.row_number DESC) FILTER (WHERE v.property_county IS NOT NULL))[1]
+        AS property_county,
       %1$s
     FROM _validated_groups g
     -- a row of another owner than the group's (drop_owner) counts as a member and nothing more
@@ -82,7 +84,7 @@ BEGIN
   INSERT INTO leads_validated (
     upload_id, row_number, email, phone, property_address, property_city, property_state,
     property_zip, email_verified, phone_verified, email_verification_codes, phone_verification_codes,
-    melissa_payload, mak, apn, addr_hash, duplicate_rows, member_rows, owner_key, %1$s)
+    melissa_payload, mak, apn, addr_hash, duplicate_rows, member_rows, owner_key, property_county, %1$s)
   SELECT $1, c.* FROM _validated_collapsed c
   $q$, v_names) USING p_upload_id;
   GET DIAGNOSTICS grouped_rows = ROW_COUNT;

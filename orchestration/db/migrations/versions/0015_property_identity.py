@@ -2,6 +2,9 @@
 address, newer data wins, and the lineage of every lead.
 
 Why:
+- an APN was scoped by state only, so two counties' parcels with one number became one lead; it
+  is now unique within state and county (``property_county``, normalised), and a record without a
+  county matches an APN only when one lead of the state has it;
 - the address key included the city, so a USPS alternate city name or a misspelt city split one
   property into two leads; it is now the street line, unit and ZIP5 (street, city and state only
   when the ZIP is missing), and ``lead_addr_hash()`` computes it from a lead's stored columns — one
@@ -50,7 +53,13 @@ def upgrade() -> None:
           ADD COLUMN last_sale_date date;
         ALTER TABLE leads_staging ADD COLUMN last_sale_date text;
         ALTER TABLE leads ADD COLUMN owner_key text, ADD COLUMN owner_since timestamptz,
-          ADD COLUMN last_sale_date date;
+          ADD COLUMN last_sale_date date, ADD COLUMN property_county text;
+        ALTER TABLE leads_validated ADD COLUMN property_county text;
+        -- an APN is unique within its county (a lead without a county is one more scope)
+        DROP INDEX leads_apn_state_key;
+        CREATE UNIQUE INDEX leads_apn_scope_key ON leads (apn, property_state, coalesce(property_county, ''))
+          WHERE apn IS NOT NULL;
+        CREATE INDEX leads_apn_state_idx ON leads (apn, property_state) WHERE apn IS NOT NULL;
         CREATE TABLE lead_owner_history (
           id               bigserial PRIMARY KEY,
           lead_id          uuid NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
@@ -97,7 +106,13 @@ def downgrade() -> None:
         ALTER TABLE leads_validated DROP COLUMN IF EXISTS member_rows, DROP COLUMN IF EXISTS owner_key,
           DROP COLUMN IF EXISTS last_sale_date;
         ALTER TABLE leads_staging DROP COLUMN IF EXISTS last_sale_date;
+        DROP INDEX IF EXISTS leads_apn_scope_key, leads_apn_state_idx;
+        UPDATE leads l SET apn = NULL WHERE apn IS NOT NULL AND EXISTS (
+          SELECT 1 FROM leads o WHERE o.apn = l.apn AND o.property_state = l.property_state
+            AND (o.created_at, o.id) < (l.created_at, l.id));
+        CREATE UNIQUE INDEX leads_apn_state_key ON leads (apn, property_state) WHERE apn IS NOT NULL;
         ALTER TABLE leads DROP COLUMN IF EXISTS owner_key, DROP COLUMN IF EXISTS owner_since,
-          DROP COLUMN IF EXISTS last_sale_date;
+          DROP COLUMN IF EXISTS last_sale_date, DROP COLUMN IF EXISTS property_county;
+        ALTER TABLE leads_validated DROP COLUMN IF EXISTS property_county;
         """
     )

@@ -1,0 +1,103 @@
+"""Second-chance links: a record that no key found (MAK, APN, address key) may still be a known
+property written with a misspelt street name, or without its ZIP.
+
+Candidates come from one set-based query per upload, blocked so that no record is compared with
+more than the leads of its own block: the same ZIP5, house number and unit (or, for a record
+without a ZIP, the same city, state, house number and unit). Within a block, a lead is linked only
+when it is the *only* lead that passes every guard:
+
+- the house number and the unit are equal (the block) — never linked across either;
+- the pre-directional, the suffix and the post-directional are equal (N MAIN ST and S MAIN ST,
+  OAK DR and OAK CT are different streets);
+- the street names are equal, or (only within a ZIP) close: the same first letter, numbers equal,
+  and an edit distance (optimal string alignment: a swap of two letters is one edit) of at most 1
+  (names up to 7 letters) or 2 (longer names) —
+  ``rapidfuzz``; the threshold was measured with ``benchmarks/dedupe.py`` (street typos and the
+  near-miss kinds: adjacent house numbers, directional twins, other units).
+
+Pure functions; ``store.second_chance_candidates`` runs the query and writes the links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from orchestration.ingest import normalize as norm
+
+_DIRECTIONS = frozenset(norm._DIRECTIONALS.values())
+_SUFFIX_FORMS = frozenset(norm._SUFFIXES.values())
+
+
+@dataclass(frozen=True)
+class Line:
+    house: str
+    predir: str
+    name: str
+    suffix: str
+    postdir: str
+    unit: str
+
+
+def parse(address: str) -> Line | None:
+    """A stored (normalised) street line -> its parts; None when it has no house number and name."""
+    key = norm.addr_key_line(pd.Series([address], dtype="string"))[0]
+    street, _, unit = key.partition(" #")
+    tokens = street.split(" ")
+    if len(tokens) < 2:
+        return None
+    house, rest = tokens[0], tokens[1:]
+    predir = postdir = suffix = ""
+    if len(rest) > 1 and rest[0] in _DIRECTIONS:
+        predir, rest = rest[0], rest[1:]
+    if len(rest) > 1 and rest[-1] in _DIRECTIONS:
+        postdir, rest = rest[-1], rest[:-1]
+    if len(rest) > 1 and rest[-1] in _SUFFIX_FORMS:
+        suffix, rest = rest[-1], rest[:-1]
+    return Line(house, predir, " ".join(rest), suffix, postdir, unit)
+
+
+def close_names(a: str, b: str) -> bool:
+    """Street names a typo apart (see the module doc)."""
+    from rapidfuzz.distance import OSA
+
+    if a == b:
+        return True
+    if not a or not b or a[0] != b[0]:
+        return False
+    if any(c.isdigit() for c in a + b):
+        return False                               # 4TH and 5TH, HIGHWAY 12 and 21: other streets
+    limit = 1 if max(len(a), len(b)) <= 7 else 2
+    return OSA.distance(a, b, score_cutoff=limit) <= limit
+
+
+def matches(row: Line, lead: Line, *, fuzzy: bool) -> bool:
+    same_frame = (row.house, row.unit, row.predir, row.suffix, row.postdir) == \
+        (lead.house, lead.unit, lead.predir, lead.suffix, lead.postdir)
+    if not same_frame:
+        return False
+    return close_names(row.name, lead.name) if fuzzy else row.name == lead.name
+
+
+def links(candidates: list[tuple[int, str, str, str, str]]) -> dict[int, tuple[str, str]]:
+    """{row_number: (lead_id, rule)} from (row_number, row address, lead id, lead address, block)
+    candidates, block 'zip' (same ZIP: a close name links) or 'city' (no ZIP: the same line links);
+    a row with two passing leads is left alone."""
+    passing: dict[int, set[str]] = {}
+    rule: dict[int, str] = {}
+    parsed: dict[str, Line | None] = {}
+
+    def line(text: str) -> Line | None:
+        if text not in parsed:
+            parsed[text] = parse(text)
+        return parsed[text]
+
+    for row_number, row_address, lead_id, lead_address, block in candidates:
+        row, lead = line(row_address), line(lead_address)
+        if row is None or lead is None:
+            continue
+        if matches(row, lead, fuzzy=block == "zip"):
+            passing.setdefault(row_number, set()).add(lead_id)
+            rule[row_number] = "street name within a typo" if block == "zip" else "same line, no ZIP"
+    return {rn: (next(iter(ids)), rule[rn]) for rn, ids in passing.items() if len(ids) == 1}
