@@ -202,7 +202,7 @@ def _near_miss(rng: random.Random, base: Property, pid: int, kind: str, zips: li
                               rng.choice(SUFFIXES), rng.choice(DIRS))
             base.street = Street("plain", p.street.name, p.street.suffix, None)
     elif kind == "same_line_other_city":
-        z = rng.choice(zips)
+        z = rng.choice([z for z in zips if z["zip_code"] != base.zip5 and z["city"].upper() != base.city])
         p.zip5, p.city, p.alt_cities, p.state, p.county = (z["zip_code"], z["city"].upper(),
                                                           [c.upper() for c in z["acceptable_cities"]], z["state"],
                                                           z["county"].upper())
@@ -458,7 +458,7 @@ def ingest(url: str, landing_dir: Path, world: World) -> list[list[str | None]]:
 
     key = signing.SigningKey("bench", b"benchmark-only-secret")
     landing = Landing(landing_dir).ensure()
-    leads: list[list[str | None]] = []
+    upload_ids: list[str] = []
     import psycopg
 
     t0 = datetime.now(UTC) - timedelta(days=len(world.uploads))
@@ -473,10 +473,14 @@ def ingest(url: str, landing_dir: Path, world: World) -> list[list[str | None]]:
         ctx = pipeline.Context(database_url=url, landing=landing, log=lambda m: None, max_reject_rate=1.0)
         for stage in (pipeline.check_landed, pipeline.stage, pipeline.validate_upload, pipeline.merge):
             stage(ctx, outcome.upload_id)
-        with psycopg.connect(url) as conn:
+        upload_ids.append(outcome.upload_id)
+    # read at the end: a later upload may fold a lead into another (lineage follows)
+    leads: list[list[str | None]] = []
+    with psycopg.connect(url) as conn:
+        for upload_id, (_, records) in zip(upload_ids, world.uploads):
             found = dict(conn.execute("SELECT row_number, lead_id::text FROM lead_sources WHERE upload_id = %s",
-                                      (outcome.upload_id,)).fetchall())
-        leads.append([found.get(i + 1) for i in range(len(records))])
+                                      (upload_id,)).fetchall())
+            leads.append([found.get(i + 1) for i in range(len(records))])
     return leads
 
 

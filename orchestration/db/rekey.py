@@ -2,7 +2,8 @@
 
 A lead's ``addr_hash`` and ``apn`` are derived from what an upload said, by the rules of the
 normaliser at that time. When the rules change (a ZIP-anchored key, new Publication 28 forms, the
-APN's leading zeros, the owner key), existing leads must carry the keys the *new* rules give, or
+APN's leading zeros, the owner key, the county that scopes an APN — the ZIP's when the lead has
+none), existing leads must carry the keys the *new* rules give, or
 the next upload of the same property would not find them. ``rekey`` re-normalises every lead's stored address (the
 stored form is itself an address, and normalising it again is stable) and APN, and writes what
 changed:
@@ -23,23 +24,27 @@ import pandas as pd
 import psycopg
 
 from orchestration.ingest import normalize as norm
+from orchestration.ingest import places
 
 BATCH = 200_000
 
 
 def rekey(conn: psycopg.Connection) -> dict[str, int]:
     conn.execute("""
-        CREATE TEMP TABLE _rekey (id uuid PRIMARY KEY, address text, apn text, addr_hash text, owner_key text)
+        CREATE TEMP TABLE _rekey (id uuid PRIMARY KEY, address text, apn text, addr_hash text, owner_key text,
+                                  county text)
         ON COMMIT DROP
     """)
     with conn.cursor(name="rekey_leads") as cur:
         cur.itersize = BATCH
         cur.execute("""
-            SELECT id, property_address, property_city, property_state, property_zip, apn, first_name, last_name
+            SELECT id, property_address, property_city, property_state, property_zip, apn, first_name, last_name,
+                   property_county
             FROM leads
         """)
         while rows := cur.fetchmany(BATCH):
-            _load(conn, pd.DataFrame(rows, columns=["id", "address", "city", "state", "zip", "apn", "first", "last"]))
+            _load(conn, pd.DataFrame(rows, columns=["id", "address", "city", "state", "zip", "apn", "first", "last",
+                                                      "county"]))
     conn.execute("ANALYZE _rekey")
     conn.execute("""
         CREATE TEMP TABLE _rekey_ranked ON COMMIT DROP AS
@@ -63,8 +68,9 @@ def rekey(conn: psycopg.Connection) -> dict[str, int]:
         FROM _rekey_ranked r WHERE l.id = r.id AND r.changed
     """).rowcount
     conn.execute("""
-        UPDATE leads l SET owner_key = r.owner_key
-        FROM _rekey r WHERE l.id = r.id AND l.owner_key IS DISTINCT FROM r.owner_key
+        UPDATE leads l SET owner_key = r.owner_key, property_county = r.county
+        FROM _rekey r WHERE l.id = r.id
+          AND (l.owner_key IS DISTINCT FROM r.owner_key OR l.property_county IS DISTINCT FROM r.county)
     """)
     conflicts = conn.execute("""
         INSERT INTO pipeline_events (event_type, stage, lead_id, details)
@@ -87,14 +93,15 @@ def rekey(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def _load(conn: psycopg.Connection, frame: pd.DataFrame) -> None:
-    text = frame.astype({c: "string" for c in ("address", "city", "state", "zip", "apn", "first", "last")})
+    text = frame.astype({c: "string" for c in ("address", "city", "state", "zip", "apn", "first", "last", "county")})
     street, unit = norm.street_and_unit(text["address"])
     address = norm.full_address(street, unit).replace("", pd.NA)
     keys = pd.DataFrame({
         "id": frame["id"], "address": address, "apn": norm.apn(text["apn"]),
         "addr_hash": norm.addr_hash(address, text["city"], text["state"], text["zip"]),
         "owner_key": norm.owner_key(text["first"], text["last"]),
+        "county": norm.county(text["county"]).fillna(norm.county(places.county_from_zip(text["zip"]))),
     })
-    with conn.cursor().copy("COPY _rekey (id, address, apn, addr_hash, owner_key) FROM STDIN") as copy:
+    with conn.cursor().copy("COPY _rekey (id, address, apn, addr_hash, owner_key, county) FROM STDIN") as copy:
         for row in keys.astype(object).where(keys.notna(), None).itertuples(index=False):
             copy.write_row(row)

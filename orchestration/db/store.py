@@ -607,19 +607,19 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
     candidates = conn.execute("""
         WITH unmatched AS MATERIALIZED (
           SELECT v.row_number, v.property_address, v.property_city, v.property_state, v.property_zip,
-                 split_part(v.property_address, ' ', 1) AS house
+                 v.owner_key, split_part(v.property_address, ' ', 1) AS house
           FROM leads_validated v
           WHERE v.upload_id = %(u)s AND v.property_address IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.mak = v.mak)
             AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.apn = v.apn AND l.property_state = v.property_state)
             AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.addr_hash = v.addr_hash)
         )
-        SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'zip'
+        SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'zip', u.owner_key, l.owner_key
         FROM unmatched u
         JOIN leads l ON l.property_zip = u.property_zip AND split_part(l.property_address, ' ', 1) = u.house
         WHERE u.property_zip IS NOT NULL AND l.property_address <> u.property_address
         UNION ALL
-        SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'city'
+        SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'city', u.owner_key, l.owner_key
         FROM unmatched u
         JOIN leads l ON l.property_city = u.property_city AND l.property_state = u.property_state
                     AND split_part(l.property_address, ' ', 1) = u.house

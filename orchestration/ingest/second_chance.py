@@ -9,6 +9,7 @@ when it is the *only* lead that passes every guard:
 - the house number and the unit are equal (the block) — never linked across either;
 - the pre-directional, the suffix and the post-directional are equal (N MAIN ST and S MAIN ST,
   OAK DR and OAK CT are different streets);
+- without a ZIP, the owner is the same (the surnames share a code: ``normalize.owner_key``);
 - the street names are equal, or (only within a ZIP) close: the same first letter, numbers equal,
   and an edit distance (optimal string alignment: a swap of two letters is one edit) of at most 1
   (names up to 7 letters) or 2 (longer names) —
@@ -80,10 +81,17 @@ def matches(row: Line, lead: Line, *, fuzzy: bool) -> bool:
     return close_names(row.name, lead.name) if fuzzy else row.name == lead.name
 
 
-def links(candidates: list[tuple[int, str, str, str, str]]) -> dict[int, tuple[str, str]]:
-    """{row_number: (lead_id, rule)} from (row_number, row address, lead id, lead address, block)
-    candidates, block 'zip' (same ZIP: a close name links) or 'city' (no ZIP: the same line links);
-    a row with two passing leads is left alone."""
+def same_owner(row_owner: str | None, lead_owner: str | None) -> bool:
+    """Owner keys (normalize.owner_key) that share a surname code."""
+    return bool(row_owner and lead_owner and set(row_owner.split()) & set(lead_owner.split()))
+
+
+def links(candidates: list[tuple]) -> dict[int, tuple[str, str]]:
+    """{row_number: (lead_id, rule)} from (row_number, row address, lead id, lead address, block[,
+    row owner key, lead owner key]) candidates. Block 'zip' (same ZIP): a close name links. Block
+    'city' (the row has no ZIP): the same line links when the owner is the same too — a city may
+    hold the same line in two ZIPs, and without its ZIP the row cannot tell which. A row with two
+    passing leads is left alone."""
     passing: dict[int, set[str]] = {}
     rule: dict[int, str] = {}
     parsed: dict[str, Line | None] = {}
@@ -93,9 +101,11 @@ def links(candidates: list[tuple[int, str, str, str, str]]) -> dict[int, tuple[s
             parsed[text] = parse(text)
         return parsed[text]
 
-    for row_number, row_address, lead_id, lead_address, block in candidates:
+    for row_number, row_address, lead_id, lead_address, block, *owners in candidates:
         row, lead = line(row_address), line(lead_address)
         if row is None or lead is None:
+            continue
+        if block == "city" and not same_owner(*(owners or [None, None])):
             continue
         if matches(row, lead, fuzzy=block == "zip"):
             passing.setdefault(row_number, set()).add(lead_id)

@@ -18,7 +18,7 @@ LINKS = [  # row address, lead address, block
     ("23462 PLEASINT CIR", "23462 PLEASANT CIR", "zip"),                # substitution
     ("18473 GROE RD", "18473 GROVE RD", "zip"),                         # deletion
     ("12313 LINCON AVE APT 2", "12313 LINCOLN AVE APT 2", "zip"),
-    ("28262 E COLUMBIA PKWY", "28262 E COLUMBIA PKWY", "city"),         # no ZIP: the same line
+    ("28262 E COLUMBIA PKWY", "28262 E COLUMBIA PKWY", "city"),         # no ZIP: the same line, same owner
 ]
 NO_LINKS = [
     ("15 W FROEST BLVD", "17 W FOREST BLVD", "zip"),                    # another house number
@@ -37,12 +37,19 @@ NO_LINKS = [
 
 @pytest.mark.parametrize("row, lead, block", LINKS)
 def test_links(row, lead, block):
-    assert list(sc.links([(1, row, "L1", lead, block)]).items()) == [(1, ("L1", sc.links([(1, row, "L1", lead, block)])[1][1]))]
+    found = sc.links([(1, row, "L1", lead, block, "S530", "S530 J520")])
+    assert list(found) == [1] and found[1][0] == "L1"
 
 
 @pytest.mark.parametrize("row, lead, block", NO_LINKS)
 def test_near_misses_never_link(row, lead, block):
-    assert sc.links([(1, row, "L1", lead, block)]) == {}
+    assert sc.links([(1, row, "L1", lead, block, "S530", "S530")]) == {}
+
+
+def test_without_a_zip_another_owner_never_links():
+    line = "28262 E COLUMBIA PKWY"
+    assert sc.links([(1, line, "L1", line, "city", "S530", "J520")]) == {}
+    assert sc.links([(1, line, "L1", line, "city", None, "J520")]) == {}
 
 
 def test_a_row_two_leads_pass_is_left_alone():

@@ -52,6 +52,7 @@ DECLARE
   v_n bigint;
   v_matched bigint;
   v_new bigint;
+  v_pass integer;
 BEGIN
   PERFORM pg_advisory_xact_lock(job_lock_key('merge_leads'));
   CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, lead_id uuid NOT NULL,
@@ -61,35 +62,100 @@ BEGIN
 
   -- Only the rows that find an existing lead, and only their keys; rnk orders the rows
   -- that find the same lead (applied one round after another, rarely more than one).
-  DROP TABLE IF EXISTS _merge_rows;
-  CREATE TEMP TABLE _merge_rows ON COMMIT DROP AS
-  SELECT k.*, row_number() OVER (PARTITION BY k.match_id ORDER BY k.row_number) AS rnk
-  FROM (
-    -- an APN is scoped by state and county (a row without a county, and without a ZIP to tell
-    -- it, matches only a lead without one: the unique index leads_apn_scope_key)
-    SELECT DISTINCT ON (a.row_number) a.row_number, a.by_mak,
-           CASE WHEN a.apn_hits = 1 THEN a.by_apn END AS by_apn, a.by_addr, sc.lead_id AS by_second_chance,
-           coalesce(a.by_mak, CASE WHEN a.apn_hits = 1 THEN a.by_apn END, a.by_addr, sc.lead_id) AS match_id,
-           a.apn_hits
+  -- Match, then fold stubs: a lead made from a key-only record (a MAK or an APN, no address) that
+  -- a row of this upload shows to be a property another lead holds with its address is folded
+  -- into that lead (its keys, names and contacts fill the other's gaps, its lineage and events
+  -- follow, a lead_absorbed event is recorded), and the rows are matched again. Only stubs
+  -- never fed to a campaign, whose keys and owner agree with the other lead, are folded.
+  FOR v_pass IN 1..2 LOOP
+    DROP TABLE IF EXISTS _merge_rows;
+    CREATE TEMP TABLE _merge_rows ON COMMIT DROP AS
+    SELECT k.*, row_number() OVER (PARTITION BY k.match_id ORDER BY k.row_number) AS rnk
     FROM (
-      SELECT v.row_number, l1.id AS by_mak, l2.id AS by_apn, l3.id AS by_addr,
-             count(l2.id) OVER (PARTITION BY v.row_number) AS apn_hits
-      FROM leads_validated v
-      LEFT JOIN leads l1 ON v.mak IS NOT NULL AND l1.mak = v.mak
-      LEFT JOIN leads l2 ON v.apn IS NOT NULL AND l2.apn = v.apn
-                        AND l2.property_state = v.property_state
-                        AND coalesce(l2.property_county, '') = coalesce(v.property_county, '')
-      LEFT JOIN leads l3 ON v.addr_hash IS NOT NULL AND l3.addr_hash = v.addr_hash
-      WHERE v.upload_id = p_upload_id
-    ) a
-    -- a link found by the second-chance pass (orchestration.ingest.second_chance): a misspelt
-    -- street or a missing ZIP, unique in its block; used only when no key matched
-    LEFT JOIN pg_temp._second_chance sc ON sc.row_number = a.row_number
-    ORDER BY a.row_number, a.by_apn
-  ) k
-  WHERE k.match_id IS NOT NULL;
-  ALTER TABLE _merge_rows ADD PRIMARY KEY (row_number);
-  ANALYZE _merge_rows;
+      -- an APN is scoped by state and county (a row without a county, and without a ZIP to tell
+      -- it, matches only a lead without one: the unique index leads_apn_scope_key)
+      SELECT DISTINCT ON (a.row_number) a.row_number, a.by_mak,
+             CASE WHEN a.apn_hits = 1 THEN a.by_apn END AS by_apn, a.by_addr, sc.lead_id AS by_second_chance,
+             coalesce(a.by_mak, CASE WHEN a.apn_hits = 1 THEN a.by_apn END, a.by_addr, sc.lead_id) AS match_id,
+             a.apn_hits
+      FROM (
+        SELECT v.row_number, l1.id AS by_mak, l2.id AS by_apn, l3.id AS by_addr,
+               count(l2.id) OVER (PARTITION BY v.row_number) AS apn_hits
+        FROM leads_validated v
+        LEFT JOIN leads l1 ON v.mak IS NOT NULL AND l1.mak = v.mak
+        LEFT JOIN leads l2 ON v.apn IS NOT NULL AND l2.apn = v.apn
+                          AND l2.property_state = v.property_state
+                          AND coalesce(l2.property_county, '') = coalesce(v.property_county, '')
+        LEFT JOIN leads l3 ON v.addr_hash IS NOT NULL AND l3.addr_hash = v.addr_hash
+        WHERE v.upload_id = p_upload_id
+      ) a
+      -- a link found by the second-chance pass (orchestration.ingest.second_chance): a misspelt
+      -- street or a missing ZIP, unique in its block; used only when no key matched
+      LEFT JOIN pg_temp._second_chance sc ON sc.row_number = a.row_number
+      ORDER BY a.row_number, a.by_apn
+    ) k
+    WHERE k.match_id IS NOT NULL;
+    ALTER TABLE _merge_rows ADD PRIMARY KEY (row_number);
+    ANALYZE _merge_rows;
+    EXIT WHEN v_pass = 2;
+    DROP TABLE IF EXISTS _absorb;
+    CREATE TEMP TABLE _absorb ON COMMIT DROP AS
+    SELECT DISTINCT ON (p.stub) p.stub, p.keep, st.mak, st.apn, st.property_county, st.first_name, st.last_name,
+           st.email, st.email_verified, st.email_verification_codes, st.phone, st.phone_verified,
+           st.phone_verification_codes, st.owner_key
+    FROM (
+      SELECT CASE WHEN a.property_address IS NULL THEN a.id ELSE b.id END AS stub,
+             CASE WHEN a.property_address IS NULL THEN b.id ELSE a.id END AS keep
+      FROM _merge_rows m
+      CROSS JOIN LATERAL (VALUES (m.by_mak, m.by_apn), (m.by_mak, m.by_addr), (m.by_apn, m.by_addr),
+                                 (m.by_mak, m.by_second_chance), (m.by_apn, m.by_second_chance)) AS x (one, other)
+      JOIN leads a ON a.id = x.one
+      JOIN leads b ON b.id = x.other
+      WHERE x.one IS NOT NULL AND x.other IS NOT NULL AND x.one <> x.other
+        AND (a.property_address IS NULL) <> (b.property_address IS NULL)
+    ) p
+    JOIN leads st ON st.id = p.stub
+    JOIN leads kp ON kp.id = p.keep
+    WHERE st.campaign_status = 'new'
+      AND NOT EXISTS (SELECT 1 FROM campaign_batch_leads f WHERE f.lead_id = st.id)
+      AND (st.mak IS NULL OR kp.mak IS NULL OR st.mak = kp.mak)
+      AND (st.apn IS NULL OR kp.apn IS NULL OR st.apn = kp.apn)
+      AND (st.owner_key IS NULL OR kp.owner_key IS NULL
+           OR string_to_array(st.owner_key, ' ') && string_to_array(kp.owner_key, ' '))
+    ORDER BY p.stub, p.keep;
+    -- a lead folded into two others, or a lead both folded and kept: left alone
+    DELETE FROM _absorb a WHERE a.keep IN (SELECT b.stub FROM _absorb b)
+       OR (SELECT count(DISTINCT b.keep) FROM _absorb b WHERE b.stub = a.stub) > 1;
+    EXIT WHEN NOT EXISTS (SELECT 1 FROM _absorb);
+    UPDATE leads l SET mak = NULL, apn = NULL FROM _absorb a WHERE l.id = a.stub;
+    UPDATE leads l SET
+      mak = coalesce(l.mak, a.mak),
+      apn = CASE WHEN l.apn IS NULL AND coalesce(l.property_county, a.property_county, '') = coalesce(a.property_county, '')
+                 THEN a.apn ELSE l.apn END,
+      property_county = CASE WHEN l.apn IS NULL AND a.apn IS NOT NULL THEN coalesce(l.property_county, a.property_county)
+                             ELSE l.property_county END,
+      first_name = coalesce(l.first_name, a.first_name), last_name = coalesce(l.last_name, a.last_name),
+      owner_key = coalesce(l.owner_key, a.owner_key),
+      email = coalesce(l.email, a.email),
+      email_verified = CASE WHEN l.email IS NULL THEN a.email_verified ELSE l.email_verified END,
+      email_verification_codes = CASE WHEN l.email IS NULL THEN a.email_verification_codes
+                                      ELSE l.email_verification_codes END,
+      phone = coalesce(l.phone, a.phone),
+      phone_verified = CASE WHEN l.phone IS NULL THEN a.phone_verified ELSE l.phone_verified END,
+      phone_verification_codes = CASE WHEN l.phone IS NULL THEN a.phone_verification_codes
+                                      ELSE l.phone_verification_codes END
+    FROM _absorb a WHERE l.id = a.keep;
+    UPDATE lead_sources t SET lead_id = a.keep FROM _absorb a WHERE t.lead_id = a.stub;
+    UPDATE lead_events t SET lead_id = a.keep FROM _absorb a WHERE t.lead_id = a.stub;
+    UPDATE lead_owner_history t SET lead_id = a.keep FROM _absorb a WHERE t.lead_id = a.stub;
+    UPDATE lead_consent_audit t SET lead_id = a.keep FROM _absorb a WHERE t.lead_id = a.stub;
+    UPDATE consent_tokens t SET lead_id = a.keep FROM _absorb a WHERE t.lead_id = a.stub;
+    INSERT INTO pipeline_events (event_type, stage, upload_id, lead_id, details)
+    SELECT 'lead_absorbed', 'leads', p_upload_id, a.keep,
+           jsonb_build_object('absorbed_lead_id', a.stub, 'rule', 'a key-only lead is the property of a lead with its address')
+    FROM _absorb a;
+    DELETE FROM leads l USING _absorb a WHERE l.id = a.stub;
+  END LOOP;
 
   -- Keys pointing at another lead than the winner: not copied, recorded.
   INSERT INTO pipeline_events (event_type, stage, upload_id, lead_id, details)
