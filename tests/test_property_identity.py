@@ -180,3 +180,40 @@ def test_two_owners_of_one_property_in_one_file_the_newer_sale_names_the_owner(d
                                  ).fetchone()[0]
     assert reported >= 1
     assert sorted(sources(db, lead(db, "mak = 'M3'")[0]["id"])) == [(uid, 1), (uid, 2)]
+
+
+def test_equity_lead_show_prints_a_lead_its_sources_and_previous_owners(db, monkeypatch, capsys):
+    from orchestration import cli
+
+    ctx, first = owner_upload(db, "M9,9 Main St,Town,CA,90210,Ann,Smith,ann@example.com,deliverable,,,")
+    pipeline.merge(ctx, first)
+    ctx, second = owner_upload(db, "M9,9 Main Street,Town,CA,90210,Bob,Jones,bob@example.com,,,,")
+    pipeline.merge(ctx, second)
+    lead_id = str(lead(db)[0]["id"])
+    monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
+    capsys.readouterr()
+    assert cli.main(["lead", "show", lead_id]) == 0
+    out = capsys.readouterr().out
+    assert "Bob" in out and "9 MAIN ST" in out
+    assert f"{first}  row 1" in out and f"{second}  row 1" in out
+    assert "previous owners (1)" in out and "Ann Smith" in out
+    assert cli.main(["lead", "show", "--upload", second, "--row", "1"]) == 0
+    assert lead_id in capsys.readouterr().out
+    assert cli.main(["lead", "show", "--upload", second, "--row", "7"]) == 1
+    assert "became no lead" in capsys.readouterr().err
+    assert cli.main(["lead", "show", "not-a-uuid"]) == 2
+    assert cli.main(["lead", "show"]) == 2
+
+
+def test_a_misspelt_street_links_to_its_lead_but_never_across_house_numbers_or_units(db):
+    ingest(db, [",,15393 W Forest Blvd,Farwell,MN,56327,Kevin,,,,,,,",
+                ",,200 Oak St Apt 2,Farwell,MN,56327,Lou,,,,,,,"])
+    counts = ingest(db, [",,15393 West Froest Boulevard,Farwell,MN,56327,,,,,,,,",   # a typo: linked
+                         ",,15395 W Froest Blvd,Farwell,MN,56327,,,,,,,,",           # another house
+                         ",,200 Oak St Apt 3,Farwell,MN,56327,,,,,,,,",              # another unit
+                         ",,15393 E Forest Blvd,Farwell,MN,56327,,,,,,,,"])          # a directional twin
+    assert counts["second_chance_links"] == 1 and counts["inserted"] == 3
+    with psycopg.connect(db) as conn:
+        linked = conn.execute("SELECT l.property_address FROM pipeline_events e JOIN leads l ON l.id = e.lead_id "
+                              "WHERE e.event_type = 'second_chance_link'").fetchall()
+    assert linked == [("15393 W FOREST BLVD",)]

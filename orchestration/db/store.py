@@ -618,12 +618,16 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
         FROM unmatched u
         JOIN leads l ON l.property_zip = u.property_zip AND split_part(l.property_address, ' ', 1) = u.house
         WHERE u.property_zip IS NOT NULL AND l.property_address <> u.property_address
+          -- a typo changes a line's length by at most two and keeps the letter after the house
+          -- number: cheap filters before any pair reaches Python
+          AND abs(length(l.property_address) - length(u.property_address)) <= 2
+          AND left(l.property_address, length(u.house) + 2) = left(u.property_address, length(u.house) + 2)
         UNION ALL
         SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'city', u.owner_key, l.owner_key
         FROM unmatched u
         JOIN leads l ON l.property_city = u.property_city AND l.property_state = u.property_state
                     AND split_part(l.property_address, ' ', 1) = u.house
-        WHERE u.property_zip IS NULL AND l.property_address IS NOT NULL
+        WHERE u.property_zip IS NULL AND l.property_address = u.property_address
     """, {"u": upload_id}).fetchall()
     found = sc.links(candidates)
     if found:

@@ -348,6 +348,17 @@ def addr_key_line(address: pd.Series) -> pd.Series:
     return string_series(pc.if_else(pc.is_valid(parts), keyed, arr), address.index)
 
 
+_KEY_LINE_RE = re.compile(_KEY_LINE)
+
+
+def addr_key_line_one(address: str) -> str:
+    """``addr_key_line`` of one address (the same pattern, Python's re)."""
+    m = _KEY_LINE_RE.match(address)
+    if not m:
+        return address
+    return f"{m['street']} #{(m['id'] or m['des']).replace(' ', '')}"
+
+
 def addr_hash(address: pd.Series, city_: pd.Series, state_: pd.Series, zip_: pd.Series) -> pd.Series:
     """The property's address key, anchored on the ZIP: SHA-256 hex of 'key line|zip5', or of
     'key line|city|state' when the ZIP is missing. The city is not part of a ZIP-anchored key, so

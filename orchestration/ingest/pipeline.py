@@ -279,8 +279,10 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
                     ctx.log(f"  {counts['rows']:,} of {total:,} rows normalised and checked "
                             f"({time.perf_counter() - t0:.1f}s)")
         t_groups = time.perf_counter()
-        groups, conflicts = group_in_file(pd.concat(keys, ignore_index=True))
-        del keys
+        every_key = pd.concat(keys, ignore_index=True)
+        keys.clear()                     # the slices' key frames go before the grouping needs memory
+        groups, conflicts = group_in_file(every_key)
+        del every_key
         store.copy_rows(conn, "_validated_groups", groups)
         t_publish = time.perf_counter()
         ctx.log(f"  found {len(groups):,} rows in in-file groups in {t_publish - t_groups:.1f}s; publishing")

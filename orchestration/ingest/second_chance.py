@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
 from orchestration.ingest import normalize as norm
 
 _DIRECTIONS = frozenset(norm._DIRECTIONALS.values())
@@ -43,7 +41,7 @@ class Line:
 
 def parse(address: str) -> Line | None:
     """A stored (normalised) street line -> its parts; None when it has no house number and name."""
-    key = norm.addr_key_line(pd.Series([address], dtype="string"))[0]
+    key = norm.addr_key_line_one(address)
     street, _, unit = key.partition(" #")
     tokens = street.split(" ")
     if len(tokens) < 2:

@@ -310,7 +310,8 @@ def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     newer (latest ``last_sale_date``) names the owner, else the group's first record; the other
     owners' rows keep only their lineage (``drop_owner``) and are reported.
     """
-    df = keys.sort_values("row_number").reset_index(drop=True)
+    # slices arrive in row order: no sorted copy of a million rows unless they did not
+    df = (keys if keys["row_number"].is_monotonic_increasing else keys.sort_values("row_number")).reset_index(drop=True)
     group = np.arange(len(df))
     parent = np.arange(len(df))
     dropped = {"apn": np.zeros(len(df), bool), "addr_hash": np.zeros(len(df), bool)}

@@ -228,3 +228,9 @@ def test_owner_keys_of_different_owners_share_none(a, b):
 
 def test_a_record_naming_nobody_or_a_first_name_alone_has_no_owner_key():
     assert n.owner_key(pd.Series(["", "Ann", None]), pd.Series(["", "", None])).isna().all()
+
+
+def test_the_one_line_key_is_the_vectorised_key():
+    lines = ["123 N MAIN ST APT 4 B", "12 MAIN ST # 4B", "9 COUNTY ROAD 12 REAR", "7 OAK DR", "1 MAIN",
+             "77 LOT LN LOT 7", "5 PIER AVE PH 2", "PO BOX 12 APT 3", ""]
+    assert [n.addr_key_line_one(x) for x in lines] == n.addr_key_line(pd.Series(lines, dtype="string")).tolist()

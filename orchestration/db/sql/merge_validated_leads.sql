@@ -356,6 +356,8 @@ BEGIN
     -- keep theirs, insert the rest, and count what was left out.
     EXECUTE v_insert || ' ON CONFLICT DO NOTHING' USING p_upload_id, p_source, p_seen_at;
     GET DIAGNOSTICS v_n = ROW_COUNT;
+    -- the ids of rows left out name no lead
+    DELETE FROM _merge_new n WHERE NOT EXISTS (SELECT 1 FROM leads l WHERE l.id = n.id);
   END;
   inserted := v_n;
   not_inserted := v_new - v_n;
@@ -367,7 +369,7 @@ BEGIN
   FROM (
     SELECT m.match_id AS lead_id, m.row_number FROM _merge_rows m
     UNION ALL
-    SELECT n.id, n.row_number FROM _merge_new n WHERE EXISTS (SELECT 1 FROM leads l WHERE l.id = n.id)
+    SELECT n.id, n.row_number FROM _merge_new n
   ) x
   JOIN leads_validated v ON v.upload_id = p_upload_id AND v.row_number = x.row_number
   CROSS JOIN LATERAL unnest(coalesce(v.member_rows, ARRAY[v.row_number])) AS r (row_number)
