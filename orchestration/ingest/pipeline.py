@@ -25,7 +25,7 @@ import psycopg
 from orchestration.db import store
 from orchestration.ingest import overlap, profiles, reader
 from orchestration.ingest.landing import Landing, Manifest
-from orchestration.ingest.validate import KEY_COLUMNS, group_in_file, validate_slice
+from orchestration.ingest.validate import compact_keys, group_in_file, validate_slice
 
 Log = Callable[[str], None]
 UPLOAD_FAILED = "upload_failed"   # DLQ payload kind of a whole upload's failure (not a row's)
@@ -273,7 +273,7 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
             for staged in slices:
                 result = validate_slice(staged, codes, unknown, counts)
                 rejects.extend(result.rejects)
-                keys.append(result.valid[KEY_COLUMNS])
+                keys.append(compact_keys(result.valid))
                 out.put(result.valid)
                 if counts["rows"] // PROGRESS_ROWS != (counts["rows"] - len(staged)) // PROGRESS_ROWS:
                     ctx.log(f"  {counts['rows']:,} of {total:,} rows normalised and checked "

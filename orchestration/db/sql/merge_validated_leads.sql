@@ -73,26 +73,19 @@ BEGIN
     SELECT k.*, row_number() OVER (PARTITION BY k.match_id ORDER BY k.row_number) AS rnk
     FROM (
       -- an APN is scoped by state and county (a row without a county, and without a ZIP to tell
-      -- it, matches only a lead without one: the unique index leads_apn_scope_key)
-      SELECT DISTINCT ON (a.row_number) a.row_number, a.by_mak,
-             CASE WHEN a.apn_hits = 1 THEN a.by_apn END AS by_apn, a.by_addr, sc.lead_id AS by_second_chance,
-             coalesce(a.by_mak, CASE WHEN a.apn_hits = 1 THEN a.by_apn END, a.by_addr, sc.lead_id) AS match_id,
-             a.apn_hits
-      FROM (
-        SELECT v.row_number, l1.id AS by_mak, l2.id AS by_apn, l3.id AS by_addr,
-               count(l2.id) OVER (PARTITION BY v.row_number) AS apn_hits
-        FROM leads_validated v
-        LEFT JOIN leads l1 ON v.mak IS NOT NULL AND l1.mak = v.mak
-        LEFT JOIN leads l2 ON v.apn IS NOT NULL AND l2.apn = v.apn
-                          AND l2.property_state = v.property_state
-                          AND coalesce(l2.property_county, '') = coalesce(v.property_county, '')
-        LEFT JOIN leads l3 ON v.addr_hash IS NOT NULL AND l3.addr_hash = v.addr_hash
-        WHERE v.upload_id = p_upload_id
-      ) a
+      -- it, matches only a lead without one): unique (leads_apn_scope_key), so no row matches twice
+      SELECT v.row_number, l1.id AS by_mak, l2.id AS by_apn, l3.id AS by_addr, sc.lead_id AS by_second_chance,
+             coalesce(l1.id, l2.id, l3.id, sc.lead_id) AS match_id
+      FROM leads_validated v
+      LEFT JOIN leads l1 ON v.mak IS NOT NULL AND l1.mak = v.mak
+      LEFT JOIN leads l2 ON v.apn IS NOT NULL AND l2.apn = v.apn
+                        AND l2.property_state = v.property_state
+                        AND coalesce(l2.property_county, '') = coalesce(v.property_county, '')
+      LEFT JOIN leads l3 ON v.addr_hash IS NOT NULL AND l3.addr_hash = v.addr_hash
       -- a link found by the second-chance pass (orchestration.ingest.second_chance): a misspelt
       -- street or a missing ZIP, unique in its block; used only when no key matched
-      LEFT JOIN pg_temp._second_chance sc ON sc.row_number = a.row_number
-      ORDER BY a.row_number, a.by_apn
+      LEFT JOIN pg_temp._second_chance sc ON sc.row_number = v.row_number
+      WHERE v.upload_id = p_upload_id
     ) k
     WHERE k.match_id IS NOT NULL;
     ALTER TABLE _merge_rows ADD PRIMARY KEY (row_number);
@@ -235,7 +228,7 @@ BEGIN
              WHEN n.newer THEN l.melissa_payload || s.melissa_payload
              ELSE s.melissa_payload || l.melissa_payload END AS melissa_payload,
         coalesce(l.mak, CASE WHEN m.by_mak IS NULL THEN s.mak END) AS mak,
-        coalesce(l.apn, CASE WHEN m.apn_hits = 0 AND l.property_state = s.property_state
+        coalesce(l.apn, CASE WHEN m.by_apn IS NULL AND l.property_state = s.property_state
                                   AND coalesce(l.property_county, s.property_county, '') = coalesce(s.property_county, '')
                              THEN s.apn END) AS apn,
         -- the county is filled when empty, unless it would move the lead's APN into a scope
