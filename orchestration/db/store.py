@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -601,6 +602,7 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
     no key matches, and only the leads of their block, are compared."""
     from orchestration.ingest import second_chance as sc
 
+    t0 = time.perf_counter()
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, "
                  "lead_id uuid NOT NULL, rule text NOT NULL) ON COMMIT DROP")
     conn.execute("TRUNCATE _second_chance")
@@ -619,9 +621,10 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
         JOIN leads l ON l.property_zip = u.property_zip AND split_part(l.property_address, ' ', 1) = u.house
         WHERE u.property_zip IS NOT NULL AND l.property_address <> u.property_address
           -- a typo changes a line's length by at most two and keeps the letter after the house
-          -- number: cheap filters before any pair reaches Python
+          -- number and the last word (suffix or unit): cheap filters before any pair reaches Python
           AND abs(length(l.property_address) - length(u.property_address)) <= 2
           AND left(l.property_address, length(u.house) + 2) = left(u.property_address, length(u.house) + 2)
+          AND split_part(reverse(l.property_address), ' ', 1) = split_part(reverse(u.property_address), ' ', 1)
         UNION ALL
         SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'city', u.owner_key, l.owner_key
         FROM unmatched u
@@ -630,8 +633,10 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
         WHERE u.property_zip IS NULL AND l.property_address = u.property_address
     """, {"u": upload_id}).fetchall()
     found = sc.links(candidates)
+    seconds = time.perf_counter() - t0
     if found:
         with conn.cursor().copy("COPY _second_chance (row_number, lead_id, rule) FROM STDIN") as copy:
             for row_number, (lead_id, rule) in found.items():
                 copy.write_row((row_number, lead_id, rule))
-    return {"second_chance_candidates": len(candidates), "second_chance_links": len(found)}
+    return {"second_chance_candidates": len(candidates), "second_chance_links": len(found),
+            "second_chance_s": round(seconds, 2)}
