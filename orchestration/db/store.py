@@ -606,18 +606,25 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, "
                  "lead_id uuid NOT NULL, rule text NOT NULL) ON COMMIT DROP")
     conn.execute("TRUNCATE _second_chance")
+    # The rows no key matches, in a table of their own with statistics: the planner then hashes
+    # them and scans leads once (with an unknown row count it chose a nested loop over leads).
+    conn.execute("DROP TABLE IF EXISTS pg_temp._unmatched")
+    conn.execute("""
+        CREATE TEMP TABLE _unmatched ON COMMIT DROP AS
+        SELECT v.row_number, v.property_address, v.property_city, v.property_state, v.property_zip,
+               v.owner_key, split_part(v.property_address, ' ', 1) AS house
+        FROM leads_validated v
+        WHERE v.upload_id = %(u)s AND v.property_address IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.mak = v.mak)
+          AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.apn = v.apn AND l.property_state = v.property_state
+                            AND coalesce(l.property_county, '') = coalesce(v.property_county, ''))
+          AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.addr_hash = v.addr_hash)
+    """, {"u": upload_id})
+    conn.execute("ANALYZE _unmatched")
+    conn.execute("SET LOCAL enable_nestloop = off")
     candidates = conn.execute("""
-        WITH unmatched AS MATERIALIZED (
-          SELECT v.row_number, v.property_address, v.property_city, v.property_state, v.property_zip,
-                 v.owner_key, split_part(v.property_address, ' ', 1) AS house
-          FROM leads_validated v
-          WHERE v.upload_id = %(u)s AND v.property_address IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.mak = v.mak)
-            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.apn = v.apn AND l.property_state = v.property_state)
-            AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.addr_hash = v.addr_hash)
-        )
         SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'zip', u.owner_key, l.owner_key
-        FROM unmatched u
+        FROM _unmatched u
         JOIN leads l ON l.property_zip = u.property_zip AND split_part(l.property_address, ' ', 1) = u.house
         WHERE u.property_zip IS NOT NULL AND l.property_address <> u.property_address
           -- a typo changes a line's length by at most two and keeps the letter after the house
@@ -627,11 +634,12 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
           AND split_part(reverse(l.property_address), ' ', 1) = split_part(reverse(u.property_address), ' ', 1)
         UNION ALL
         SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'city', u.owner_key, l.owner_key
-        FROM unmatched u
+        FROM _unmatched u
         JOIN leads l ON l.property_city = u.property_city AND l.property_state = u.property_state
-                    AND split_part(l.property_address, ' ', 1) = u.house
-        WHERE u.property_zip IS NULL AND l.property_address = u.property_address
-    """, {"u": upload_id}).fetchall()
+                    AND l.property_address = u.property_address
+        WHERE u.property_zip IS NULL
+    """).fetchall()
+    conn.execute("RESET enable_nestloop")
     found = sc.links(candidates)
     seconds = time.perf_counter() - t0
     if found:

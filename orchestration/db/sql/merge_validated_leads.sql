@@ -53,6 +53,7 @@ DECLARE
   v_matched bigint;
   v_new bigint;
   v_pass integer;
+  v_lineage text;
 BEGIN
   PERFORM pg_advisory_xact_lock(job_lock_key('merge_leads'));
   CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, lead_id uuid NOT NULL,
@@ -355,19 +356,27 @@ BEGIN
   inserted := v_n;
   not_inserted := v_new - v_n;
 
-  -- Lineage: each input row (and each in-file duplicate folded into it) -> its lead. A re-run
-  -- finds every row already recorded with the same lead and writes nothing.
-  INSERT INTO lead_sources (lead_id, upload_id, row_number, received_at)
-  SELECT x.lead_id, p_upload_id, r.row_number, p_seen_at
-  FROM (
-    SELECT m.match_id AS lead_id, m.row_number FROM _merge_rows m
-    UNION ALL
-    SELECT n.id, n.row_number FROM _merge_new n
-  ) x
-  JOIN leads_validated v ON v.upload_id = p_upload_id AND v.row_number = x.row_number
-  CROSS JOIN LATERAL unnest(coalesce(v.member_rows, ARRAY[v.row_number])) AS r (row_number)
-  ON CONFLICT (upload_id, row_number) DO UPDATE SET lead_id = excluded.lead_id, received_at = excluded.received_at
-  WHERE lead_sources.lead_id IS DISTINCT FROM excluded.lead_id;
+  -- Lineage: each input row (and each in-file duplicate folded into it) -> its lead. The first
+  -- merge of an upload inserts plainly; a re-run finds every row already recorded with the same
+  -- lead and writes nothing.
+  v_lineage := $q$
+    INSERT INTO lead_sources (lead_id, upload_id, row_number, received_at)
+    SELECT x.lead_id, $1, r.row_number, $2
+    FROM (
+      SELECT m.match_id AS lead_id, m.row_number FROM _merge_rows m
+      UNION ALL
+      SELECT n.id, n.row_number FROM _merge_new n
+    ) x
+    JOIN leads_validated v ON v.upload_id = $1 AND v.row_number = x.row_number
+    CROSS JOIN LATERAL unnest(coalesce(v.member_rows, ARRAY[v.row_number])) AS r (row_number)
+  $q$;
+  IF EXISTS (SELECT 1 FROM lead_sources s WHERE s.upload_id = p_upload_id) THEN
+    v_lineage := v_lineage || $q$
+    ON CONFLICT (upload_id, row_number) DO UPDATE SET lead_id = excluded.lead_id, received_at = excluded.received_at
+    WHERE lead_sources.lead_id IS DISTINCT FROM excluded.lead_id
+    $q$;
+  END IF;
+  EXECUTE v_lineage USING p_upload_id, p_seen_at;
   RETURN NEXT;
 END
 $function$;

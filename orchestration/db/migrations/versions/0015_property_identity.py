@@ -59,7 +59,6 @@ def upgrade() -> None:
         DROP INDEX leads_apn_state_key;
         CREATE UNIQUE INDEX leads_apn_scope_key ON leads (apn, property_state, coalesce(property_county, ''))
           WHERE apn IS NOT NULL;
-        CREATE INDEX leads_apn_state_idx ON leads (apn, property_state) WHERE apn IS NOT NULL;
         CREATE TABLE lead_owner_history (
           id               bigserial PRIMARY KEY,
           lead_id          uuid NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
@@ -106,7 +105,7 @@ def downgrade() -> None:
         ALTER TABLE leads_validated DROP COLUMN IF EXISTS member_rows, DROP COLUMN IF EXISTS owner_key,
           DROP COLUMN IF EXISTS last_sale_date;
         ALTER TABLE leads_staging DROP COLUMN IF EXISTS last_sale_date;
-        DROP INDEX IF EXISTS leads_apn_scope_key, leads_apn_state_idx;
+        DROP INDEX IF EXISTS leads_apn_scope_key;
         UPDATE leads l SET apn = NULL WHERE apn IS NOT NULL AND EXISTS (
           SELECT 1 FROM leads o WHERE o.apn = l.apn AND o.property_state = l.property_state
             AND (o.created_at, o.id) < (l.created_at, l.id));
