@@ -606,22 +606,24 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, "
                  "lead_id uuid NOT NULL, rule text NOT NULL) ON COMMIT DROP")
     conn.execute("TRUNCATE _second_chance")
-    # The rows no key matches, in a table of their own with statistics: the planner then hashes
-    # them and scans leads once (with an unknown row count it chose a nested loop over leads).
     conn.execute("DROP TABLE IF EXISTS pg_temp._unmatched")
+    # The merge's own plan shape (hash joins with room to hash leads in memory): with the default
+    # work_mem and nested loops allowed, the 1M-row warm case spent minutes here.
+    conn.execute("SET LOCAL work_mem = '256MB'")
+    conn.execute("SET LOCAL enable_nestloop = off")
     conn.execute("""
         CREATE TEMP TABLE _unmatched ON COMMIT DROP AS
         SELECT v.row_number, v.property_address, v.property_city, v.property_state, v.property_zip,
                v.owner_key, split_part(v.property_address, ' ', 1) AS house
         FROM leads_validated v
+        LEFT JOIN leads l1 ON v.mak IS NOT NULL AND l1.mak = v.mak
+        LEFT JOIN leads l2 ON v.apn IS NOT NULL AND l2.apn = v.apn AND l2.property_state = v.property_state
+                          AND coalesce(l2.property_county, '') = coalesce(v.property_county, '')
+        LEFT JOIN leads l3 ON v.addr_hash IS NOT NULL AND l3.addr_hash = v.addr_hash
         WHERE v.upload_id = %(u)s AND v.property_address IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.mak = v.mak)
-          AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.apn = v.apn AND l.property_state = v.property_state
-                            AND coalesce(l.property_county, '') = coalesce(v.property_county, ''))
-          AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.addr_hash = v.addr_hash)
+          AND l1.id IS NULL AND l2.id IS NULL AND l3.id IS NULL
     """, {"u": upload_id})
     conn.execute("ANALYZE _unmatched")
-    conn.execute("SET LOCAL enable_nestloop = off")
     candidates = conn.execute("""
         SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'zip', u.owner_key, l.owner_key
         FROM _unmatched u
@@ -640,6 +642,7 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
         WHERE u.property_zip IS NULL
     """).fetchall()
     conn.execute("RESET enable_nestloop")
+    conn.execute("RESET work_mem")
     found = sc.links(candidates)
     seconds = time.perf_counter() - t0
     if found:

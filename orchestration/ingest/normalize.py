@@ -440,16 +440,17 @@ def soundex(word: str) -> str:
     return ("".join(out) + "000")[:4]
 
 
-def _owner_key(first: str, last: str) -> str | None:
-    def words(text: str) -> list[str]:
-        return [w for w in re.sub(r"[^A-Z ]", " ", text.upper()).split() if len(w) > 1 and w not in _OWNER_NOISE]
+def _owner_words(text: str) -> list[str]:
+    return [w for w in re.sub(r"[^A-Z ]", " ", text.upper()).split() if len(w) > 1 and w not in _OWNER_NOISE]
 
-    surnames = words(last)
-    if not surnames:                     # no last name: the first-name cell's last word ("JOHN SMITH"),
-        given = words(first)             # never a lone first name
-        surnames = given[-1:] if len(given) > 1 else []
-    codes = sorted({soundex(w) for w in surnames})
-    return " ".join(codes) or None
+
+def _surname_key(last: str) -> str | None:
+    return " ".join(sorted({soundex(w) for w in _owner_words(last)})) or None
+
+
+def _given_name_key(first: str) -> str | None:
+    given = _owner_words(first)          # the first-name cell's last word ("JOHN SMITH"), never a
+    return soundex(given[-1]) if len(given) > 1 else None     # lone first name
 
 
 def owner_key(first: pd.Series, last: pd.Series) -> pd.Series:
@@ -459,10 +460,16 @@ def owner_key(first: pd.Series, last: pd.Series) -> pd.Series:
     co-owners share a surname, trusts and estates carry the family name, and a misspelt surname
     keeps its code. Records whose keys share none name different owners: a sale. NA when the
     record names nobody (then nothing can be said about the owner)."""
-    pair = first.fillna("").astype(str) + "\x1f" + last.fillna("").astype(str)
-    codes, uniques = pd.factorize(pair)
-    keys = [_owner_key(*u.split("\x1f")) for u in uniques]
-    return pd.Series(pd.array(keys, dtype="string").take(codes), index=first.index, dtype="string")
+    def per_value(fn, text: pd.Series) -> pd.Series:       # once per distinct name
+        codes, uniques = pd.factorize(text.fillna("").astype(str))
+        return pd.Series(pd.array([fn(u) for u in uniques], dtype="string").take(codes), index=text.index,
+                         dtype="string")
+
+    key = per_value(_surname_key, last)
+    missing = key.isna()
+    if missing.any():                    # no surname in the last-name cell: what the first one says
+        key[missing] = per_value(_given_name_key, first[missing])
+    return key
 
 
 @per_distinct

@@ -354,13 +354,24 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
             raise _fail(ctx, "leads", upload_id,
                         f"no validated rows for upload {upload_id}: materialize leads_validated first")
         ctx.log(f"merging {n:,} validated rows into leads")
-        added = store.suppress_from_upload(conn, upload_id)      # vendor DNC / Litigator flags, first
-        linked = store.second_chance(conn, upload_id)             # typos and missing ZIPs, read by the merge
-        counts = store.merge_upload(conn, upload_id, manifest.source, manifest.received())
+        steps: dict[str, float] = {}
+
+        def timed(name: str, fn, *args):
+            t = time.perf_counter()
+            out = fn(*args)
+            steps[name] = round(time.perf_counter() - t, 2)
+            ctx.log(f"  {name}: {steps[name]:.1f}s")
+            return out
+
+        added = timed("suppress_from_upload", store.suppress_from_upload, conn, upload_id)  # vendor DNC/Litigator, first
+        linked = timed("second_chance", store.second_chance, conn, upload_id)  # typos, missing ZIPs: read by the merge
+        counts = timed("merge", store.merge_upload, conn, upload_id, manifest.source, manifest.received())
         counts.update(linked)
         counts["rows"] = n
         counts["suppressions_added"] = added
-        counts["phones_unverified"] = store.unverify_suppressed_phones(conn, upload_id)
+        counts["phones_unverified"] = timed("unverify_suppressed_phones", store.unverify_suppressed_phones, conn,
+                                            upload_id)
+        counts.update({f"{name}_s": seconds for name, seconds in steps.items()})
         settled = store.resolve_upload_failures(conn, upload_id)
         if settled:
             store.record_event(conn, "dlq_resolved", stage="leads", upload_id=upload_id, run_id=ctx.run_id,

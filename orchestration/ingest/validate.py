@@ -300,12 +300,11 @@ def union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
 
 def compact_keys(valid: pd.DataFrame) -> pd.DataFrame:
     """The key columns of a slice's valid rows as the grouping keeps them for the whole file: the
-    64-character address hash as its first 64 bits (a collision among a file's million rows has a
-    chance of about 1 in 30 million), the row number as int32."""
+    64-character address hash as its first 16 (64 bits: a collision among a file's million rows has
+    a chance of about 1 in 30 million), the row number as int32."""
     keys = valid[KEY_COLUMNS].copy()
     keys["row_number"] = keys["row_number"].astype("int32")
-    head = keys["addr_hash"].str.slice(0, 16)
-    keys["addr_hash"] = pd.array([None if pd.isna(h) else int(h, 16) - (1 << 63) for h in head], dtype="Int64")
+    keys["addr_hash"] = keys["addr_hash"].str.slice(0, 16)
     return keys
 
 
