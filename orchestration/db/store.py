@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -602,7 +601,6 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
     no key matches, and only the leads of their block, are compared."""
     from orchestration.ingest import second_chance as sc
 
-    t0 = time.perf_counter()
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, "
                  "lead_id uuid NOT NULL, rule text NOT NULL) ON COMMIT DROP")
     conn.execute("TRUNCATE _second_chance")
@@ -644,10 +642,8 @@ def second_chance(conn: psycopg.Connection, upload_id: str) -> dict[str, int]:
     conn.execute("RESET enable_nestloop")
     conn.execute("RESET work_mem")
     found = sc.links(candidates)
-    seconds = time.perf_counter() - t0
     if found:
         with conn.cursor().copy("COPY _second_chance (row_number, lead_id, rule) FROM STDIN") as copy:
             for row_number, (lead_id, rule) in found.items():
                 copy.write_row((row_number, lead_id, rule))
-    return {"second_chance_candidates": len(candidates), "second_chance_links": len(found),
-            "second_chance_s": round(seconds, 2)}
+    return {"second_chance_candidates": len(candidates), "second_chance_links": len(found)}
