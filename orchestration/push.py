@@ -4,8 +4,8 @@ its consent link, optional per deployment.
 - Bounded concurrency (a few requests at once), each lead retried on 429 (waiting what
   ``Retry-After`` says, capped), 5xx and connection errors (doubling delays); another 4xx fails
   that lead at once (the body was refused: retrying will not help).
-- Each lead's outcome is recorded as soon as it is known (``campaign_pushes``: one row per lead),
-  so a push killed halfway resumes on re-run with the leads not yet pushed. The window between
+- Each lead's outcome is recorded as soon as it is known (``campaign_pushes``: one row per lead
+  and batch), so a push killed halfway resumes on re-run with the leads not yet pushed. The window between
   Instantly's 200 and our record is covered by ``skip_if_in_campaign``: Instantly itself refuses a
   second copy of a lead already in the campaign.
 - The API key comes from the environment (``EC_INSTANTLY_API_KEY``) and never reaches logs, events

@@ -217,3 +217,37 @@ def test_a_misspelt_street_links_to_its_lead_but_never_across_house_numbers_or_u
         linked = conn.execute("SELECT l.property_address FROM pipeline_events e JOIN leads l ON l.id = e.lead_id "
                               "WHERE e.event_type = 'second_chance_link'").fetchall()
     assert linked == [("15393 W FOREST BLVD",)]
+
+
+def test_a_sold_propertys_lead_is_fed_once_to_each_owner(db, defs, instance):
+    from tests.conftest import refresh_view, run_job
+
+    def feed(day):
+        assert run_job(defs, instance, "campaign_feed_job", day).success
+        with psycopg.connect(db) as conn:
+            return conn.execute("SELECT l.email FROM campaign_batch_leads f JOIN campaign_batches b ON b.id = f.batch_id"
+                                " JOIN leads l ON l.id = f.lead_id WHERE f.feed_date = %s", (day,)).fetchall()
+
+    with psycopg.connect(db) as conn:
+        conn.execute("INSERT INTO brokers (company_name, license_states, territory_zip_codes) "
+                     "VALUES ('West', '{CA}', '{90210}')")
+    ctx, uid = owner_upload(db, "M1,1 Main St,Town,CA,90210,Ann,Smith,ann@example.com,deliverable,,,")
+    pipeline.merge(ctx, uid)
+    refresh_view(db, defs, instance)
+    assert feed("2026-03-06") == [("ann@example.com",)]
+    refresh_view(db, defs, instance)
+    assert feed("2026-03-09") == []  # the same owner is never fed twice
+    ctx, uid = owner_upload(db, "M1,1 Main St,Town,CA,90210,Bob,Jones,bob@example.com,deliverable,,,3/4/2026")
+    pipeline.merge(ctx, uid)
+    assert lead(db)[0]["campaign_status"] == "new"
+    refresh_view(db, defs, instance)
+    assert feed("2026-03-10") == [("bob@example.com",)]  # the new owner is
+    refresh_view(db, defs, instance)
+    assert feed("2026-03-11") == []
+    with psycopg.connect(db) as conn:
+        feeds = conn.execute("SELECT count(*), count(DISTINCT owner_since) FROM campaign_batch_leads").fetchone()
+        pushes_key = conn.execute("SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_index i"
+                                  " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+                                  " WHERE i.indrelid = 'campaign_pushes'::regclass AND i.indisprimary").fetchone()[0]
+    assert feeds == (2, 1)  # Ann's feed predates any recorded sale (NULL), Bob's names his owner_since
+    assert pushes_key == ["batch_id", "lead_id"]

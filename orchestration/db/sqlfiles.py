@@ -102,6 +102,13 @@ def apply(*names: str) -> None:
         op.execute(_escape_for_sqlalchemy(get(name).text))
 
 
+def apply_text(text: str) -> None:
+    """Run a definition given as text (a downgrade restoring an earlier form of a file's object)."""
+    from alembic import op
+
+    op.execute(_escape_for_sqlalchemy(text))
+
+
 def _escape_for_sqlalchemy(text: str) -> str:
     # op.execute() wraps a string in SQLAlchemy text(), where ':name' is a bind parameter; a
     # backslash-escaped colon is a literal one. '::' casts are left alone by SQLAlchemy already.

@@ -8,7 +8,10 @@ with leads as (
 ),
 
 fed as (
-    select lead_id, feed_date from {{ source('activity', 'campaign_batch_leads') }}
+    -- a lead is fed once per owner: the funnel counts its first feed
+    select lead_id, min(feed_date) as feed_date
+    from {{ source('activity', 'campaign_batch_leads') }}
+    group by lead_id
 ),
 
 contactable as (

@@ -1,8 +1,9 @@
 -- Picks, marks and records up to p_cap top-scored contactable leads for one feed date, in one
--- transaction under an advisory lock, so the cap per date and "each lead once, ever" hold under
--- retries, overlapping runs and backfills. Respects each broker's weekly cap; walks candidates in
--- score order through the feeder's partial index and widens its window only when broker caps
--- leave the batch short. Suppressions are re-checked at pick time (an unsubscribe that arrived
+-- transaction under an advisory lock, so the cap per date and "each lead once per owner" hold
+-- under retries, overlapping runs and backfills (a feed records the owner it reached, the lead's
+-- owner_since: after a sale the merge starts the lead's campaign over, and its new owner is fed).
+-- Respects each broker's weekly cap; walks candidates in score order through the feeder's partial
+-- index and widens its window only when broker caps leave the batch short. Suppressions are re-checked at pick time (an unsubscribe that arrived
 -- after the view's refresh is honoured); one e-mail is fed at most once per batch, and not again
 -- under another lead within p_email_gap_days of a feed date that carried it.
 CREATE OR REPLACE FUNCTION public.feed_campaign(p_feed_date date, p_cap integer, p_run_id text, p_email_gap_days integer DEFAULT 90)
@@ -25,18 +26,19 @@ BEGIN
   END IF;
 
   DROP TABLE IF EXISTS _feed_pick;
-  CREATE TEMP TABLE _feed_pick (lead_id uuid, broker_id uuid, lead_score integer) ON COMMIT DROP;
+  CREATE TEMP TABLE _feed_pick (lead_id uuid, broker_id uuid, lead_score integer, owner_since timestamptz) ON COMMIT DROP;
   -- Walk candidates in score order through the partial index; widen the window only when
   -- broker caps leave the batch short.
   v_window := greatest(v_need * 4, 1000);
   LOOP
     TRUNCATE _feed_pick;
     WITH candidates AS (
-      SELECT l.id AS lead_id, c.broker_id, l.lead_score, l.email, l.phone, l.addr_hash
+      SELECT l.id AS lead_id, c.broker_id, l.lead_score, l.email, l.phone, l.addr_hash, l.owner_since
       FROM leads l
       JOIN analytics.mv_contactable_leads c ON c.lead_id = l.id
       WHERE l.campaign_status IN ('new', 'queued') AND l.email_verified
-        AND NOT EXISTS (SELECT 1 FROM campaign_batch_leads f WHERE f.lead_id = l.id)
+        AND NOT EXISTS (SELECT 1 FROM campaign_batch_leads f WHERE f.lead_id = l.id
+                        AND f.owner_since IS NOT DISTINCT FROM l.owner_since)
       ORDER BY l.lead_score DESC, l.id
       LIMIT v_window
     ),
@@ -44,8 +46,9 @@ BEGIN
       SELECT cd.*, row_number() OVER (PARTITION BY cd.email ORDER BY cd.lead_score DESC, cd.lead_id) AS email_rank
       FROM candidates cd
       WHERE NOT lead_is_suppressed(cd.email, cd.phone, cd.addr_hash)
+        -- (a feed of a lead's previous owner carried that owner's e-mail, not the one it holds now)
         AND NOT EXISTS (SELECT 1 FROM leads o JOIN campaign_batch_leads f ON f.lead_id = o.id
-                        WHERE o.email = cd.email
+                        WHERE o.email = cd.email AND f.owner_since IS NOT DISTINCT FROM o.owner_since
                           AND f.feed_date BETWEEN p_feed_date - p_email_gap_days AND p_feed_date + p_email_gap_days)
     ),
     week_fed AS (
@@ -64,7 +67,7 @@ BEGIN
       WHERE cd.email_rank = 1
     )
     INSERT INTO _feed_pick
-    SELECT r.lead_id, r.broker_id, r.lead_score FROM ranked r
+    SELECT r.lead_id, r.broker_id, r.lead_score, r.owner_since FROM ranked r
     WHERE r.broker_rank <= r.broker_room
     ORDER BY r.lead_score DESC, r.lead_id
     LIMIT v_need;
@@ -74,7 +77,8 @@ BEGIN
     EXIT WHEN (SELECT count(*) FROM leads l
                JOIN analytics.mv_contactable_leads c ON c.lead_id = l.id
                WHERE l.campaign_status IN ('new', 'queued') AND l.email_verified
-                 AND NOT EXISTS (SELECT 1 FROM campaign_batch_leads f WHERE f.lead_id = l.id))
+                 AND NOT EXISTS (SELECT 1 FROM campaign_batch_leads f WHERE f.lead_id = l.id
+                                 AND f.owner_since IS NOT DISTINCT FROM l.owner_since))
               <= v_window;
     v_window := v_window * 4;
   END LOOP;
@@ -86,8 +90,8 @@ BEGIN
   SELECT p_feed_date, array_agg(p.lead_id ORDER BY p.lead_score DESC, p.lead_id), p_run_id
   FROM _feed_pick p
   RETURNING id INTO v_batch;
-  INSERT INTO campaign_batch_leads (lead_id, batch_id, feed_date, broker_id, lead_score)
-  SELECT p.lead_id, v_batch, p_feed_date, p.broker_id, p.lead_score FROM _feed_pick p;
+  INSERT INTO campaign_batch_leads (lead_id, batch_id, feed_date, broker_id, lead_score, owner_since)
+  SELECT p.lead_id, v_batch, p_feed_date, p.broker_id, p.lead_score, p.owner_since FROM _feed_pick p;
   UPDATE leads l SET campaign_status = 'active' FROM _feed_pick p WHERE l.id = p.lead_id;
   RETURN QUERY SELECT p.lead_id, p.broker_id, p.lead_score, v_batch FROM _feed_pick p
                ORDER BY p.lead_score DESC, p.lead_id;

@@ -320,10 +320,11 @@ BEGIN
   unchanged := v_matched - updated;
 
   -- Rows that matched no lead: a plain INSERT (the advisory lock keeps other merges out), with
-  -- ids chosen first so the lineage knows which lead each row became.
+  -- ids chosen first so the lineage knows which lead each row became (time-ordered: the rows
+  -- land side by side in the primary key and the lineage's lead index).
   DROP TABLE IF EXISTS _merge_new;
   CREATE TEMP TABLE _merge_new ON COMMIT DROP AS
-  SELECT v.row_number, gen_random_uuid() AS id
+  SELECT v.row_number, new_lead_id() AS id
   FROM leads_validated v
   WHERE v.upload_id = p_upload_id
     AND NOT EXISTS (SELECT 1 FROM _merge_rows m WHERE m.row_number = v.row_number);
