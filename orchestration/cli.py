@@ -248,8 +248,10 @@ def cmd_serve(args) -> int:
     from orchestration.ingest.receipt import Receiver
 
     cmd_setup(argparse.Namespace(skip_dbt=True))
-    receiver = Receiver(Landing(settings.landing_dir()), signing.load_keys(os.environ),
-                        os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes)
+    # The keys file is re-read whenever it changes: a removed key is refused at once, no restart.
+    receiver = Receiver(Landing(settings.landing_dir()), signing.KeyRing.from_env(os.environ),
+                        os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes,
+                        max_per_key=args.max_uploads_per_key, body_idle_timeout_s=args.body_timeout)
     events = EventReceiver(KeysFile(settings.event_keys_file()), os.environ[settings.WAREHOUSE_URL_VAR])
     desk = ConsentDesk(os.environ[settings.WAREHOUSE_URL_VAR])
     uvicorn.run(create_app(receiver, events, desk), host=args.host, port=args.port, log_level="info")
@@ -633,6 +635,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8080, help="port of the endpoint")
     sv.add_argument("--max-bytes", type=int, default=constants.MAX_UPLOAD_BYTES,
                     help="largest body accepted (bytes); larger uploads get 413")
+    sv.add_argument("--body-timeout", type=float, default=constants.BODY_IDLE_TIMEOUT_S,
+                    help="seconds a body may send nothing before it is refused (408)")
+    sv.add_argument("--max-uploads-per-key", type=int, default=constants.MAX_UPLOADS_PER_KEY,
+                    help="bodies one key may stream at once; more get 429")
     sv.set_defaults(func=cmd_serve)
     up = sub.add_parser("upload", help="sign a CSV and POST it to the upload endpoint")
     up.add_argument("file", help="the CSV to send")

@@ -18,6 +18,15 @@ REPLAY_WINDOW_DAYS = 7
 # The largest upload the receiver accepts (bytes); larger bodies are refused while streaming (413).
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
+# The upload door's limits on what a sender may hold open: a body that sends nothing for
+# BODY_IDLE_TIMEOUT_S seconds, or is still arriving after BODY_DEADLINE_S, is refused (408); one
+# key may have at most MAX_UPLOADS_PER_KEY bodies streaming at once (429 beyond). A refused body is
+# not kept: its quarantine record holds the headers, size, SHA-256 and its first QUARANTINE_HEAD_BYTES.
+BODY_IDLE_TIMEOUT_S = 30.0
+BODY_DEADLINE_S = 900.0
+MAX_UPLOADS_PER_KEY = 4
+QUARANTINE_HEAD_BYTES = 4096
+
 # Upload sources: each names a column profile of orchestration.ingest.profiles.
 SOURCES = ("propstream", "batchdata", "generic")
 

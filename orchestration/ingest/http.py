@@ -1,23 +1,27 @@
 """The HTTP app (ASGI, starlette): ``POST /uploads`` for signed CSV uploads and ``POST /events``
 for signed inbound events.
 
-Uploads: 202 + upload id; 400 missing/malformed headers, stale timestamp or hash mismatch; 401
-bad signature; 409 replay; 413 over the size limit (checked while streaming); 415 not CSV. See
+Uploads: 202 + upload id; 400 missing/malformed/repeated headers, stale timestamp or hash
+mismatch; 401 bad signature or unknown key id; 408 body too slow; 409 replay; 413 over the size
+limit (checked while streaming); 415 not CSV; 429 too many bodies streaming for one key. A
+request refused on its headers is answered without reading its body. See
 docs/upload-protocol.md. Events: see orchestration/events/receiver.py and docs/events.md.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from orchestration.consent_desk import ConsentDesk
 from orchestration.events.receiver import EventReceiver
 from orchestration.ingest import signing
-from orchestration.ingest.receipt import Receiver
+from orchestration.ingest.receipt import Receipt, Receiver
 
 
 def _headers(request: Request) -> dict[str, list[str]]:
@@ -41,6 +45,30 @@ async def _capped_body(request: Request, limit: int) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
+async def _stream_body(request: Request, receipt: Receipt, receiver: Receiver) -> None:
+    """Feed the body to the receipt chunk by chunk, under an idle timeout and an overall deadline
+    (a sender trickling bytes holds a connection and a temp file: it is refused with 408)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + receiver.body_deadline_s
+    chunks = request.stream().__aiter__()
+    while True:
+        left = deadline - loop.time()
+        wait = min(receiver.body_idle_timeout_s, left)
+        if wait <= 0:
+            receipt.time_out(receiver.body_deadline_s, idle=False)
+            return
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), wait)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            idle = left > receiver.body_idle_timeout_s
+            receipt.time_out(receiver.body_idle_timeout_s if idle else receiver.body_deadline_s, idle=idle)
+            return
+        if not receipt.feed(chunk):
+            return
+
+
 def create_app(receiver: Receiver, events: EventReceiver | None = None,
                desk: ConsentDesk | None = None) -> Starlette:
     async def upload(request: Request) -> JSONResponse:
@@ -54,12 +82,16 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None,
             filename=request.query_params.get("filename", "upload.csv")[:200],
             repeated=repeated,
         )
-        if receipt.refusal is None or receipt.refusal.status != 413:
-            async for chunk in request.stream():
-                if not receipt.feed(chunk):
-                    break
+        if not receipt.refused_before_body:
+            try:
+                await _stream_body(request, receipt, receiver)
+            except ClientDisconnect:
+                await run_in_threadpool(receipt.abort, "the sender disconnected before the body was complete")
+                return JSONResponse({"status": 400, "code": "aborted", "message": "the body was cut off"},
+                                    status_code=400)
         outcome = await run_in_threadpool(receipt.finish)
-        return JSONResponse(outcome.body(), status_code=outcome.status)
+        headers = {"Retry-After": "30"} if outcome.status == 429 else None
+        return JSONResponse(outcome.body(), status_code=outcome.status, headers=headers)
 
     async def event(request: Request) -> JSONResponse:
         body, too_large = await _capped_body(request, events.max_bytes)

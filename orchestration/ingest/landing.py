@@ -4,11 +4,13 @@ Layout (all under ``EC_LANDING_DIR``)::
 
     incoming/     SFTP-style drops: FILE plus FILE.sig.json (written by ``equity sign``)
     uploads/      accepted uploads: <upload_id>.csv and <upload_id>.json (the manifest, written last)
-    quarantine/   refused bytes: <id>.bin and <id>.json (why)
+    quarantine/   refused uploads: <id>.json (why, headers, size, SHA-256) and <id>.head (at most
+                  the first few KiB of the body; the rest of a refused body is never kept)
     .tmp/         partial writes; never read
 
 Every write is atomic (temp file, fsync, rename): a reader never sees half a file, and the
-manifest appears only after its CSV is complete.
+manifest appears only after its CSV is complete. The lists hold people's names, e-mails and
+phones: folders are 0700 and files 0600, whatever the umask.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ class Landing:
         self.tmp = self.root / ".tmp"
 
     def ensure(self) -> "Landing":
-        for d in (self.incoming, self.uploads, self.quarantine, self.tmp):
-            d.mkdir(parents=True, exist_ok=True)
+        for d in (self.root, self.incoming, self.uploads, self.quarantine, self.tmp):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if d.stat().st_mode & 0o077:
+                d.chmod(0o700)
         return self
 
     @staticmethod
@@ -73,12 +77,20 @@ class Landing:
         _fsync_dir(self.uploads)
         return target
 
-    def quarantine_file(self, temp: Path | None, qid: str, reason: dict) -> Path:
-        target = self.quarantine / f"{qid}.bin"
+    def quarantine_file(self, temp: Path | None, qid: str, reason: dict, *, keep_bytes: int = 4096) -> Path:
+        """Record a refused upload: its reason as ``<qid>.json`` and at most the first ``keep_bytes``
+        of its body as ``<qid>.head`` (enough to see what was sent); the body itself is deleted.
+        Returns the record's path."""
+        record = self.quarantine / f"{qid}.json"
         if temp is not None and temp.exists():
-            os.replace(temp, target)
-        _write_atomic(self.quarantine / f"{qid}.json", json.dumps(reason, indent=2, default=str), self.tmp)
-        return target
+            with open(temp, "rb") as fh:
+                head = fh.read(keep_bytes)
+            if head:
+                _write_atomic_bytes(self.quarantine / f"{qid}.head", head, self.tmp)
+                reason = {**reason, "head_file": f"{qid}.head", "head_bytes": len(head)}
+            temp.unlink(missing_ok=True)
+        _write_atomic(record, json.dumps(reason, indent=2, default=str), self.tmp)
+        return record
 
     def read_manifest(self, upload_id: str) -> Manifest:
         path = self.manifest_path(upload_id)
@@ -106,9 +118,14 @@ class Landing:
         return sorted(p for p in self.incoming.iterdir() if p.name.endswith(SIDECAR_SUFFIX))
 
 
+def private_opener(path, flags):
+    """``open(..., opener=private_opener)``: a new file readable by its owner alone (0600)."""
+    return os.open(path, flags, 0o600)
+
+
 def write_fsynced(path: Path, chunks) -> int:
     size = 0
-    with open(path, "wb") as fh:
+    with open(path, "wb", opener=private_opener) as fh:
         for chunk in chunks:
             fh.write(chunk)
             size += len(chunk)
@@ -118,8 +135,12 @@ def write_fsynced(path: Path, chunks) -> int:
 
 
 def _write_atomic(path: Path, text: str, tmp_dir: Path) -> None:
+    _write_atomic_bytes(path, text.encode(), tmp_dir)
+
+
+def _write_atomic_bytes(path: Path, data: bytes, tmp_dir: Path) -> None:
     tmp = tmp_dir / (path.name + "." + secrets.token_hex(4) + ".tmp")
-    write_fsynced(tmp, [text.encode()])
+    write_fsynced(tmp, [data])
     os.replace(tmp, path)
 
 

@@ -1,16 +1,23 @@
 """Receiving an upload: one verifier behind both doors (HTTP endpoint and signed sidecar drops).
 
-The body is streamed to a temp file while the SHA-256 and HMACs are computed; nothing is parsed
-before the signature is verified. Accepted bytes are landed atomically with a manifest; refused
-bytes are quarantined, and every outcome is recorded in ``pipeline_events`` (refusals also in
-``pipeline_dlq``, with a pointer to the quarantined copy). Messages never include a key or an
-expected signature.
+The headers, the key id and the timestamp are checked before any of the body is read: a request
+they refuse costs no more than its headers. Otherwise the body is streamed to a private temp file
+while the SHA-256 and HMACs are computed; nothing is parsed before the signature is verified.
+Accepted bytes are landed atomically with a manifest. A refused body is not kept: its quarantine
+record holds the headers, the size, the SHA-256 and at most its first few KiB. Every outcome is
+recorded in ``pipeline_events`` (refusals also in ``pipeline_dlq``, with a pointer to the
+quarantine record); a body cut off by its sender is deleted and recorded as ``upload_aborted``.
+One key may stream only a few bodies at once. Messages never include a key or an expected
+signature.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +26,7 @@ from typing import IO
 from orchestration import constants
 from orchestration.db import store
 from orchestration.ingest import signing
-from orchestration.ingest.landing import Landing, Manifest
+from orchestration.ingest.landing import Landing, Manifest, private_opener
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +69,10 @@ class Receipt:
         self.refusal: signing.UploadRefused | None = None
         self.pending: signing.PendingVerification | None = None
         self._temp: Path = receiver.landing.temp_path(self.upload_id)
-        self._fh: IO[bytes] | None = open(self._temp, "wb")
+        self._fh: IO[bytes] | None = open(self._temp, "wb", opener=private_opener)
+        self._sha = hashlib.sha256()   # of what arrived, for the record of a refused body
         self._first = True
+        self._slot: str | None = None
         try:
             self.pending = signing.begin(self.headers, receiver.keys, received_at=received_at)
         except signing.UploadRefused as refused:
@@ -78,6 +87,16 @@ class Receipt:
                                                  f"Content-Type {ctype!r} is not CSV: send text/csv")
         if content_length is not None and content_length > receiver.max_bytes:
             self.refusal = self._too_large(content_length)
+        if self.refusal is None and self.pending is not None:
+            slot = self.pending.key_id or "(no key id)"
+            if receiver._take_slot(slot):
+                self._slot = slot
+            else:
+                self.refusal = signing.UploadRefused(
+                    429, "busy", f"{receiver.max_per_key} uploads signed with key {slot!r} are already "
+                    "streaming: send one file at a time per key (retry when one has finished)")
+        # Refused on the headers alone: nothing of the body is read (the HTTP door skips it).
+        self.refused_before_body = self.refusal is not None
 
     def _too_large(self, size: int) -> signing.UploadRefused:
         return signing.UploadRefused(413, "too_large",
@@ -102,6 +121,7 @@ class Receipt:
         self.size += len(chunk)
         assert self._fh is not None
         self._fh.write(chunk)
+        self._sha.update(chunk)
         if self.pending is not None:
             self.pending.update(chunk)
         # A refused body need not be read on (it is quarantined as far as it came).
@@ -113,6 +133,36 @@ class Receipt:
             os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
+        if self._slot is not None:
+            self.receiver._give_slot(self._slot)
+            self._slot = None
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the bytes received so far."""
+        return self._sha.hexdigest()
+
+    def time_out(self, seconds: float, idle: bool) -> None:
+        """The body stopped arriving (idle) or took too long in all: refuse it (408)."""
+        what = f"sent nothing for {seconds:.0f} s" if idle else f"was still arriving after {seconds:.0f} s"
+        self.refusal = signing.UploadRefused(
+            408, "body_timeout", f"the body {what} ({self.size:,} bytes received): send the whole file "
+            "in one steady request")
+
+    def abort(self, why: str) -> None:
+        """The sender went away mid-body: delete what arrived and record it (no answer can be sent)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._slot is not None:
+            self.receiver._give_slot(self._slot)
+            self._slot = None
+        self._temp.unlink(missing_ok=True)
+        with store.connect(self.receiver.database_url, role=self.receiver.role) as conn, conn.transaction():
+            store.record_event(conn, "upload_aborted", stage="receipt", upload_id=self.upload_id,
+                               details={"why": why, "bytes_received": self.size, "door": self.door,
+                                        "filename": self.filename, "partial_file_removed": True})
+        log.warning("upload %s aborted after %d bytes: %s", self.upload_id, self.size, why)
 
     def finish(self) -> Outcome:
         self._close()
@@ -126,13 +176,41 @@ class Receipt:
 
 
 class Receiver:
-    def __init__(self, landing: Landing, keys: list[signing.SigningKey], database_url: str, *,
-                 max_bytes: int = DEFAULT_MAX_BYTES, role: str | None = "pipeline_writer"):
+    """``keys``: a fixed list, or a ``signing.KeyRing`` whose keys file is re-read when it changes
+    (a removed key is refused from the next request on, no restart)."""
+
+    def __init__(self, landing: Landing, keys: list[signing.SigningKey] | signing.KeyRing, database_url: str, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES, role: str | None = "pipeline_writer",
+                 max_per_key: int = constants.MAX_UPLOADS_PER_KEY,
+                 body_idle_timeout_s: float = constants.BODY_IDLE_TIMEOUT_S,
+                 body_deadline_s: float = constants.BODY_DEADLINE_S):
         self.landing = landing.ensure()
-        self.keys = keys
+        self.key_ring = keys if isinstance(keys, signing.KeyRing) else signing.KeyRing(keys)
         self.database_url = database_url
         self.max_bytes = max_bytes
         self.role = role
+        self.max_per_key = max_per_key
+        self.body_idle_timeout_s = body_idle_timeout_s
+        self.body_deadline_s = body_deadline_s
+        self._streaming: Counter[str] = Counter()
+        self._slots = threading.Lock()
+
+    @property
+    def keys(self) -> list[signing.SigningKey]:
+        return self.key_ring.current()
+
+    def _take_slot(self, key_id: str) -> bool:
+        with self._slots:
+            if self._streaming[key_id] >= self.max_per_key:
+                return False
+            self._streaming[key_id] += 1
+            return True
+
+    def _give_slot(self, key_id: str) -> None:
+        with self._slots:
+            self._streaming[key_id] -= 1
+            if self._streaming[key_id] <= 0:
+                del self._streaming[key_id]
 
     def start(self, headers: dict[str, str], *, received_at: datetime | None = None,
               content_type: str | None = None, content_length: int | None = None,
@@ -146,10 +224,11 @@ class Receiver:
                      door: str = "sidecar") -> Outcome:
         receipt = self.start(headers, received_at=received_at, content_length=path.stat().st_size,
                              filename=path.name, door=door)
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                if not receipt.feed(chunk):
-                    break
+        if not receipt.refused_before_body:
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    if not receipt.feed(chunk):
+                        break
         return receipt.finish()
 
     def _safe_headers(self, receipt: Receipt) -> dict[str, str]:
@@ -183,7 +262,9 @@ class Receiver:
             assert refusal is not None
             qpath = self.landing.quarantine_file(receipt._temp, receipt.upload_id, {
                 **refusal.as_dict(), "headers": headers, "filename": receipt.filename,
-                "received_at": receipt.received_at.isoformat(), "door": receipt.door, "size": receipt.size})
+                "received_at": receipt.received_at.isoformat(), "door": receipt.door, "size": receipt.size,
+                "sha256": receipt.sha256, "body_read": not receipt.refused_before_body},
+                keep_bytes=constants.QUARANTINE_HEAD_BYTES)
             with conn.transaction():
                 store.record_event(conn, "upload_refused", stage="receipt", upload_id=receipt.upload_id,
                                    http_status=refusal.status,
@@ -192,6 +273,6 @@ class Receiver:
                 store.record_dlq(conn, "upload_receipt", f"{refusal.code}: {refusal.message}", {
                     "reference": receipt.upload_id, "status": refusal.status, "code": refusal.code,
                     "quarantined": str(qpath), "filename": receipt.filename, "headers": headers,
-                    "size": receipt.size})
+                    "size": receipt.size, "sha256": receipt.sha256})
             log.warning("upload %s refused: %s %s", receipt.upload_id, refusal.status, refusal.code)
             return Outcome(refusal.status, receipt.upload_id, refusal.code, refusal.message)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -80,6 +82,44 @@ def parse_keys(spec: str) -> list[SigningKey]:
     return keys
 
 
+class KeyRing:
+    """The active upload keys: fixed ones (``EC_UPLOAD_KEYS``) plus a keys file that is re-read
+    whenever its modification time or size changes, so a line deleted from the file is refused
+    from the next request on, with no restart. A file that cannot be parsed keeps the last good
+    keys (a half-saved edit must not open or close the door) and says so on ``error``."""
+
+    def __init__(self, fixed: Iterable[SigningKey] = (), path: Path | str | None = None):
+        self.fixed = list(fixed)
+        self.path = Path(path) if path else None
+        self.error: str | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._from_file: list[SigningKey] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "KeyRing":
+        return cls(parse_keys(env.get("EC_UPLOAD_KEYS", "")), env.get("EC_UPLOAD_KEYS_FILE") or None)
+
+    def current(self) -> list[SigningKey]:
+        if self.path is None:
+            return list(self.fixed)
+        try:
+            st = os.stat(self.path)
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                try:
+                    self._from_file = parse_keys(self.path.read_text()) if stamp else []
+                    self.error = None
+                except (OSError, ValueError) as exc:
+                    self.error = f"{self.path}: {exc}"  # parse_keys never quotes a secret
+                else:
+                    self._stamp = stamp
+            return self.fixed + self._from_file
+
+
 def load_keys(env: Mapping[str, str]) -> list[SigningKey]:
     """Active keys from ``EC_UPLOAD_KEYS`` and/or the file named by ``EC_UPLOAD_KEYS_FILE``."""
     spec = env.get("EC_UPLOAD_KEYS", "")
@@ -131,6 +171,11 @@ class PendingVerification:
     _candidates: list[tuple[SigningKey, "hmac.HMAC"]] = field(repr=False, default_factory=list)
     _sha: "hashlib._Hash" = field(repr=False, default_factory=hashlib.sha256)
     size: int = 0
+
+    @property
+    def received_sha256(self) -> str:
+        """SHA-256 of the bytes fed so far."""
+        return self._sha.hexdigest()
 
     def update(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -205,8 +250,12 @@ def begin(headers: Mapping[str, str], keys: Iterable[SigningKey], *,
                             "just before sending")
     active = list(keys)
     if key_id is not None:
-        # A key id narrows the candidates; an unknown id still fails as a bad signature.
+        # A key id narrows the candidates; an unknown (or removed) one is refused before the body
+        # is read. Key ids are names, not secrets.
         active = [k for k in active if k.key_id == key_id]
+        if not active:
+            raise UploadRefused(401, "bad_signature", f"key id {key_id!r} is not an active upload key: "
+                                "sign with a current key (retired keys are no longer accepted)")
     prefix = _message_prefix(ts, source)
     candidates = [(k, hmac.new(k.secret, prefix, hashlib.sha256)) for k in active]
     return PendingVerification(timestamp=ts, source=source, claimed_sha256=values[H_SHA256] or "",
