@@ -263,16 +263,19 @@ def street_and_unit(address: pd.Series, unit: pd.Series | None = None) -> tuple[
     street = pd.concat([house[split] + " " + rest_street, whole_street]).reindex(address.index)
     line_unit = pd.concat([rest_unit, whole_unit]).reindex(address.index)
     if unit is not None:
-        extra = per_distinct(_clean)(unit)
-        # A bare "4B" in the unit column gets the generic designator.
-        extra = extra.where(extra.eq("") | extra.str.split(" ").str[0].isin(list(_UNIT_WORDS)),
-                            "# " + extra)
+        extra = per_distinct(_unit_cell)(unit)
         _, extra_norm = _map_unique(extra, lambda x: ("", _street("0 X " + x)[1] if x else ""))
         line_unit = line_unit.where(line_unit.ne(""), extra_norm)
     return keep_identity(street, address).astype("string"), line_unit.astype("string")
 
 
 _PLAIN = "#/-.,'"
+
+
+def _unit_cell(unit: pd.Series) -> pd.Series:
+    """A unit column's cells, cleaned; a bare "4B" gets the generic designator ("# 4B")."""
+    extra = _clean(unit)
+    return extra.where(extra.eq("") | extra.str.split(" ").str[0].isin(list(_UNIT_WORDS)), "# " + extra)
 
 
 def _verbatim(original: str) -> str:
