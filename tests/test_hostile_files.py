@@ -343,3 +343,45 @@ def test_the_verification_rate_warns_on_an_upload_with_few_verified_emails(db, d
     assert result.success                                     # a WARN, not a failed run
     [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "verification_rate"]
     assert not check.passed and check.severity.value == "WARN" and check.description.startswith("0 of 10")
+
+
+def test_a_run_with_pii_in_every_column_leaks_none_into_events_metadata_or_logs(db, door, instance, defs, caplog):
+    """Verification-code columns holding other people's phones, e-mails, names and addresses (a
+    seeded mix of forms), plus a row rejected for want of an address: after a successful run,
+    no e-mail, phone, name or address of the file is in pipeline_events, DLQ reasons, the run's
+    Dagster events (messages and metadata) or the Python log."""
+    import logging
+    import random
+
+    caplog.set_level(logging.DEBUG)
+    rng = random.Random(31)
+    rows, secrets_ = [], []
+    for i in range(24):
+        row = hostile.good_row("pi", i)
+        other = f"{rng.choice(['jane', 'omar', 'li'])}{i}.{rng.choice(['doe', 'ng', 'ruiz'])}@example.org"
+        phone = f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}"
+        name = rng.choice(["Jane Privatename", "Omar Hiddenname"])   # repeated: they rank first
+        street = f"{rng.randint(10, 9999)} Secretplace{i} Rd"
+        codes = [other, phone, name, name, name, street, f"{phone} {name}", f"valid {other}"]
+        row += [rng.choice(codes), rng.choice(codes)]
+        rows.append(row)
+        secrets_ += [row[4], row[5], row[6], row[7], row[0], other, phone, name, street]
+    rows.append(["", "", "", "", "Nobody", "Nowhere", "nobody.nowhere@example.org", "(503) 555-0177", "", ""])
+    secrets_ += ["Nowhere", "nobody.nowhere@example.org"]
+    uid, result = ingest(db, door, instance, defs,
+                         hostile.to_csv(rows, header=[*hostile.HEADER, "email_status", "phone_status"]).encode())
+    assert result.success
+    digits = {s: "".join(c for c in s if c.isdigit()) for s in secrets_ if s.startswith("(")}
+    dagster_text = " ".join(str(e.message or "") + repr(e.event_specific_data) for e in result.all_events)
+    with psycopg.connect(db) as conn:
+        written = _texts(conn, uid)
+        assert conn.execute("SELECT count(*) FROM leads WHERE email LIKE '%%@example.com'").fetchone()[0] == 24
+    log_text = caplog.text
+    for text, where in ((dagster_text, "Dagster events"), (written, "pipeline_events/DLQ reasons"),
+                        (log_text, "Python log")):
+        low = text.lower()
+        for secret in secrets_:
+            assert secret.lower() not in low, (where, secret)
+        for secret, d in digits.items():   # the forms a normaliser writes a phone in
+            for form in (d, f"+1{d}", f"{d[:3]}-{d[3:6]}-{d[6:]}", f"{d[3:6]}-{d[6:]}"):
+                assert form not in text, (where, secret, form)

@@ -71,15 +71,19 @@ def _code_text(codes: pd.Series) -> pd.Series:
     return codes.fillna("").astype("string").str.strip().str.lower()
 
 
-_CODE_LIKE = re.compile(r"[a-z][a-z0-9 _.-]{0,23}")
+_SHAPE = str.maketrans({**{c: "a" for c in "abcdefghijklmnopqrstuvwxyz"},
+                        **{c: "9" for c in "0123456789"}, " ": "_", "\t": "_"})
 
 
 def _code_label(code: str) -> str:
-    """An unknown code as it may be shown in events and metadata: a word-like code verbatim, any
-    other cell (a phone, an e-mail or an address in the code column) only by its length."""
-    if _CODE_LIKE.fullmatch(code) and sum(c.isdigit() for c in code) <= 2:
-        return code
-    return f"<not a code, {len(code)} characters>"
+    """An unknown code as events and metadata show it: by its shape only, never its text (a code
+    column may hold a phone, an e-mail, a name): letters become ``a``, digits ``9``, spaces ``_``
+    ('catch-all' -> 'aaaaa-aaa', '(208) 555-0100 jane' -> '(999)_999-9999_aaaa'). The codes
+    themselves stay in the upload's staged rows, where an operator adding them to
+    verification_code_map looks them up."""
+    shape = code.translate(_SHAPE)
+    shape = "".join(c if c in "a9_-.,@()+/#:'" else "*" for c in shape)
+    return shape if len(shape) <= 40 else f"{shape[:40]}... ({len(code)} characters)"
 
 
 def _verified(codes: pd.Series, channel: str, code_map: CodeMap, unknown: Counter) -> pd.Series:

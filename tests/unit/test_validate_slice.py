@@ -87,7 +87,7 @@ def test_unknown_codes_are_counted_and_unparseable_money_becomes_null():
     result, unknown, counts = run({**ADDR, "phone": "415 555 0100", "phone_code": "Zapped",
                                    "property_value": "$1,2x3", "estimated_equity": "$250,000"})
     row = result.valid.iloc[0]
-    assert unknown == Counter({"phone:zapped": 1}) and counts["unparsed_money"] == 1
+    assert unknown == Counter({"phone:aaaaaa": 1}) and counts["unparsed_money"] == 1
     assert pd.isna(row["property_value"]) and float(row["estimated_equity"]) == 250000
 
 
@@ -134,3 +134,23 @@ def test_alternate_city_names_and_city_typos_share_the_zip_anchored_key():
     without_zip, _, _ = run({**ADDR, "property_zip": None}, {**ADDR, "property_zip": None, "property_city": "Decatur",
                                                              "row_number": 2})
     assert without_zip.valid["addr_hash"].nunique() == 2      # no ZIP: the city tells them apart
+
+
+def test_unknown_codes_are_shown_by_shape_never_by_text():
+    """Whatever a code column holds (a phone, an e-mail, a name, an address, any script), its label
+    keeps no letter or digit of it; the same shape counts once."""
+    import random
+
+    from orchestration.ingest.validate import _code_label
+
+    rng = random.Random(5)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 .-@()+#/_éßЖ中,'\"\t"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80)))
+        label = _code_label(text)
+        assert not any(c.isalnum() and c not in "a9" for c in label.split("... (")[0]), (text, label)
+    assert _code_label("(208) 555-0100 jane doe") == "(999)_999-9999_aaaa_aaa"
+    assert _code_label("jane.doe@example.com") == "aaaa.aaa@aaaaaaa.aaa"
+    result, unknown, _ = run({**ADDR, "email": "ann@example.com", "email_code": "Bob Smith",
+                              "phone": "415 555 0100", "phone_code": "415-555-0199"})
+    assert unknown == Counter({"email:aaa_aaaaa": 1, "phone:999-999-9999": 1})
