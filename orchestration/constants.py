@@ -27,6 +27,14 @@ BODY_DEADLINE_S = 900.0
 MAX_UPLOADS_PER_KEY = 4
 QUARANTINE_HEAD_BYTES = 4096
 
+# Retention (the daily housekeeping): what holds people's data is kept only as long as it is
+# useful. An upload's work rows (leads_staging, leads_validated) go at the first sweep after its
+# merge succeeded (a re-run of its partition stages them again from the landed file); landed
+# files, quarantine records and campaign exports go after RETENTION_DAYS; DLQ payloads lose the
+# row they quoted once resolved, or after RETENTION_DAYS.
+WORK_ROWS_KEEP_HOURS = 0.0
+RETENTION_DAYS = 30.0
+
 # Upload sources: each names a column profile of orchestration.ingest.profiles.
 SOURCES = ("propstream", "batchdata", "generic")
 

@@ -63,6 +63,50 @@ def supersede_upload_failures(conn: psycopg.Connection, upload_id: str) -> int:
     return int(row[0])
 
 
+def expired_work_uploads(conn: psycopg.Connection, keep_hours: float, landed_days: float) -> list[str]:
+    """Uploads whose work rows (leads_staging, leads_validated) may go: merged successfully after
+    their last staging and validation, at least ``keep_hours`` ago; or received more than
+    ``landed_days`` ago whatever became of them (a refused file's staged rows too)."""
+    return [r[0] for r in conn.execute(
+        "WITH work AS ("
+        "  SELECT upload_id, max(created_at) FILTER (WHERE event_type = 'merged') AS merged_at,"
+        "         max(created_at) FILTER (WHERE event_type IN ('staged', 'validated')) AS worked_at,"
+        "         min(created_at) AS first_at"
+        "  FROM pipeline_events WHERE upload_id IS NOT NULL"
+        "    AND event_type IN ('upload_received', 'staged', 'validated', 'merged')"
+        "  GROUP BY upload_id)"
+        " SELECT upload_id FROM work w"
+        " WHERE ((w.merged_at > w.worked_at AND w.merged_at <= now() - make_interval(secs => %s))"
+        "        OR w.first_at <= now() - make_interval(secs => %s))"
+        "   AND (EXISTS (SELECT 1 FROM leads_staging s WHERE s.upload_id = w.upload_id)"
+        "        OR EXISTS (SELECT 1 FROM leads_validated v WHERE v.upload_id = w.upload_id))"
+        " ORDER BY 1", (keep_hours * 3600, landed_days * 86400)).fetchall()]
+
+
+def delete_work_rows(conn: psycopg.Connection, upload_ids: list[str]) -> int:
+    """Delete the uploads' staged and validated rows; returns how many rows went."""
+    if not upload_ids:
+        return 0
+    staged = conn.execute("DELETE FROM leads_staging WHERE upload_id = ANY(%s)", (upload_ids,)).rowcount
+    validated = conn.execute("DELETE FROM leads_validated WHERE upload_id = ANY(%s)", (upload_ids,)).rowcount
+    return staged + validated
+
+
+# DLQ payload keys that quote a record of a file (a rejected row, a malformed line's text).
+DLQ_RECORD_KEYS = ("row", "text")
+
+
+def scrub_dlq_payloads(conn: psycopg.Connection, days: float) -> int:
+    """Drop the record a DLQ payload quotes once the item is resolved, or ``days`` after it was
+    recorded; the reason, row number and line stay. Returns the payloads scrubbed."""
+    return conn.execute(
+        "UPDATE pipeline_dlq SET payload = (payload - %(keys)s::text[])"
+        "   || jsonb_build_object('scrubbed_at', now())"
+        " WHERE payload ?| %(keys)s::text[]"
+        "   AND (resolved_at IS NOT NULL OR created_at <= now() - make_interval(secs => %(age)s))",
+        {"keys": list(DLQ_RECORD_KEYS), "age": days * 86400}).rowcount
+
+
 def resolve_upload_failures(conn: psycopg.Connection, upload_id: str) -> list[int]:
     """The upload merged: its open whole-upload failure rows are resolved. Returns their ids."""
     return [r[0] for r in conn.execute(
