@@ -27,6 +27,12 @@ BODY_DEADLINE_S = 900.0
 MAX_UPLOADS_PER_KEY = 4
 QUARANTINE_HEAD_BYTES = 4096
 
+# How long a job waits for another run's lock (the merge's, the feeder's) before it gives up with
+# a lock timeout, a transient failure that the retry policy re-runs: a stuck session holding a lock
+# must not hang the morning's jobs forever. A 1M-row merge takes minutes, so the merge waits long.
+MERGE_LOCK_TIMEOUT_S = 1800.0
+FEED_LOCK_TIMEOUT_S = 300.0
+
 # Retention (the daily housekeeping): what holds people's data is kept only as long as it is
 # useful. An upload's work rows (leads_staging, leads_validated) go at the first sweep after its
 # merge succeeded (a re-run of its partition stages them again from the landed file); landed

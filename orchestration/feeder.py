@@ -161,10 +161,14 @@ def explain_shortfall(conn, feed_date: date, cap: int, fed_for_date: int) -> str
 
 
 def feed(database_url: str, feed_date: date, *, daily_cap: int = constants.DAILY_FEED_CAP, run_id: str | None = None,
-         role: str | None = "pipeline_writer", email_gap_days: int = 90) -> FeedResult:
-    """Top the date's feed up to ``daily_cap`` (one transaction), return what was fed and why not more."""
+         role: str | None = "pipeline_writer", email_gap_days: int = 90,
+         lock_timeout_s: float = constants.FEED_LOCK_TIMEOUT_S) -> FeedResult:
+    """Top the date's feed up to ``daily_cap`` (one transaction), return what was fed and why not more.
+    Another run feeding at the same time is waited for, at most ``lock_timeout_s`` (then
+    LockNotAvailable: the run fails and its retry feeds what is left)."""
     with store.connect(database_url, role=role) as conn:
         with conn.transaction():
+            store.set_lock_timeout(conn, lock_timeout_s)
             picked = store.feed_campaign(conn, feed_date, daily_cap, run_id, email_gap_days)
             batch_id = picked[0][3] if picked else None
             by_broker = Counter(str(b) for b in store.batch_brokers(conn, batch_id)) if picked else Counter()

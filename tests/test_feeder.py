@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 
 import psycopg
+import pytest
 
 from orchestration import feeder
 from tests.conftest import run_job
@@ -225,3 +226,13 @@ def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dl
     assert statuses == [503, 503, 503]
     assert len(dlq) == 1 and "HTTP 503" in dlq[0][0]
     assert dlq[0][1]["export"] == meta["export"] and dlq[0][1]["statuses"] == [503, 503, 503]
+
+
+def test_a_feed_waits_for_another_feeds_lock_but_not_forever(db, instance, defs):
+    seed(db, 5)
+    refresh(defs, instance)
+    with psycopg.connect(db, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(job_lock_key('campaign_feed'))")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            feeder.feed(db, date(2026, 3, 6), lock_timeout_s=0.5)
+    assert feeder.feed(db, date(2026, 3, 6), lock_timeout_s=0.5).fed_now == 5

@@ -1,10 +1,12 @@
 """The set-based merge: safe-merge rules, the key cascade and its conflicts, broker assignment."""
 
 import os
+import time
 import uuid
 from datetime import UTC, datetime
 
 import psycopg
+import pytest
 
 from orchestration.ingest import pipeline, signing
 from orchestration.ingest.landing import Landing
@@ -196,3 +198,21 @@ def test_pipeline_role_can_refresh_statistics_of_its_tables_only(db):
             raise AssertionError("analyze_pipeline_table accepted a table it does not maintain")
         except psycopg.errors.RaiseException as exc:
             assert "not a table this helper maintains" in str(exc)
+
+
+def test_a_merge_waits_for_another_merges_lock_but_not_forever(db):
+    """A session holding the merge's job lock (a stuck run) makes the merge fail after its lock
+    timeout as a transient failure, recorded for the retry policy; once free, it merges."""
+    ctx, uid = land_and_validate(db, (COLS + "M9,,9 Lock St,Town,CA,90210,Lu,70,,,,,,\n").encode())
+    ctx.lock_timeout_s = 0.5
+    with psycopg.connect(db, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(job_lock_key('merge_leads'))")
+        t = time.monotonic()
+        with pytest.raises(pipeline.StageFailed, match="LockNotAvailable"):
+            pipeline.merge(ctx, uid)
+        assert time.monotonic() - t < 20
+    with psycopg.connect(db) as conn:
+        dlq = conn.execute("SELECT payload->>'transient', payload->>'status', retry_after IS NOT NULL"
+                           " FROM pipeline_dlq WHERE payload->>'upload_id' = %s", (uid,)).fetchone()
+    assert dlq == ("true", "retrying", True)
+    assert pipeline.merge(ctx, uid).counts["inserted"] == 1

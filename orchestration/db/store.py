@@ -63,6 +63,12 @@ def supersede_upload_failures(conn: psycopg.Connection, upload_id: str) -> int:
     return int(row[0])
 
 
+def set_lock_timeout(conn: psycopg.Connection, seconds: float) -> None:
+    """This transaction waits at most ``seconds`` for any lock (advisory job locks included), then
+    fails with LockNotAvailable (55P03)."""
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(seconds * 1000)}ms",))
+
+
 def expired_work_uploads(conn: psycopg.Connection, keep_hours: float, landed_days: float) -> list[str]:
     """Uploads whose work rows (leads_staging, leads_validated) may go: merged successfully after
     their last staging and validation, at least ``keep_hours`` ago; or received more than

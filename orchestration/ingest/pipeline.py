@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import psycopg
 
+from orchestration import constants
 from orchestration.db import store
 from orchestration.ingest import overlap, profiles, reader
 from orchestration.ingest.landing import Landing, Manifest
@@ -57,6 +58,7 @@ class Context:
     max_reject_rate: float = 0.2
     retry_base_s: float = 60.0       # a transient failure is retried after this, then doubling delays
     retry_max_attempts: int = 5      # ... this many times before a person is needed
+    lock_timeout_s: float = constants.MERGE_LOCK_TIMEOUT_S   # the merge's wait for another merge's lock
 
     def connect(self):
         return store.connect(self.database_url, role=self.role)
@@ -345,6 +347,7 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
     with ctx.connect() as conn, conn.transaction():
+        store.set_lock_timeout(conn, ctx.lock_timeout_s)   # another merge's lock: wait, but not forever
         n = store.validated_count(conn, upload_id)
         if n == 0:
             refusal = store.validation_refusal(conn, upload_id)
