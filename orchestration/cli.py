@@ -75,6 +75,11 @@ def ensure_key_file() -> Path:
                            "# lines for one sender while its secret is rotated). Generated for local use.\n"
                            f"local:{webhooks.new_secret()}\n")
     _write_new_secret_file(settings.form_secret_file(), consent.new_form_secret() + "\n")
+    from orchestration import blind_index
+    _write_new_secret_file(settings.index_key_file(),
+                           "# blind-index key: erasure suppressions are HMACs under it (keep it with the\n"
+                           "# database's backups' keys, never in the database). Generated for local use.\n"
+                           + blind_index.new_key_text())
     return path
 
 
@@ -338,6 +343,45 @@ def cmd_suppress(args) -> int:
     return 0
 
 
+def cmd_erase(args) -> int:
+    import pandas as pd
+    import psycopg
+
+    from orchestration import blind_index, erasure
+    from orchestration.db import store
+    from orchestration.ingest import normalize
+    from orchestration.ingest.landing import Landing
+
+    email = phone = None
+    if args.email is not None:
+        email = normalize.email(pd.Series([args.email], dtype="string")).iloc[0]
+        if pd.isna(email):
+            print(f"equity erase: {args.email!r} is not an e-mail address", file=sys.stderr)
+            return 2
+    if args.phone is not None:
+        phone = normalize.phone_e164(pd.Series([args.phone], dtype="string")).iloc[0]
+        if pd.isna(phone):
+            print(f"equity erase: {args.phone!r} is not a valid US phone number", file=sys.stderr)
+            return 2
+    key_file = settings.index_key_file()
+    if not key_file.exists():
+        print(f"equity erase: no index key at {key_file} (EC_INDEX_KEY_FILE): run `equity setup` first",
+              file=sys.stderr)
+        return 2
+    rt = _runtime()
+    try:
+        with store.connect(rt.warehouse_url) as conn:
+            report = erasure.erase(conn, blind_index.load(key_file), Landing(settings.landing_dir()),
+                                   settings.outbox_dir(), email=email, phone=phone, lead_id=args.lead)
+    except psycopg.errors.InvalidTextRepresentation:
+        print(f"equity erase: {args.lead!r} is not a lead id (a UUID)", file=sys.stderr)
+        return 2
+    print(erasure.summary_text(report))
+    for lead_id in report.lead_ids:
+        print(f"  lead {lead_id}")
+    return 0
+
+
 def cmd_lead(args) -> int:
     from orchestration.db import store
 
@@ -590,6 +634,18 @@ def build_parser() -> argparse.ArgumentParser:
     sl.add_argument("--reason", help="only this reason")
     sl.add_argument("--limit", type=int, default=20, help="newest entries to show")
     sp.set_defaults(func=cmd_suppress)
+    er = sub.add_parser("erase", help="erase a person on request (GDPR/CCPA-style): PII removed everywhere",
+                        description="Erase a person: their leads keep only ids and property keys (set "
+                                    "do_not_contact), their values leave previous-owner rows, work rows, DLQ "
+                                    "payloads, inbound events, plaintext suppressions, exports and landed files; "
+                                    "erasure suppressions by blind index (no value stored) keep a later upload "
+                                    "from bringing them back. Prints what it removed; running it again removes "
+                                    "nothing.")
+    who = er.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="the person's e-mail address")
+    who.add_argument("--phone", help="the person's phone number (any US format)")
+    who.add_argument("--lead", help="a lead id: the person who holds it now")
+    er.set_defaults(func=cmd_erase)
     ld = sub.add_parser("lead", help="show a lead with where it came from (its upload rows)",
                         description="Show one lead: its fields, its keys, every upload row that became or "
                                     "merged into it, and its previous owners. Name the lead by id, or by an "

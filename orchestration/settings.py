@@ -49,6 +49,11 @@ def event_keys_file() -> Path:
     return env_path("EC_EVENT_KEYS_FILE", REPO_ROOT / ".secrets" / "event_keys")
 
 
+def index_key_file() -> Path:
+    """The blind-index key (orchestration.blind_index): never in the database."""
+    return env_path("EC_INDEX_KEY_FILE", REPO_ROOT / ".secrets" / "index_key")
+
+
 def form_secret_file() -> Path:
     return env_path("EC_FORM_SECRET_FILE", REPO_ROOT / ".secrets" / "form_secret")
 

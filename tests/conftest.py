@@ -141,12 +141,14 @@ def stack(embedded: Server, tmp_path_factory):
     keys = root / "upload_keys"
     keys.write_text(ACTIVE_KEYS)
     (root / "form_secret").write_text(FORM_SECRET + "\n")
+    (root / "index_key").write_text("ab" * 32 + "\n")
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((settings.REPO_ROOT / "dagster.yaml").read_text())
     env = {**rt.env(), "DAGSTER_HOME": str(home), "EC_LANDING_DIR": str(root / "landing"),
            "EC_UPLOAD_KEYS_FILE": str(keys), "EC_OUTBOX_DIR": str(root / "outbox"),
-           "EC_FORM_SECRET_FILE": str(root / "form_secret"), "EC_PUBLIC_BASE_URL": "https://consent.test"}
+           "EC_FORM_SECRET_FILE": str(root / "form_secret"), "EC_PUBLIC_BASE_URL": "https://consent.test",
+           "EC_INDEX_KEY_FILE": str(root / "index_key")}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -69,6 +69,8 @@ class Runtime:
             "EC_OUTBOX_DIR": str(settings.outbox_dir()),
             "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
             "EC_EVENT_KEYS_FILE": str(settings.event_keys_file()),
+            # Blind indexes (erasure suppressions): the key lives in a file outside the database.
+            "EC_INDEX_KEY_FILE": str(settings.index_key_file()),
             # Consent links: derived from the form secret (a file outside the database), opened at
             # the public address of `equity serve`.
             "EC_FORM_SECRET_FILE": str(settings.form_secret_file()),

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import psycopg
 
-from orchestration import constants
+from orchestration import constants, erasure
+from orchestration.blind_index import IndexKey
 from orchestration.db import store
 from orchestration.ingest import overlap, profiles, reader
 from orchestration.ingest.landing import Landing, Manifest
@@ -59,6 +60,7 @@ class Context:
     retry_base_s: float = 60.0       # a transient failure is retried after this, then doubling delays
     retry_max_attempts: int = 5      # ... this many times before a person is needed
     lock_timeout_s: float = constants.MERGE_LOCK_TIMEOUT_S   # the merge's wait for another merge's lock
+    index_key: IndexKey | None = field(default=None, repr=False)   # recognises erased people (blind indexes)
 
     def connect(self):
         return store.connect(self.database_url, role=self.role)
@@ -366,12 +368,20 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
             ctx.log(f"  {name}: {steps[name]:.1f}s")
             return out
 
+        # A person erased on request: their rows keep the property, never the person (first of all,
+        # so no later step copies their phone onto a suppression list in plain text).
+        if ctx.index_key is None and store.has_erasures(conn):
+            raise _fail(ctx, "leads", upload_id, "erasure suppressions exist but no index key is configured "
+                        "(EC_INDEX_KEY_FILE): an erased person could not be recognised, so nothing is merged")
+        erased = timed("erasures", lambda: erasure.scrub_rows(
+            conn, ctx.landing, upload_id, erasure.erased_rows(conn, ctx.index_key, upload_id)))
         added = timed("suppress_from_upload", store.suppress_from_upload, conn, upload_id)  # vendor DNC/Litigator, first
         linked = timed("second_chance", store.second_chance, conn, upload_id)  # typos, missing ZIPs: read by the merge
         counts = timed("merge", store.merge_upload, conn, upload_id, manifest.source, manifest.received())
         counts.update(linked)
         counts["rows"] = n
         counts["suppressions_added"] = added
+        counts["erased_rows"] = erased
         counts["phones_unverified"] = timed("unverify_suppressed_phones", store.unverify_suppressed_phones, conn,
                                             upload_id)
         counts.update({f"{name}_s": seconds for name, seconds in steps.items()})

@@ -14,5 +14,3 @@ SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
                                       PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
                                       FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid
 $function$;
--- a broker's own insert into leads takes this default too
-GRANT EXECUTE ON FUNCTION public.new_lead_id() TO authenticated;

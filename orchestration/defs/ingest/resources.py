@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from orchestration import health
+from orchestration import blind_index, health
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest import signing
 from orchestration.ingest.landing import Landing
@@ -18,6 +18,8 @@ class IngestSettings(dg.ConfigurableResource):
 
     landing_dir: str = Field(description="landing directory (EC_LANDING_DIR)")
     upload_keys_file: str = Field(description="file of active 'key_id:secret' lines (EC_UPLOAD_KEYS_FILE)")
+    index_key_file: str = Field(default="", description="the blind-index key that recognises erased people "
+                                                        "(EC_INDEX_KEY_FILE)")
     max_reject_percent: int = Field(default=20, description="refuse a file when more than this percentage of "
                                                             "its rows is rejected (EC_MAX_REJECT_PERCENT)")
     min_verified_percent: int = Field(default=10, description="warn when fewer of an upload's leads than this "
@@ -38,9 +40,11 @@ class IngestSettings(dg.ConfigurableResource):
         return signing.parse_keys(path.read_text()) if path.exists() else []
 
     def pipeline_context(self, warehouse: WarehouseResource, *, run_id: str | None, log) -> Context:
+        key = Path(self.index_key_file) if self.index_key_file else None
         return Context(database_url=warehouse.url, landing=self.landing(), role=warehouse.role_or_none,
                        run_id=run_id, log=log, max_reject_rate=self.max_reject_percent / 100,
-                       retry_base_s=self.retry_base_s, retry_max_attempts=self.retry_max_attempts)
+                       retry_base_s=self.retry_base_s, retry_max_attempts=self.retry_max_attempts,
+                       index_key=blind_index.load(key) if key and key.exists() else None)
 
 
 class HealthSettings(dg.ConfigurableResource):
@@ -62,6 +66,7 @@ def resources() -> dg.Definitions:
     return dg.Definitions(resources={
         "ingest": IngestSettings(landing_dir=dg.EnvVar("EC_LANDING_DIR"),
                                  upload_keys_file=dg.EnvVar("EC_UPLOAD_KEYS_FILE"),
+                                 index_key_file=dg.EnvVar("EC_INDEX_KEY_FILE"),
                                  max_reject_percent=dg.EnvVar.int("EC_MAX_REJECT_PERCENT"),
                                  min_verified_percent=dg.EnvVar.int("EC_MIN_VERIFIED_PERCENT")),
         "health_settings": HealthSettings(max_bad_signature_percent=dg.EnvVar.int("EC_MAX_BAD_SIGNATURE_PERCENT"),

@@ -2,8 +2,9 @@
 
 Why:
 - lead ids were random UUIDs, so every row a million-row merge inserted touched a random page of
-  leads' primary key and of the lineage's lead index; ids are now version-7 UUIDs
-  (``new_lead_id()``: time first), which a merge appends side by side;
+  leads' primary key and of the lineage's lead index; the merge now gives its new leads
+  version-7 UUIDs (``new_lead_id()``: time first), which it appends side by side (the column's
+  default stays gen_random_uuid(): a broker's own insert may call no function of ours);
 - "each lead is fed once, ever" also held after the property was sold: the merge resets a lead
   whose owner changed to campaign status ``new``, but the feeder skipped every lead it had ever
   fed, so the new owner was never written to. A feed now records the owner it reached
@@ -29,7 +30,6 @@ def upgrade() -> None:
     sqlfiles.apply("new_lead_id")
     op.execute(
         """
-        ALTER TABLE leads ALTER COLUMN id SET DEFAULT new_lead_id();
         ALTER TABLE campaign_batch_leads ADD COLUMN owner_since timestamptz;
         UPDATE campaign_batch_leads f SET owner_since = l.owner_since
           FROM leads l WHERE l.id = f.lead_id AND l.owner_since IS NOT NULL;
@@ -62,7 +62,6 @@ def downgrade() -> None:
           SELECT 1 FROM campaign_pushes q WHERE q.lead_id = p.lead_id AND q.batch_id > p.batch_id);
         ALTER TABLE campaign_batch_leads DROP CONSTRAINT campaign_batch_leads_pkey, ADD PRIMARY KEY (lead_id);
         ALTER TABLE campaign_pushes DROP CONSTRAINT campaign_pushes_pkey, ADD PRIMARY KEY (lead_id);
-        ALTER TABLE leads ALTER COLUMN id SET DEFAULT gen_random_uuid();
         """
     )
     sqlfiles.apply_text(_as_before(

@@ -1,0 +1,273 @@
+"""Erasing a person on request, and keeping them erased.
+
+``equity erase --email E | --phone P | --lead ID`` finds the person's leads (by the e-mail or phone
+they hold now, or the lead named), then in one transaction:
+
+- records ``erasure`` suppressions by blind index (orchestration.blind_index): every e-mail and
+  phone the leads held (the chosen ones and the payload's others) and the owner at the property
+  (address key + owner key) — the database keeps no value, yet a later upload naming them is
+  recognised;
+- empties the leads' personal fields (names, e-mails, phones, payload, verification, notes, owner
+  key), sets them ``do_not_contact`` and stamps ``erased_at``; the rows stay, with their ids and
+  property keys, because feeds, pushes, events and consent audits refer to them;
+- removes the person's values from previous-owner rows, work rows (staged and validated rows
+  quoting them), DLQ payloads, inbound events and plaintext suppressions (now covered by the
+  blind-index ones);
+- removes their lines from files kept within retention: campaign exports and landed uploads (a
+  landed file's manifest then records the new SHA-256 and the redaction, so its partition can still
+  be re-run) and quarantine heads.
+
+It prints what it removed and is idempotent (a second run removes nothing).
+
+At merge time, ``erased_rows`` finds an upload's validated rows that name an erased person, and
+``scrub_rows`` empties their personal fields before the merge: the property may still be merged,
+never the person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from orchestration import blind_index
+from orchestration.ingest.landing import Landing, private_opener
+
+@dataclass
+class Report:
+    leads: int = 0
+    suppressions_added: int = 0
+    plaintext_suppressions_removed: int = 0
+    owner_history_rows: int = 0
+    work_rows: int = 0
+    dlq_payloads: int = 0
+    lead_events: int = 0
+    export_lines: int = 0
+    landed_lines: int = 0
+    quarantine_heads: int = 0
+    lead_ids: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in self.__dict__.items() if k != "lead_ids"}
+
+    @property
+    def removed_anything(self) -> bool:
+        return any(v for k, v in self.counts().items() if k != "suppressions_added") or bool(self.suppressions_added)
+
+
+def _values_of(row: dict) -> tuple[set[str], set[str]]:
+    """Every e-mail and phone a lead holds: its chosen ones and the payload's others."""
+    emails, phones = {row.get("email")}, {row.get("phone")}
+    payload = row.get("melissa_payload") or {}
+    emails |= {e.get("address") for e in payload.get("emails", []) if isinstance(e, dict)}
+    phones |= {p.get("number") for p in payload.get("phones", []) if isinstance(p, dict)}
+    return {e.lower() for e in emails if e}, {p for p in phones if p}
+
+
+def _find_leads(conn: psycopg.Connection, *, email: str | None, phone: str | None, lead_id: str | None) -> list[dict]:
+    conn.row_factory = psycopg.rows.dict_row
+    try:
+        if lead_id:
+            return conn.execute("SELECT * FROM leads WHERE id = %s", (lead_id,)).fetchall()
+        if email:
+            return conn.execute(
+                "SELECT * FROM leads WHERE email = %(e)s OR melissa_payload -> 'emails' @> %(j)s::jsonb",
+                {"e": email.lower(), "j": json.dumps([{"address": email.lower()}])}).fetchall()
+        return conn.execute(
+            "SELECT * FROM leads WHERE phone = %(p)s OR melissa_payload -> 'phones' @> %(j)s::jsonb",
+            {"p": phone, "j": json.dumps([{"number": phone}])}).fetchall()
+    finally:
+        conn.row_factory = psycopg.rows.tuple_row
+
+
+def _redact_csv(path: Path, needles: list[str]) -> int:
+    """Drop the lines of a CSV that hold any of ``needles`` (case-insensitive); returns how many."""
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    lowered = [n.lower() for n in needles]
+    kept, dropped = [], 0
+    for i, record in enumerate(io.StringIO(text, newline="").readlines()):
+        if i > 0 and any(n in record.lower() for n in lowered):
+            dropped += 1
+            continue
+        kept.append(record)
+    if dropped:
+        data = "".join(kept).encode("utf-8", errors="surrogateescape")
+        tmp = path.with_name(path.name + ".redact.tmp")
+        with open(tmp, "wb", opener=private_opener) as fh:
+            fh.write(data)
+        tmp.replace(path)
+    return dropped
+
+
+def _phone_forms(phone: str) -> list[str]:
+    """How a phone stored as E.164 may be written in a file: +14155550100, 415-555-0100, (415) 555-0100."""
+    digits = phone[2:] if phone.startswith("+1") and len(phone) == 12 else phone.lstrip("+")
+    if len(digits) != 10:
+        return [phone]
+    a, b, c = digits[:3], digits[3:6], digits[6:]
+    return [phone, digits, f"{a}-{b}-{c}", f"({a}) {b}-{c}", f"{a}.{b}.{c}", f"{a} {b} {c}"]
+
+
+def erase(conn: psycopg.Connection, key: blind_index.IndexKey, landing: Landing, outbox: Path | None, *,
+          email: str | None = None, phone: str | None = None, lead_id: str | None = None,
+          source: str = "equity erase") -> Report:
+    """Erase the person named by exactly one of ``email``, ``phone``, ``lead_id`` (see the module)."""
+    if sum(x is not None for x in (email, phone, lead_id)) != 1:
+        raise ValueError("name the person by exactly one of --email, --phone, --lead")
+    report = Report()
+    with conn.transaction():
+        leads = _find_leads(conn, email=email, phone=phone, lead_id=lead_id)
+        emails = {email.lower()} if email else set()
+        phones = {phone} if phone else set()
+        owners = set()
+        for row in leads:
+            e, p = _values_of(row)
+            emails |= e
+            phones |= p
+            if row.get("addr_hash") and row.get("owner_key"):
+                owners.add(f"{row['addr_hash']}|{row['owner_key']}")
+        entries = ([("email", key.of("email", e)) for e in emails] + [("phone", key.of("phone", p)) for p in phones]
+                   + [("owner", key.of("owner", o)) for o in owners])
+        with conn.cursor() as cur:
+            for channel, value in entries:
+                cur.execute("INSERT INTO suppressions (channel, value, reason, source) VALUES (%s, %s, 'erasure', %s)"
+                            " ON CONFLICT DO NOTHING", (channel, value, source))
+                report.suppressions_added += cur.rowcount
+        ids = [row["id"] for row in leads]
+        report.lead_ids = [str(i) for i in ids]
+        email_list, phone_list = sorted(emails), sorted(phones)
+        report.plaintext_suppressions_removed = conn.execute(
+            "DELETE FROM suppressions WHERE reason <> 'erasure' AND ((channel = 'email' AND lower(value) = ANY(%s))"
+            " OR (channel = 'phone' AND value = ANY(%s)))", (email_list, phone_list)).rowcount
+        report.leads = conn.execute(
+            "UPDATE leads SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL, age = NULL,"
+            " email_verified = false, phone_verified = false, email_verification_codes = '{}',"
+            " phone_verification_codes = '{}', melissa_payload = '{}', owner_key = NULL, broker_notes = NULL,"
+            " consent = false, consented_at = NULL, consent_method = NULL, campaign_status = 'do_not_contact',"
+            " erased_at = now()"
+            " WHERE id = ANY(%s) AND (erased_at IS NULL OR email IS NOT NULL OR phone IS NOT NULL"
+            "   OR first_name IS NOT NULL OR last_name IS NOT NULL OR melissa_payload <> '{}')",
+            (ids,)).rowcount
+        report.owner_history_rows = conn.execute(
+            "UPDATE lead_owner_history SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL,"
+            " owner_key = NULL, melissa_payload = NULL, broker_notes = NULL"
+            " WHERE lower(email) = ANY(%s) OR phone = ANY(%s)", (email_list, phone_list)).rowcount
+        report.work_rows = conn.execute(
+            "DELETE FROM leads_validated WHERE lower(email) = ANY(%s) OR phone = ANY(%s)",
+            (email_list, phone_list)).rowcount
+        needles = email_list + [f for p in phone_list for f in _phone_forms(p)]
+        like = [f"%{n}%" for n in needles]
+        if needles:
+            report.work_rows += conn.execute(
+                "DELETE FROM leads_staging s WHERE s::text ILIKE ANY(%s)", (like,)).rowcount
+            report.dlq_payloads = conn.execute(
+                "UPDATE pipeline_dlq SET payload = jsonb_build_object('erased_at', now(), 'reason_kept', true)"
+                "   || jsonb_strip_nulls(jsonb_build_object('upload_id', payload->'upload_id',"
+                "      'row_number', payload->'row_number', 'line', payload->'line', 'status', payload->'status'))"
+                " WHERE payload::text ILIKE ANY(%s)", (like,)).rowcount
+            report.lead_events = conn.execute(
+                "UPDATE lead_events SET email = NULL, phone = NULL, data = '{}'"
+                " WHERE lead_id = ANY(%s) OR lower(email) = ANY(%s) OR phone = ANY(%s) OR data::text ILIKE ANY(%s)",
+                (ids, email_list, phone_list, like)).rowcount
+        elif ids:
+            report.lead_events = conn.execute(
+                "UPDATE lead_events SET email = NULL, phone = NULL, data = '{}' WHERE lead_id = ANY(%s)",
+                (ids,)).rowcount
+        # Files within retention.
+        if needles:
+            if outbox is not None and outbox.exists():
+                for path in outbox.rglob("*.csv"):
+                    report.export_lines += _redact_csv(path, needles)
+            for path in landing.uploads.glob("*.csv") if landing.uploads.exists() else []:
+                dropped = _redact_csv(path, needles)
+                if dropped:
+                    report.landed_lines += dropped
+                    _record_redaction(landing, path, dropped)
+            for path in landing.quarantine.glob("*.head") if landing.quarantine.exists() else []:
+                low = path.read_bytes().decode("utf-8", errors="replace").lower()
+                if any(n.lower() in low for n in needles):
+                    path.unlink()
+                    report.quarantine_heads += 1
+        conn.execute("INSERT INTO pipeline_events (event_type, stage, details) VALUES ('erasure', 'erase', %s)",
+                     (psycopg.types.json.Jsonb({**report.counts(), "lead_ids": report.lead_ids}),))
+    return report
+
+
+def _record_redaction(landing: Landing, path: Path, dropped: int) -> None:
+    """A landed file lost lines: its manifest takes the new size and SHA-256 (so the partition can
+    still be re-run) and says so."""
+    upload_id = path.stem
+    manifest_path = landing.manifest_path(upload_id)
+    if not manifest_path.exists():
+        return
+    data = json.loads(manifest_path.read_text())
+    body = path.read_bytes()
+    data.update(size=len(body), sha256=hashlib.sha256(body).hexdigest())
+    data["redacted_lines"] = int(data.get("redacted_lines", 0)) + dropped
+    tmp = manifest_path.with_name(manifest_path.name + ".tmp")
+    with open(tmp, "w", opener=private_opener) as fh:
+        fh.write(json.dumps(data, indent=2))
+    tmp.replace(manifest_path)
+
+
+# -- at merge time ------------------------------------------------------------------------------
+
+def erased_rows(conn: psycopg.Connection, key: blind_index.IndexKey | None, upload_id: str) -> dict[int, set[str]]:
+    """The upload's validated rows that name an erased person (an e-mail or phone, chosen or in the
+    payload, or the owner at the property, under an ``erasure`` suppression): row number -> the
+    row's e-mails and phones (what must leave the upload's other copies too)."""
+    wanted = {(c, v) for c, v in conn.execute("SELECT channel, value FROM suppressions WHERE reason = 'erasure'")}
+    if not wanted:
+        return {}
+    if key is None:
+        raise RuntimeError("erasure suppressions exist but no index key is configured (EC_INDEX_KEY_FILE): "
+                           "without it an erased person cannot be recognised, so nothing is merged")
+    found: dict[int, set[str]] = {}
+    rows = conn.execute(
+        "SELECT row_number, email, phone, addr_hash, owner_key, melissa_payload FROM leads_validated"
+        " WHERE upload_id = %s", (upload_id,)).fetchall()
+    for row_number, email, phone, addr_hash, owner_key, payload in rows:
+        emails, phones = _values_of({"email": email, "phone": phone, "melissa_payload": payload})
+        probes = [("email", key.of("email", e)) for e in emails] + [("phone", key.of("phone", p)) for p in phones]
+        if addr_hash and owner_key:
+            probes.append(("owner", key.of("owner", f"{addr_hash}|{owner_key}")))
+        if any(p in wanted for p in probes):
+            found[int(row_number)] = emails | phones
+    return found
+
+
+def scrub_rows(conn: psycopg.Connection, landing: Landing, upload_id: str, found: dict[int, set[str]]) -> int:
+    """Remove the person from the upload's rows ``found`` (erased_rows): the validated rows keep
+    their property but lose every personal field, their staged rows (in-file duplicates too) go,
+    and so do the landed file's lines holding their e-mails or phones (the manifest records it)."""
+    if not found:
+        return 0
+    numbers = sorted(found)
+    conn.execute(
+        "DELETE FROM leads_staging s USING leads_validated v, unnest(coalesce(v.member_rows, ARRAY[v.row_number])) AS m(n)"
+        " WHERE v.upload_id = %(u)s AND v.row_number = ANY(%(r)s) AND s.upload_id = %(u)s AND s.row_number = m.n",
+        {"u": upload_id, "r": numbers})
+    scrubbed = conn.execute(
+        "UPDATE leads_validated SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL, age = NULL,"
+        " email_verified = false, phone_verified = false, email_verification_codes = '{}',"
+        " phone_verification_codes = '{}', melissa_payload = '{}', owner_key = NULL"
+        " WHERE upload_id = %s AND row_number = ANY(%s)", (upload_id, numbers)).rowcount
+    needles = sorted({f for values in found.values() for v in values
+                      for f in (_phone_forms(v) if v.startswith("+") else [v])})
+    path = landing.data_path(upload_id)
+    if needles and path.exists():
+        dropped = _redact_csv(path, needles)
+        if dropped:
+            _record_redaction(landing, path, dropped)
+    return scrubbed
+
+
+def summary_text(report: Report) -> str:
+    lines = [f"  {k.replace('_', ' ')}: {v}" for k, v in report.counts().items()]
+    head = "erased" if report.removed_anything else "nothing left to remove (already erased, or not found)"
+    return head + "\n" + "\n".join(lines)
+

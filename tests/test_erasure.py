@@ -1,0 +1,138 @@
+"""Erasure on request: `equity erase` removes a person's values from every place the pipeline
+keeps them, keeps the rows audit needs with identifiers only, records blind-index suppressions
+(no value stored), is idempotent, and a later upload naming the person never brings them back."""
+
+import json
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orchestration import cli
+from tests import hostile
+from tests.test_hostile_files import ingest
+
+HEADER = [*hostile.HEADER, "email_status"]
+ANN = ["12 Erase Ln", "Springfield", "IL", "62704", "Annabel", "Forgetme", "annabel.forgetme@example.com",
+       "(217) 555-0142", "valid"]
+BOB = ["14 Keep Ln", "Springfield", "IL", "62704", "Bob", "Staysput", "bob.staysput@example.com",
+       "(217) 555-0177", "valid"]
+# Ann again, rejected (no address): her row lands in the DLQ payload
+ANN_REJECT = ["", "", "", "", "Annabel", "Forgetme", "annabel.forgetme@example.com", "(217) 555-0142", "valid"]
+ANN_VALUES = ("annabel.forgetme@example.com", "Forgetme", "5550142", "555-0142")
+OTHERS = [[*hostile.good_row("er", i), "valid"] for i in range(6)]   # keeps the reject rate low
+
+
+def every_text(db) -> str:
+    """Every row of every table of the warehouse, as text (what a dump would show)."""
+    with psycopg.connect(db) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables"
+            " WHERE schemaname IN ('public', 'analytics')")]
+        return "\n".join(conn.execute(f"SELECT coalesce(string_agg(t::text, '\n'), '') FROM {t} t").fetchone()[0]
+                         for t in tables)
+
+
+def every_file(*roots: Path) -> str:
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for root in roots if root.exists()
+                     for p in root.rglob("*") if p.is_file())
+
+
+def digits_only(text: str) -> str:
+    return "".join(c for c in text if c.isdigit() or c == "\n")
+
+
+@pytest.fixture
+def erase(db, monkeypatch, capsys):
+    monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
+
+    def run(*args: str) -> str:
+        capsys.readouterr()
+        assert cli.main(["erase", *args]) == 0
+        return capsys.readouterr().out
+    return run
+
+
+def test_erasing_a_person_removes_them_everywhere_and_keeps_them_erased(db, door, instance, defs, erase):
+    uid, _ = ingest(db, door, instance, defs, hostile.to_csv([ANN, BOB, ANN_REJECT, *OTHERS], header=HEADER).encode())
+    outbox = Path(os.environ["EC_OUTBOX_DIR"])
+    (outbox / "2026-03-06").mkdir(parents=True, exist_ok=True)
+    (outbox / "2026-03-06" / "batch-1.csv").write_text(
+        "lead_id,email,phone\n1,annabel.forgetme@example.com,+12175550142\n2,bob.staysput@example.com,+12175550177\n")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("INSERT INTO suppressions (channel, value, reason, source) VALUES"
+                     " ('email', 'annabel.forgetme@example.com', 'unsubscribe', 'test')")
+        ann_id = conn.execute("SELECT id FROM leads WHERE email = 'annabel.forgetme@example.com'").fetchone()[0]
+        conn.execute("INSERT INTO campaign_batches (id, feed_date, lead_ids) VALUES (1, '2026-03-06', ARRAY[%s]::uuid[])",
+                     (ann_id,))
+        conn.execute("INSERT INTO campaign_batch_leads (lead_id, batch_id, feed_date) VALUES (%s, 1, '2026-03-06')",
+                     (ann_id,))
+    assert "Forgetme" in every_text(db)
+
+    out = erase("--email", "Annabel.Forgetme@Example.com ")
+    assert out.startswith("erased") and f"lead {ann_id}" in out and "leads: 1" in out
+    text = every_text(db)
+    landing = Path(os.environ["EC_LANDING_DIR"])
+    files = every_file(outbox, landing)
+    for value in ANN_VALUES:
+        assert value.lower() not in text.lower(), value
+        assert value.lower() not in files.lower(), value
+    assert "5550142" not in digits_only(text)
+    assert "bob.staysput@example.com" in text and "bob.staysput@example.com" in files   # nobody else
+    with psycopg.connect(db) as conn:
+        lead = conn.execute("SELECT campaign_status, erased_at IS NOT NULL, addr_hash IS NOT NULL FROM leads"
+                            " WHERE id = %s", (ann_id,)).fetchone()
+        kept_feed = conn.execute("SELECT count(*) FROM campaign_batch_leads WHERE lead_id = %s", (ann_id,)).fetchone()[0]
+        erasures = conn.execute("SELECT channel, length(value) FROM suppressions WHERE reason = 'erasure'"
+                                " ORDER BY 1").fetchall()
+        manifest = json.loads(landing.joinpath("uploads", f"{uid}.json").read_text())
+    assert lead == ("do_not_contact", True, True) and kept_feed == 1
+    assert erasures == [("email", 32), ("owner", 32), ("phone", 32)]
+    assert manifest["redacted_lines"] == 2                # her two rows left the landed file
+
+    again = erase("--email", "annabel.forgetme@example.com")
+    assert again.startswith("nothing left to remove")
+
+    # A later list naming her again (her e-mail at a new address; her phone elsewhere; the same
+    # owner at the same property with nothing else): no lead of hers comes back.
+    later = [["99 Elsewhere Rd", "Peoria", "IL", "61602", "Annabel", "Forgetme", "annabel.forgetme@example.com",
+              "", "valid"],
+             ["5 Other St", "Peoria", "IL", "61602", "A", "Nother", "a.nother@example.com", "(217) 555-0142", "valid"],
+             ["12 Erase Lane", "Springfield", "IL", "62704", "Annabel", "Forgetme", "", "", ""],
+             BOB]
+    uid2, result = ingest(db, door, instance, defs, hostile.to_csv(later, header=HEADER).encode())
+    assert result.success
+    with psycopg.connect(db) as conn:
+        merged = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'merged' AND upload_id = %s",
+                              (uid2,)).fetchone()[0]
+    assert merged["erased_rows"] == 3
+    text = every_text(db).lower()
+    assert "annabel.forgetme@example.com" not in text and "forgetme" not in text
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM leads WHERE phone = '+12175550142'").fetchone()[0] == 0
+        # the row that gave her phone keeps its property, not its person (the conservative reading)
+        assert conn.execute("SELECT count(*) FROM leads WHERE property_address = '5 OTHER ST'"
+                            " AND email IS NULL AND phone IS NULL").fetchone()[0] == 1
+    assert "5550142" not in digits_only(every_text(db))
+
+
+@pytest.mark.parametrize("how", ["phone", "lead"])
+def test_erase_by_phone_or_lead_id(db, door, instance, defs, erase, how):
+    ingest(db, door, instance, defs, hostile.to_csv([ANN, BOB], header=HEADER).encode())
+    with psycopg.connect(db) as conn:
+        ann_id = conn.execute("SELECT id FROM leads WHERE email = 'annabel.forgetme@example.com'").fetchone()[0]
+    out = erase("--phone", "217.555.0142") if how == "phone" else erase("--lead", str(ann_id))
+    assert "leads: 1" in out
+    text = every_text(db).lower()
+    assert "annabel.forgetme@example.com" not in text and "forgetme" not in text
+    assert "bob.staysput@example.com" in text
+
+
+def test_erase_refuses_what_names_nobody(db, monkeypatch, capsys):
+    monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
+    assert cli.main(["erase", "--email", "not-an-email"]) == 2
+    assert "is not an e-mail address" in capsys.readouterr().err
+    assert cli.main(["erase", "--phone", "555"]) == 2
+    assert cli.main(["erase", "--lead", "not-a-uuid"]) == 2
+    assert "is not a lead id" in capsys.readouterr().err
