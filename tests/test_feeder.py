@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from orchestration import feeder
-from tests.conftest import run_job
+from tests.conftest import refresh_view, run_job
 
 FRIDAY = "2026-03-06"
 
@@ -33,6 +33,9 @@ def seed(db, n: int, *, broker_cap: int = 100_000, extra_sql: str = "") -> uuid.
 
 
 def refresh(defs, instance):
+    """The real refresh job (dbt build: scores, view, tests). Tests about what the feeder does with
+    the contactable set use conftest.refresh_view, which refreshes the view the session's first
+    build made without a dbt process per test."""
     assert run_job(defs, instance, "contactable_refresh_job").success
 
 
@@ -78,7 +81,7 @@ def _feed_in_process(args):
 
 def test_ten_concurrent_executions_feed_exactly_250(db, instance, defs):
     seed(db, 600)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     with mp.get_context("spawn").Pool(10) as pool:
         counts = pool.map(_feed_in_process, [(db, FRIDAY)] * 10)
     assert sum(counts) == 250
@@ -88,7 +91,7 @@ def test_ten_concurrent_executions_feed_exactly_250(db, instance, defs):
 
 def test_backfill_of_three_missed_weekdays(db, instance, defs):
     seed(db, 900)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
 
     for day in ("2026-03-09", "2026-03-10", "2026-03-11"):
         assert feed_meta(run_job(defs, instance, "campaign_feed_job", day))["fed"] == 250
@@ -101,7 +104,7 @@ def test_backfill_of_three_missed_weekdays(db, instance, defs):
 
 def test_shortfall_is_explained(db, instance, defs):
     seed(db, 180)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     result = run_job(defs, instance, "campaign_feed_job", FRIDAY)
     meta = feed_meta(result)
     assert meta["fed"] == 180 and meta["shortfall"] == 70
@@ -114,7 +117,7 @@ def test_shortfall_is_explained(db, instance, defs):
 
 def test_broker_weekly_cap_is_respected(db, instance, defs):
     seed(db, 300, broker_cap=100)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     meta = feed_meta(run_job(defs, instance, "campaign_feed_job", "2026-03-09"))
     assert meta["fed"] == 100 and "weekly caps" in meta["shortfall_reason"]
     # Same week, next day: the broker has no room left; the next week it has again.
@@ -202,7 +205,7 @@ def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dl
         return Response(status_code=503)
 
     seed(db, 30)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     app = Starlette(routes=[Route("/import", unavailable, methods=["POST"])])
     with EndpointThread(app) as ep:
         config = {**QUIET, "resources": {"feeder_settings": {"config": {
@@ -230,7 +233,7 @@ def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dl
 
 def test_a_feed_waits_for_another_feeds_lock_but_not_forever(db, instance, defs):
     seed(db, 5)
-    refresh(defs, instance)
+    refresh_view(db, defs, instance)
     with psycopg.connect(db, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(job_lock_key('campaign_feed'))")
         with pytest.raises(psycopg.errors.LockNotAvailable):
