@@ -136,3 +136,17 @@ def test_erase_refuses_what_names_nobody(db, monkeypatch, capsys):
     assert cli.main(["erase", "--phone", "555"]) == 2
     assert cli.main(["erase", "--lead", "not-a-uuid"]) == 2
     assert "is not a lead id" in capsys.readouterr().err
+
+
+def test_a_property_whose_owner_was_erased_takes_its_next_owner(db, door, instance, defs, erase):
+    ingest(db, door, instance, defs, hostile.to_csv([ANN, BOB], header=HEADER).encode())
+    erase("--email", "annabel.forgetme@example.com")
+    sold = [["12 Erase Ln", "Springfield", "IL", "62704", "Carla", "Newowner", "carla.newowner@example.com",
+             "(217) 555-0188", "valid"]]
+    ingest(db, door, instance, defs, hostile.to_csv(sold, header=HEADER).encode())
+    with psycopg.connect(db) as conn:
+        row = conn.execute("SELECT first_name, email, campaign_status, erased_at FROM leads"
+                           " WHERE property_address = '12 ERASE LN'").fetchall()
+        changed = conn.execute("SELECT count(*) FROM pipeline_events WHERE event_type = 'owner_changed'").fetchone()[0]
+    assert row == [("Carla", "carla.newowner@example.com", "new", None)] and changed == 1
+    assert "forgetme" not in every_text(db).lower()

@@ -4,6 +4,12 @@
 property by one of the three keys — the same MAK, the same APN (no MAK) or the same address in
 another format (no MAK/APN) — so the dedupe has real work. The first ``n * (1 - dup_rate)`` rows
 are distinct properties.
+
+Each property has a phone number of its own, except ``shared_phone_rate`` of them that carry
+another property's number (a landlord's or a relative's line), as skip-traced lists do. (An
+earlier version derived phones from the id modulo 210,000: 850k properties shared 210k numbers,
+four owners per line, so every Do-Not-Call flag in one list unverified four other owners' leads —
+a workload no real list has.)
 """
 
 from __future__ import annotations
@@ -34,7 +40,16 @@ COLUMNS = ["mak", "apn", "property_address", "property_unit", "property_city", "
            "email_1", "email_1_status", "litigator"]
 
 
-def generate(n: int, *, seed: int = 7, dup_rate: float = 0.15, start: int = 0) -> pd.DataFrame:
+def _phones(ids: np.ndarray) -> list[str]:
+    """A distinct US number per id below 84 million: area by the id's 7-million block, exchange
+    and line from the rest."""
+    area = np.array(AREA)[(ids // 7_000_000) % len(AREA)]
+    exchange = 200 + (ids // 10_000) % 700
+    return [f"({a}) {e:03d}-{x:04d}" for a, e, x in zip(area, exchange, ids % 10_000)]
+
+
+def generate(n: int, *, seed: int = 7, dup_rate: float = 0.15, start: int = 0,
+             shared_phone_rate: float = 0.02) -> pd.DataFrame:
     """A frame of ``n`` rows; ``start`` offsets ids so two calls give disjoint properties."""
     rng = np.random.default_rng(seed)
     base_n = max(1, int(round(n * (1 - dup_rate))))
@@ -62,7 +77,7 @@ def generate(n: int, *, seed: int = 7, dup_rate: float = 0.15, start: int = 0) -
         "owner_occupied": np.where(rng.random(base_n) < 0.85, "Yes", "No"),
         "estimated_value": [f"${v:,}" for v in rng.integers(150, 1500, base_n) * 1000],
         "estimated_equity": [f"${v:,}" for v in rng.integers(20, 900, base_n) * 1000],
-        "phone_1": [f"({AREA[i % len(AREA)]}) {200 + i % 700:03d}-{i % 10000:04d}" for i in ids],
+        "phone_1": _phones(ids),
         "phone_1_status": np.where(rng.random(base_n) < 0.7, "connected", "disconnected"),
         "phone_1_dnc": np.where(rng.random(base_n) < 0.05, "Yes", "No"),
         "phone_2": "",
@@ -71,6 +86,9 @@ def generate(n: int, *, seed: int = 7, dup_rate: float = 0.15, start: int = 0) -
         "email_1_status": np.where(rng.random(base_n) < 0.6, "deliverable", "risky"),
         "litigator": np.where(rng.random(base_n) < 0.01, "Yes", "No"),
     })
+    shared = np.flatnonzero(rng.random(base_n) < shared_phone_rate)
+    if len(shared):
+        frame.loc[shared, "phone_1"] = frame["phone_1"].to_numpy()[rng.integers(0, base_n, len(shared))]
     dups = n - base_n
     if dups > 0:
         src = rng.integers(0, base_n, dups)

@@ -18,7 +18,8 @@
 -- - owner changes: a newer record whose owner shares no surname (Soundex code, owner_key) with the
 --   lead's is a sale: the owner's names, contacts, verification and payload are replaced, not
 --   unioned, the previous owner goes to lead_owner_history, the campaign state starts over, and an
---   owner_changed event is recorded; an older record of another owner changes no owner field;
+--   owner_changed event is recorded; an older record of another owner changes no owner field; a
+--   lead whose owner was erased (erased_at) takes a newer record naming an owner as its next owner;
 -- - lineage: every input row (in-file duplicates included, member_rows) is recorded in
 --   lead_sources with the lead it became or merged into;
 -- - unmatched rows are inserted with a plain INSERT, no join to leads: a MERGE or ON CONFLICT
@@ -261,8 +262,11 @@ BEGIN
       -- the newer record's owner replaces the lead's, an older one's owner is the previous owner
       CROSS JOIN LATERAL (
         SELECT w.other, w.other AND n.newer AS changed
-        FROM (SELECT l.owner_key IS NOT NULL AND s.owner_key IS NOT NULL AND l.owner_key <> s.owner_key
-                     AND NOT string_to_array(l.owner_key, ' ') && string_to_array(s.owner_key, ' ') AS other) w
+        FROM (SELECT (l.owner_key IS NOT NULL AND s.owner_key IS NOT NULL AND l.owner_key <> s.owner_key
+                      AND NOT string_to_array(l.owner_key, ' ') && string_to_array(s.owner_key, ' '))
+                     -- a lead whose owner was erased: a record naming an owner (never the erased
+                     -- one: the merge scrubbed those rows first) is the next owner
+                     OR (l.erased_at IS NOT NULL AND s.owner_key IS NOT NULL) AS other) w
       ) o
       WHERE m.rnk = $2
     ), changed AS (
@@ -310,7 +314,8 @@ BEGIN
       vapi_call_id = CASE WHEN c.owner_changed THEN NULL ELSE l.vapi_call_id END,
       call_attempt_count = CASE WHEN c.owner_changed THEN 0 ELSE l.call_attempt_count END,
       broker_notes = CASE WHEN c.owner_changed THEN NULL ELSE l.broker_notes END,
-      broker_follow_up_at = CASE WHEN c.owner_changed THEN NULL ELSE l.broker_follow_up_at END
+      broker_follow_up_at = CASE WHEN c.owner_changed THEN NULL ELSE l.broker_follow_up_at END,
+      erased_at = CASE WHEN c.owner_changed THEN NULL ELSE l.erased_at END
     FROM changed c
     WHERE l.id = c.id
     $q$, v_calc, v_stored, v_merged, v_set) USING p_upload_id, v_round, p_source, p_seen_at;
