@@ -39,7 +39,16 @@ class IndexKey:
         norm = normalise(channel, value)
         if not norm:
             return None
-        return hmac.new(self.key, f"{channel}:{norm}".encode(), hashlib.sha256).hexdigest()[:HEX_CHARS]
+        mac = self._keyed().copy()      # the key's pads are computed once, not per value
+        mac.update(f"{channel}:{norm}".encode())
+        return mac.hexdigest()[:HEX_CHARS]
+
+    def _keyed(self) -> "hmac.HMAC":
+        keyed = self.__dict__.get("_hmac")
+        if keyed is None:
+            keyed = hmac.new(self.key, digestmod=hashlib.sha256)
+            object.__setattr__(self, "_hmac", keyed)
+        return keyed
 
     def many(self, channel: str, values: Iterable[str | None]) -> list[str | None]:
         """Blind indexes of many values, each distinct value computed once."""

@@ -56,7 +56,7 @@ class Report:
 
     @property
     def removed_anything(self) -> bool:
-        return any(v for k, v in self.counts().items() if k != "suppressions_added") or bool(self.suppressions_added)
+        return any(self.counts().values())
 
 
 def _values_of(row: dict) -> tuple[set[str], set[str]]:
@@ -219,24 +219,39 @@ def _record_redaction(landing: Landing, path: Path, dropped: int) -> None:
 def erased_rows(conn: psycopg.Connection, key: blind_index.IndexKey | None, upload_id: str) -> dict[int, set[str]]:
     """The upload's validated rows that name an erased person (an e-mail or phone, chosen or in the
     payload, or the owner at the property, under an ``erasure`` suppression): row number -> the
-    row's e-mails and phones (what must leave the upload's other copies too)."""
+    row's e-mails and phones (what must leave the upload's other copies too).
+
+    One scan of the upload's rows; the blind index of each distinct value is computed once (an
+    index cannot be reversed, so every value of the upload is indexed). Nothing runs while no
+    erasure exists."""
     wanted = {(c, v) for c, v in conn.execute("SELECT channel, value FROM suppressions WHERE reason = 'erasure'")}
     if not wanted:
         return {}
     if key is None:
         raise RuntimeError("erasure suppressions exist but no index key is configured (EC_INDEX_KEY_FILE): "
                            "without it an erased person cannot be recognised, so nothing is merged")
-    found: dict[int, set[str]] = {}
     rows = conn.execute(
-        "SELECT row_number, email, phone, addr_hash, owner_key, melissa_payload FROM leads_validated"
-        " WHERE upload_id = %s", (upload_id,)).fetchall()
-    for row_number, email, phone, addr_hash, owner_key, payload in rows:
-        emails, phones = _values_of({"email": email, "phone": phone, "melissa_payload": payload})
-        probes = [("email", key.of("email", e)) for e in emails] + [("phone", key.of("phone", p)) for p in phones]
-        if addr_hash and owner_key:
-            probes.append(("owner", key.of("owner", f"{addr_hash}|{owner_key}")))
-        if any(p in wanted for p in probes):
-            found[int(row_number)] = emails | phones
+        "SELECT row_number, email, phone, addr_hash || '|' || owner_key,"
+        "       ARRAY(SELECT jsonb_array_elements_text(jsonb_path_query_array(melissa_payload, '$.emails[*].address'))),"
+        "       ARRAY(SELECT jsonb_array_elements_text(jsonb_path_query_array(melissa_payload, '$.phones[*].number')))"
+        " FROM leads_validated WHERE upload_id = %s", (upload_id,)).fetchall()
+    seen: dict[tuple[str, str], bool] = {}
+
+    def named(channel: str, value: str | None) -> bool:
+        if not value:
+            return False
+        k = (channel, value)
+        if k not in seen:
+            seen[k] = (channel, key.of(channel, value)) in wanted
+        return seen[k]
+
+    found = {}
+    for row_number, email, phone, owner, emails, phones in rows:
+        mails = {email, *emails} - {None}
+        numbers = {phone, *phones} - {None}
+        if (any(named("email", e) for e in mails) or any(named("phone", p) for p in numbers)
+                or named("owner", owner)):
+            found[int(row_number)] = {e.lower() for e in mails} | numbers
     return found
 
 

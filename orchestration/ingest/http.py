@@ -89,6 +89,10 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None,
                 await run_in_threadpool(receipt.abort, "the sender disconnected before the body was complete")
                 return JSONResponse({"status": 400, "code": "aborted", "message": "the body was cut off"},
                                     status_code=400)
+            except BaseException:
+                # Cancelled (the server stopping) or failed mid-body: no partial file, no held slot.
+                receipt.abort("the endpoint stopped reading the body")
+                raise
         outcome = await run_in_threadpool(receipt.finish)
         headers = {"Retry-After": "30"} if outcome.status == 429 else None
         return JSONResponse(outcome.body(), status_code=outcome.status, headers=headers)

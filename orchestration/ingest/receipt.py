@@ -70,7 +70,7 @@ class Receipt:
         self.pending: signing.PendingVerification | None = None
         self._temp: Path = receiver.landing.temp_path(self.upload_id)
         self._fh: IO[bytes] | None = open(self._temp, "wb", opener=private_opener)
-        self._sha = hashlib.sha256()   # of what arrived, for the record of a refused body
+        self._sha = hashlib.sha256()   # what arrived when no verification is pending (the record's hash)
         self._first = True
         self._slot: str | None = None
         try:
@@ -121,9 +121,10 @@ class Receipt:
         self.size += len(chunk)
         assert self._fh is not None
         self._fh.write(chunk)
-        self._sha.update(chunk)
         if self.pending is not None:
-            self.pending.update(chunk)
+            self.pending.update(chunk)     # hashes the body for the verification (and the record)
+        else:
+            self._sha.update(chunk)
         # A refused body need not be read on (it is quarantined as far as it came).
         return self.refusal is None or self.refusal.status not in (413, 415)
 
@@ -133,6 +134,9 @@ class Receipt:
             os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
+        self._release_slot()
+
+    def _release_slot(self) -> None:
         if self._slot is not None:
             self.receiver._give_slot(self._slot)
             self._slot = None
@@ -140,7 +144,7 @@ class Receipt:
     @property
     def sha256(self) -> str:
         """SHA-256 of the bytes received so far."""
-        return self._sha.hexdigest()
+        return self.pending.received_sha256 if self.pending is not None else self._sha.hexdigest()
 
     def time_out(self, seconds: float, idle: bool) -> None:
         """The body stopped arriving (idle) or took too long in all: refuse it (408)."""
@@ -154,9 +158,7 @@ class Receipt:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-        if self._slot is not None:
-            self.receiver._give_slot(self._slot)
-            self._slot = None
+        self._release_slot()
         self._temp.unlink(missing_ok=True)
         with store.connect(self.receiver.database_url, role=self.receiver.role) as conn, conn.transaction():
             store.record_event(conn, "upload_aborted", stage="receipt", upload_id=self.upload_id,
