@@ -223,3 +223,28 @@ def test_what_the_door_writes_is_private(db, landing):
     for path in [landing.root, *landing.root.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+
+
+@pytest.mark.parametrize("path", ["/events", "/consent/some-token"])
+def test_a_small_body_that_trickles_is_timed_out(db, landing, tmp_path, path):
+    """The event and consent doors read bodies of a few KiB: one that has not arrived within the
+    time is answered 408 (an event refusal is recorded), not held."""
+    from orchestration.consent_desk import ConsentDesk
+    from orchestration.events.receiver import EventReceiver, KeysFile
+
+    keys = tmp_path / "event_keys"
+    keys.write_text("")
+    app = create_app(Receiver(landing, [], db), EventReceiver(KeysFile(keys), db), ConsentDesk(db),
+                     small_body_timeout_s=1.0)
+    with EndpointThread(app) as ep:
+        host, port = ep.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=20) as sock:
+            t = time.time()
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 2000\r\n\r\n{".encode())
+            status = sock.recv(4096).split(b"\r\n", 1)[0].decode()
+            took = time.time() - t
+    assert " 408 " in status + " " and took < 15, (status, took)
+    if path == "/events":
+        assert scalar(db, "SELECT count(*) FROM pipeline_events WHERE event_type = 'event_refused'"
+                          " AND http_status = 408") == 1

@@ -18,8 +18,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from orchestration import constants
 from orchestration.consent_desk import ConsentDesk
 from orchestration.events.receiver import EventReceiver
+from orchestration.events.webhooks import EventRefused
 from orchestration.ingest import signing
 from orchestration.ingest.receipt import Receipt, Receiver
 
@@ -31,18 +33,32 @@ def _headers(request: Request) -> dict[str, list[str]]:
     return out
 
 
-async def _capped_body(request: Request, limit: int) -> tuple[bytes, bool]:
-    """The body, or (what was read, True) as soon as it passes ``limit`` (the rest is not read)."""
+class BodyTimeout(Exception):
+    """A small body (an event, a consent form) did not arrive within its time."""
+
+
+async def _capped_body(request: Request, limit: int,
+                       timeout_s: float = constants.BODY_IDLE_TIMEOUT_S) -> tuple[bytes, bool]:
+    """The body, or (what was read, True) as soon as it passes ``limit`` (the rest is not read).
+    Raises BodyTimeout when the whole body has not arrived within ``timeout_s``: a body of a few
+    KiB that trickles in only holds a connection."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
         return b"", True
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return b"", True
-        chunks.append(chunk)
-    return b"".join(chunks), False
+
+    async def read() -> tuple[bytes, bool]:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return b"", True
+            chunks.append(chunk)
+        return b"".join(chunks), False
+
+    try:
+        return await asyncio.wait_for(read(), timeout_s)
+    except TimeoutError:
+        raise BodyTimeout(f"the body did not arrive within {timeout_s:.0f} s") from None
 
 
 async def _stream_body(request: Request, receipt: Receipt, receiver: Receiver) -> None:
@@ -70,7 +86,8 @@ async def _stream_body(request: Request, receipt: Receipt, receiver: Receiver) -
 
 
 def create_app(receiver: Receiver, events: EventReceiver | None = None,
-               desk: ConsentDesk | None = None) -> Starlette:
+               desk: ConsentDesk | None = None, *, small_body_timeout_s: float = constants.BODY_IDLE_TIMEOUT_S
+               ) -> Starlette:
     async def upload(request: Request) -> JSONResponse:
         length = request.headers.get("content-length")
         repeated = [h for h in (*signing.REQUIRED_HEADERS, signing.H_KEY_ID, "content-type")
@@ -98,7 +115,11 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None,
         return JSONResponse(outcome.body(), status_code=outcome.status, headers=headers)
 
     async def event(request: Request) -> JSONResponse:
-        body, too_large = await _capped_body(request, events.max_bytes)
+        try:
+            body, too_large = await _capped_body(request, events.max_bytes, small_body_timeout_s)
+        except BodyTimeout as exc:
+            refused = await run_in_threadpool(events.refuse, EventRefused(408, "body_timeout", str(exc)))
+            return JSONResponse(refused.body, status_code=refused.status)
         outcome = await run_in_threadpool(events.receive, _headers(request), body, too_large=too_large)
         return JSONResponse(outcome.body, status_code=outcome.status)
 
@@ -110,7 +131,10 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None,
         if request.method == "GET":
             answer = await run_in_threadpool(desk.show, token, _client(request))
         else:
-            body, too_large = await _capped_body(request, 4096)
+            try:
+                body, too_large = await _capped_body(request, 4096, small_body_timeout_s)
+            except BodyTimeout:
+                return HTMLResponse("The form took too long to arrive: please submit it again.", status_code=408)
             agreed = not too_large and b"agree=yes" in body.split(b"&")
             answer = await run_in_threadpool(desk.accept, token, agreed, _client(request),
                                              request.headers.get("user-agent", ""))
