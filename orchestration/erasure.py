@@ -37,6 +37,10 @@ import psycopg
 from orchestration import blind_index
 from orchestration.ingest.landing import Landing, private_opener
 
+class NoIndexKey(RuntimeError):
+    """Erasures exist but no index key is configured: an erased person could not be recognised."""
+
+
 @dataclass
 class Report:
     leads: int = 0
@@ -69,19 +73,16 @@ def _values_of(row: dict) -> tuple[set[str], set[str]]:
 
 
 def _find_leads(conn: psycopg.Connection, *, email: str | None, phone: str | None, lead_id: str | None) -> list[dict]:
-    conn.row_factory = psycopg.rows.dict_row
-    try:
-        if lead_id:
-            return conn.execute("SELECT * FROM leads WHERE id = %s", (lead_id,)).fetchall()
-        if email:
-            return conn.execute(
-                "SELECT * FROM leads WHERE email = %(e)s OR melissa_payload -> 'emails' @> %(j)s::jsonb",
-                {"e": email.lower(), "j": json.dumps([{"address": email.lower()}])}).fetchall()
-        return conn.execute(
-            "SELECT * FROM leads WHERE phone = %(p)s OR melissa_payload -> 'phones' @> %(j)s::jsonb",
-            {"p": phone, "j": json.dumps([{"number": phone}])}).fetchall()
-    finally:
-        conn.row_factory = psycopg.rows.tuple_row
+    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+    if lead_id:
+        return cur.execute("SELECT * FROM leads WHERE id = %s", (lead_id,)).fetchall()
+    if email:
+        return cur.execute(
+            "SELECT * FROM leads WHERE email = %(e)s OR melissa_payload -> 'emails' @> %(j)s::jsonb",
+            {"e": email.lower(), "j": json.dumps([{"address": email.lower()}])}).fetchall()
+    return cur.execute(
+        "SELECT * FROM leads WHERE phone = %(p)s OR melissa_payload -> 'phones' @> %(j)s::jsonb",
+        {"p": phone, "j": json.dumps([{"number": phone}])}).fetchall()
 
 
 def _redact_csv(path: Path, needles: list[str]) -> int:
@@ -228,8 +229,8 @@ def erased_rows(conn: psycopg.Connection, key: blind_index.IndexKey | None, uplo
     if not wanted:
         return {}
     if key is None:
-        raise RuntimeError("erasure suppressions exist but no index key is configured (EC_INDEX_KEY_FILE): "
-                           "without it an erased person cannot be recognised, so nothing is merged")
+        raise NoIndexKey("erasure suppressions exist but no index key is configured (EC_INDEX_KEY_FILE): "
+                         "without it an erased person could not be recognised, so nothing is merged")
     rows = conn.execute(
         "SELECT row_number, email, phone, addr_hash || '|' || owner_key,"
         "       ARRAY(SELECT jsonb_array_elements_text(jsonb_path_query_array(melissa_payload, '$.emails[*].address'))),"

@@ -150,3 +150,17 @@ def test_a_property_whose_owner_was_erased_takes_its_next_owner(db, door, instan
         changed = conn.execute("SELECT count(*) FROM pipeline_events WHERE event_type = 'owner_changed'").fetchone()[0]
     assert row == [("Carla", "carla.newowner@example.com", "new", None)] and changed == 1
     assert "forgetme" not in every_text(db).lower()
+
+
+def test_a_merge_refuses_to_run_without_the_index_key_once_anyone_was_erased(db):
+    from orchestration.ingest import pipeline
+    from tests.test_merge import COLS, land_and_validate
+
+    ctx, uid = land_and_validate(db, (COLS + "M1,,1 Main St,Town,CA,90210,Ann,70,,,,,,\n").encode())
+    assert ctx.index_key is None
+    assert pipeline.merge(ctx, uid).counts["erased_rows"] == 0      # no erasure yet: no key needed
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("INSERT INTO suppressions (channel, value, reason, source) VALUES ('email', %s, 'erasure', 't')",
+                     ("0" * 32,))
+    with pytest.raises(pipeline.StageFailed, match="no index key is configured"):
+        pipeline.merge(ctx, uid)

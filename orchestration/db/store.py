@@ -63,10 +63,6 @@ def supersede_upload_failures(conn: psycopg.Connection, upload_id: str) -> int:
     return int(row[0])
 
 
-def has_erasures(conn: psycopg.Connection) -> bool:
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM suppressions WHERE reason = 'erasure')").fetchone()[0]
-
-
 def set_lock_timeout(conn: psycopg.Connection, seconds: float) -> None:
     """This transaction waits at most ``seconds`` for any lock (advisory job locks included), then
     fails with LockNotAvailable (55P03)."""

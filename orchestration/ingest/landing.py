@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestration import constants
+
 SIDECAR_SUFFIX = ".sig.json"
 
 
@@ -77,7 +79,8 @@ class Landing:
         _fsync_dir(self.uploads)
         return target
 
-    def quarantine_file(self, temp: Path | None, qid: str, reason: dict, *, keep_bytes: int = 4096) -> Path:
+    def quarantine_file(self, temp: Path | None, qid: str, reason: dict, *,
+                        keep_bytes: int = constants.QUARANTINE_HEAD_BYTES) -> Path:
         """Record a refused upload: its reason as ``<qid>.json`` and at most the first ``keep_bytes``
         of its body as ``<qid>.head`` (enough to see what was sent); the body itself is deleted.
         Returns the record's path."""

@@ -370,11 +370,14 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
 
         # A person erased on request: their rows keep the property, never the person (first of all,
         # so no later step copies their phone onto a suppression list in plain text).
-        if ctx.index_key is None and store.has_erasures(conn):
-            raise _fail(ctx, "leads", upload_id, "erasure suppressions exist but no index key is configured "
-                        "(EC_INDEX_KEY_FILE): an erased person could not be recognised, so nothing is merged")
-        erased = timed("erasures", lambda: erasure.scrub_rows(
-            conn, ctx.landing, upload_id, erasure.erased_rows(conn, ctx.index_key, upload_id)))
+        def erasures() -> int:
+            try:
+                found = erasure.erased_rows(conn, ctx.index_key, upload_id)
+            except erasure.NoIndexKey as exc:
+                raise _fail(ctx, "leads", upload_id, str(exc)) from None
+            return erasure.scrub_rows(conn, ctx.landing, upload_id, found)
+
+        erased = timed("erasures", erasures)
         added = timed("suppress_from_upload", store.suppress_from_upload, conn, upload_id)  # vendor DNC/Litigator, first
         linked = timed("second_chance", store.second_chance, conn, upload_id)  # typos, missing ZIPs: read by the merge
         counts = timed("merge", store.merge_upload, conn, upload_id, manifest.source, manifest.received())

@@ -265,8 +265,7 @@ class Receiver:
             qpath = self.landing.quarantine_file(receipt._temp, receipt.upload_id, {
                 **refusal.as_dict(), "headers": headers, "filename": receipt.filename,
                 "received_at": receipt.received_at.isoformat(), "door": receipt.door, "size": receipt.size,
-                "sha256": receipt.sha256, "body_read": not receipt.refused_before_body},
-                keep_bytes=constants.QUARANTINE_HEAD_BYTES)
+                "sha256": receipt.sha256, "body_read": not receipt.refused_before_body})
             with conn.transaction():
                 store.record_event(conn, "upload_refused", stage="receipt", upload_id=receipt.upload_id,
                                    http_status=refusal.status,

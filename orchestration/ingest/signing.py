@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import threading
@@ -36,6 +37,7 @@ SOURCES = constants.SOURCES
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _SIG = re.compile(r"^sha256=([0-9a-f]{64})$")
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|\+00:00)$")
+log = logging.getLogger(__name__)
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -114,7 +116,10 @@ class KeyRing:
                     self._from_file = parse_keys(self.path.read_text()) if stamp else []
                     self.error = None
                 except (OSError, ValueError) as exc:
-                    self.error = f"{self.path}: {exc}"  # parse_keys never quotes a secret
+                    error = f"{self.path}: {exc}"  # parse_keys never quotes a secret
+                    if error != self.error:
+                        log.warning("upload keys file not read, the last good keys stay in force: %s", error)
+                    self.error = error
                 else:
                     self._stamp = stamp
             return self.fixed + self._from_file
