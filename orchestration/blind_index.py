@@ -32,6 +32,9 @@ class IndexKey:
     def __repr__(self) -> str:  # never show the key
         return "IndexKey(<hidden>)"
 
+    def __getstate__(self) -> dict:   # (to a worker process: the key, not the cached HMAC state)
+        return {"key": self.key}
+
     def of(self, channel: str, value: str | None) -> str | None:
         """The blind index of one value (None for an empty one)."""
         if channel not in CHANNELS:

@@ -16,6 +16,8 @@
     equity brokers FILE                        load/update brokers (upsert by NMLS number)
     equity sql list | show NAME                the database's functions, live, against their files
     equity suppress import FILE --reason R | add | remove | list   the suppression list (DNC files, opt-outs)
+    equity erase --email E | --phone P | --lead ID   erase a person on request
+    equity keys list | rotate | reencrypt | retire ID   the data keys e-mails and phones are sealed with
     equity report funnel [--days N]            the funnel by day (uploaded ... fed, replied, booked)
 """
 
@@ -80,6 +82,12 @@ def ensure_key_file() -> Path:
                            "# blind-index key: erasure suppressions are HMACs under it (keep it with the\n"
                            "# database's backups' keys, never in the database). Generated for local use.\n"
                            + blind_index.new_key_text())
+    from orchestration import pii
+    _write_new_secret_file(settings.pii_keys_file(),
+                           "# data keys e-mails and phones are sealed with, one 'key_id:64 hex' per line; the\n"
+                           "# last line seals, the others only open (`equity keys rotate|reencrypt|retire`).\n"
+                           "# Keep a copy with the backups' keys, never in the database. Generated for local use.\n"
+                           + pii.new_key_line(f"k{datetime.now(UTC):%Y%m}"))
     return path
 
 
@@ -109,10 +117,19 @@ def cmd_setup(args) -> int:
     env = apply_env(rt)
     con.print(f"database: {'embedded PostgreSQL at ' + str(rt.pgdata) if rt.embedded else 'DATABASE_URL server'}"
               f" (warehouse {rt.warehouse_db}, dagster {rt.dagster_db})")
+    before = migrate.current(rt.warehouse_url)
     with con.status("migrating"):
         migrate.upgrade(rt.warehouse_url)
     con.print(f"schema at revision {migrate.current(rt.warehouse_url)}")
     ensure_key_file()
+    if before is not None and before < SEALED_PII_REVISION:
+        # A warehouse from before e-mails and phones were sealed: seal what it holds in plain text.
+        from orchestration import keys
+        from orchestration.db import store
+
+        with store.connect(rt.warehouse_url, autocommit=True) as conn:
+            done = keys.reencrypt(conn, settings.sealer(), log=con.print)
+        con.print(f"sealed {sum(p.resealed for p in done):,} e-mails and phones stored in plain text before")
     ensure_dagster_home()
     from orchestration.ingest.landing import Landing
 
@@ -121,6 +138,50 @@ def cmd_setup(args) -> int:
         with con.status("preparing the dbt manifest"):
             prepare_dbt(env)
         con.print("dbt manifest prepared")
+    return 0
+
+
+SEALED_PII_REVISION = "0018"
+
+
+def cmd_keys(args) -> int:
+    from orchestration import keys, pii
+    from orchestration.db import store
+
+    path = settings.pii_keys_file()
+    try:
+        if args.action == "rotate":
+            ring = keys.rotate(path, args.id or f"k{datetime.now(UTC):%Y%m%d%H%M%S}")
+            print(f"{ring.active_id} is the active key of {path} now (keys: {', '.join(ring.keys)}). Processes "
+                  "read the ring when a run or request starts; next: `equity keys reencrypt`")
+            return 0
+        sealer = settings.sealer()
+        rt = _runtime()
+        with store.connect(rt.warehouse_url, autocommit=True) as conn:
+            if args.action == "reencrypt":
+                print(f"re-sealing under {sealer.ring.active_id} in batches of {args.batch:,} (each commits; "
+                      "interrupt and run again at any time)")
+                done = keys.reencrypt(conn, sealer, batch=args.batch)
+                for p in done:
+                    print(f"{p.place:38} {p.resealed:>10,} re-sealed" + (f", {p.skipped:,} changed meanwhile "
+                                                                          "(run again)" if p.skipped else ""))
+                left = {k: n for k, n in keys.usage(conn).items() if k != sealer.ring.active_id}
+                print("everything is sealed under the active key" if not left else
+                      f"still under other keys: {left} (written meanwhile by a run that started before the "
+                      "rotation: run `equity keys reencrypt` again)")
+            elif args.action == "retire":
+                ring = keys.retire(path, args.id, keys.usage(conn))
+                print(f"{args.id} retired; {path} holds {', '.join(ring.keys)} (active {ring.active_id})")
+            else:
+                used = keys.usage(conn)
+                for kid, key in sealer.ring.keys.items():
+                    mark = "active" if kid == sealer.ring.active_id else "opens only"
+                    print(f"{kid:24} {pii.sha_of_key(key)}  {mark:10} {used.get(kid, 0):>12,} values")
+                for kid in sorted(set(used) - set(sealer.ring.keys)):
+                    print(f"{kid:24} {'(not in the ring!)':34} {used[kid]:>12,} values")
+    except (pii.KeyRingError, ValueError, OSError) as exc:
+        print(f"equity keys: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -257,7 +318,8 @@ def cmd_serve(args) -> int:
     receiver = Receiver(Landing(settings.landing_dir()), signing.KeyRing.from_env(os.environ),
                         os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes,
                         max_per_key=args.max_uploads_per_key, body_idle_timeout_s=args.body_timeout)
-    events = EventReceiver(KeysFile(settings.event_keys_file()), os.environ[settings.WAREHOUSE_URL_VAR])
+    events = EventReceiver(KeysFile(settings.event_keys_file()), os.environ[settings.WAREHOUSE_URL_VAR],
+                           sealer=settings.sealer())
     desk = ConsentDesk(os.environ[settings.WAREHOUSE_URL_VAR])
     uvicorn.run(create_app(receiver, events, desk), host=args.host, port=args.port, log_level="info")
     return 0
@@ -308,15 +370,23 @@ def cmd_brokers(args) -> int:
 def cmd_suppress(args) -> int:
     import getpass
 
-    from orchestration import suppression
+    from orchestration import blind_index, suppression
     from orchestration.db import store
 
     rt = _runtime()
+    try:
+        index = blind_index.load(settings.index_key_file())
+    except (OSError, ValueError) as exc:
+        print(f"equity suppress: e-mails and phones are listed by their blind index, and the index key "
+              f"({settings.index_key_file()}, EC_INDEX_KEY_FILE) cannot be read ({exc}): run `equity setup`",
+              file=sys.stderr)
+        return 2
     with store.connect(rt.warehouse_url) as conn:
         try:
             if args.action == "import":
                 with open(args.file, encoding="utf-8", errors="replace") as fh:
-                    r = suppression.import_phones(conn, fh, args.reason, source=f"file:{Path(args.file).name}")
+                    r = suppression.import_phones(conn, fh, args.reason, source=f"file:{Path(args.file).name}",
+                                                  index=index)
                 print(f"{r.lines:,} lines: {r.numbers:,} numbers, {r.not_numbers:,} not phone numbers; "
                       f"{r.added:,} added to the list ({args.reason}), {r.leads_unverified:,} leads' phones "
                       f"no longer verified; {r.seconds:.1f} s")
@@ -324,10 +394,11 @@ def cmd_suppress(args) -> int:
                 channel, value = next((c, v) for c, v in (("email", args.email), ("phone", args.phone),
                                                           ("address", args.addr_hash)) if v)
                 if args.action == "add":
-                    done = suppression.add(conn, channel, value, args.reason, source=f"operator:{getpass.getuser()}")
+                    done = suppression.add(conn, channel, value, args.reason, source=f"operator:{getpass.getuser()}",
+                                           index=index)
                     print("added" if done else "already on the list")
                 else:
-                    done = suppression.remove(conn, channel, value, args.reason, who=getpass.getuser())
+                    done = suppression.remove(conn, channel, value, args.reason, who=getpass.getuser(), index=index)
                     print("removed" if done else "not on the list")
             else:
                 for channel, reason, n in store.suppression_counts(conn):
@@ -347,7 +418,7 @@ def cmd_erase(args) -> int:
     import pandas as pd
     import psycopg
 
-    from orchestration import blind_index, erasure
+    from orchestration import erasure, pii
     from orchestration.db import store
     from orchestration.ingest import normalize
     from orchestration.ingest.landing import Landing
@@ -363,15 +434,15 @@ def cmd_erase(args) -> int:
         if pd.isna(phone):
             print(f"equity erase: {args.phone!r} is not a valid US phone number", file=sys.stderr)
             return 2
-    key_file = settings.index_key_file()
-    if not key_file.exists():
-        print(f"equity erase: no index key at {key_file} (EC_INDEX_KEY_FILE): run `equity setup` first",
-              file=sys.stderr)
+    try:
+        sealer = settings.sealer()
+    except (pii.KeyRingError, ValueError) as exc:
+        print(f"equity erase: {exc}", file=sys.stderr)
         return 2
     rt = _runtime()
     try:
         with store.connect(rt.warehouse_url) as conn:
-            report = erasure.erase(conn, blind_index.load(key_file), Landing(settings.landing_dir()),
+            report = erasure.erase(conn, sealer, Landing(settings.landing_dir()),
                                    settings.outbox_dir(), email=email, phone=phone, lead_id=args.lead)
     except psycopg.errors.InvalidTextRepresentation:
         print(f"equity erase: {args.lead!r} is not a lead id (a UUID)", file=sys.stderr)
@@ -637,7 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
     er = sub.add_parser("erase", help="erase a person on request (GDPR/CCPA-style): PII removed everywhere",
                         description="Erase a person: their leads keep only ids and property keys (set "
                                     "do_not_contact), their values leave previous-owner rows, work rows, DLQ "
-                                    "payloads, inbound events, plaintext suppressions, exports and landed files; "
+                                    "payloads, inbound events, exports and landed files; "
                                     "erasure suppressions by blind index (no value stored) keep a later upload "
                                     "from bringing them back. Prints what it removed; running it again removes "
                                     "nothing.")
@@ -646,6 +717,20 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--phone", help="the person's phone number (any US format)")
     who.add_argument("--lead", help="a lead id: the person who holds it now")
     er.set_defaults(func=cmd_erase)
+    ks = sub.add_parser("keys", help="the PII data keys: list, rotate, reencrypt, retire",
+                        description="E-mails and phones are sealed (AES-256-GCM) under the data keys of "
+                                    "EC_PII_KEYS_FILE; the last key seals, the others only open. Rotation: "
+                                    "`rotate`, then `reencrypt` (resumable, while the pipeline runs), then "
+                                    "`retire OLD` (refused while anything is sealed under it).")
+    ksa = ks.add_subparsers(dest="action", required=True)
+    ksa.add_parser("list", help="each key: fingerprint, active or not, how many values it seals")
+    kr = ksa.add_parser("rotate", help="add a new key to the ring: it seals from now on")
+    kr.add_argument("--id", help="the new key's id (default: k<UTC timestamp>)")
+    ke = ksa.add_parser("reencrypt", help="re-seal every value not under the active key, in committed batches")
+    ke.add_argument("--batch", type=int, default=2000, help="rows per batch (each is its own transaction)")
+    kt = ksa.add_parser("retire", help="remove a key from the ring once nothing is sealed under it")
+    kt.add_argument("id", help="the key id to retire")
+    ks.set_defaults(func=cmd_keys)
     ld = sub.add_parser("lead", help="show a lead with where it came from (its upload rows)",
                         description="Show one lead: its fields, its keys, every upload row that became or "
                                     "merged into it, and its previous owners. Name the lead by id, or by an "

@@ -34,11 +34,17 @@ MERGE_LOCK_TIMEOUT_S = 1800.0
 FEED_LOCK_TIMEOUT_S = 300.0
 
 # Retention (the daily housekeeping): what holds people's data is kept only as long as it is
-# useful. An upload's work rows (leads_staging, leads_validated) go at the first sweep after its
-# merge succeeded (a re-run of its partition stages them again from the landed file); landed
+# useful. An upload's work rows (leads_staging, leads_validated: the file's text) go with its
+# merge when WORK_ROWS_KEEP_HOURS is 0, else at the first sweep that many hours after it (a re-run
+# of its partition stages them again from the landed file); landed
 # files, quarantine records and campaign exports go after RETENTION_DAYS; DLQ payloads lose the
 # row they quoted once resolved, or after RETENTION_DAYS.
 WORK_ROWS_KEEP_HOURS = 0.0
+
+# Validation runs in one worker process per core (normalising and sealing slices side by side) for
+# uploads of at least this many rows; smaller ones validate in the run's own process, where the
+# seconds a worker takes to start and import pandas would cost more than they save.
+PARALLEL_VALIDATION_MIN_ROWS = 300_000
 RETENTION_DAYS = 30.0
 
 # Upload sources: each names a column profile of orchestration.ingest.profiles.

@@ -154,7 +154,7 @@ def close_the_loop(url: str, export: Path) -> list[str]:
         rows = list(csv.DictReader(fh))[:3]
     keys = KeysFile(settings.event_keys_file())
     sender = keys.secrets()[0]
-    app = create_app(Receiver(Landing(settings.landing_dir()), [], url), EventReceiver(keys, url), ConsentDesk(url))
+    app = create_app(Receiver(Landing(settings.landing_dir()), [], url), EventReceiver(keys, url, sealer=settings.sealer()), ConsentDesk(url))
     now = datetime.now(ZoneInfo("UTC")).isoformat()
     plan = [("reply", 0), ("booked", 0), ("reply", 1), ("unsubscribe", 2)]
     out = []

@@ -10,14 +10,18 @@ they hold now, or the lead named), then in one transaction:
 - empties the leads' personal fields (names, e-mails, phones, payload, verification, notes, owner
   key), sets them ``do_not_contact`` and stamps ``erased_at``; the rows stay, with their ids and
   property keys, because feeds, pushes, events and consent audits refer to them;
-- removes the person's values from previous-owner rows, work rows (staged and validated rows
-  quoting them), DLQ payloads, inbound events and plaintext suppressions (now covered by the
-  blind-index ones);
+- removes the person's sealed values from previous-owner rows, validated rows and inbound events,
+  the staged rows (plain text) and the DLQ items quoting them (found by the blind indexes a sealed
+  record carries);
 - removes their lines from files kept within retention: campaign exports and landed uploads (a
   landed file's manifest then records the new SHA-256 and the redaction, so its partition can still
   be re-run) and quarantine heads.
 
 It prints what it removed and is idempotent (a second run removes nothing).
+
+The warehouse holds e-mails and phones sealed (orchestration.pii): rows are found by blind index
+(``pii_index``), and the person's tokens are opened only to find their lines in files (whose
+text is plain); that opening is recorded as a ``pii_decrypted`` event.
 
 At merge time, ``erased_rows`` finds an upload's validated rows that name an erased person, and
 ``scrub_rows`` empties their personal fields before the merge: the property may still be merged,
@@ -34,7 +38,7 @@ from pathlib import Path
 
 import psycopg
 
-from orchestration import blind_index
+from orchestration import blind_index, pii
 from orchestration.ingest.landing import Landing, private_opener
 
 class NoIndexKey(RuntimeError):
@@ -45,7 +49,6 @@ class NoIndexKey(RuntimeError):
 class Report:
     leads: int = 0
     suppressions_added: int = 0
-    plaintext_suppressions_removed: int = 0
     owner_history_rows: int = 0
     work_rows: int = 0
     dlq_payloads: int = 0
@@ -63,26 +66,26 @@ class Report:
         return any(self.counts().values())
 
 
-def _values_of(row: dict) -> tuple[set[str], set[str]]:
-    """Every e-mail and phone a lead holds: its chosen ones and the payload's others."""
+def _tokens_of(row: dict) -> tuple[set[str], set[str]]:
+    """Every sealed e-mail and phone a lead holds: its chosen ones and the payload's others."""
     emails, phones = {row.get("email")}, {row.get("phone")}
     payload = row.get("melissa_payload") or {}
     emails |= {e.get("address") for e in payload.get("emails", []) if isinstance(e, dict)}
     phones |= {p.get("number") for p in payload.get("phones", []) if isinstance(p, dict)}
-    return {e.lower() for e in emails if e}, {p for p in phones if p}
+    return {e for e in emails if pii.is_token(e)}, {p for p in phones if pii.is_token(p)}
 
 
-def _find_leads(conn: psycopg.Connection, *, email: str | None, phone: str | None, lead_id: str | None) -> list[dict]:
+def _find_leads(conn: psycopg.Connection, key: blind_index.IndexKey, *, email: str | None, phone: str | None,
+                lead_id: str | None) -> list[dict]:
     cur = conn.cursor(row_factory=psycopg.rows.dict_row)
     if lead_id:
         return cur.execute("SELECT * FROM leads WHERE id = %s", (lead_id,)).fetchall()
-    if email:
-        return cur.execute(
-            "SELECT * FROM leads WHERE email = %(e)s OR melissa_payload -> 'emails' @> %(j)s::jsonb",
-            {"e": email.lower(), "j": json.dumps([{"address": email.lower()}])}).fetchall()
+    channel, field, value = ("email", "address", email) if email else ("phone", "number", phone)
+    index = key.of(channel, value)
     return cur.execute(
-        "SELECT * FROM leads WHERE phone = %(p)s OR melissa_payload -> 'phones' @> %(j)s::jsonb",
-        {"p": phone, "j": json.dumps([{"number": phone}])}).fetchall()
+        f"SELECT * FROM leads WHERE pii_index({channel}) = %(i)s"
+        f"   OR EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(melissa_payload -> '{channel}s', '[]')) AS x"
+        f"              WHERE pii_index(x ->> '{field}') = %(i)s)", {"i": index}).fetchall()
 
 
 def _redact_csv(path: Path, needles: list[str]) -> int:
@@ -113,26 +116,32 @@ def _phone_forms(phone: str) -> list[str]:
     return [phone, digits, f"{a}-{b}-{c}", f"({a}) {b}-{c}", f"{a}.{b}.{c}", f"{a} {b} {c}"]
 
 
-def erase(conn: psycopg.Connection, key: blind_index.IndexKey, landing: Landing, outbox: Path | None, *,
+def erase(conn: psycopg.Connection, sealer: pii.Sealer, landing: Landing, outbox: Path | None, *,
           email: str | None = None, phone: str | None = None, lead_id: str | None = None,
           source: str = "equity erase") -> Report:
     """Erase the person named by exactly one of ``email``, ``phone``, ``lead_id`` (see the module)."""
     if sum(x is not None for x in (email, phone, lead_id)) != 1:
         raise ValueError("name the person by exactly one of --email, --phone, --lead")
+    key = sealer.index
     report = Report()
     with conn.transaction():
-        leads = _find_leads(conn, email=email, phone=phone, lead_id=lead_id)
-        emails = {email.lower()} if email else set()
+        leads = _find_leads(conn, key, email=email, phone=phone, lead_id=lead_id)
+        emails = {email.strip().lower()} if email else set()       # plain values: to find file lines
         phones = {phone} if phone else set()
+        indexes = {("email", key.of("email", email))} if email else {("phone", key.of("phone", phone))} if phone \
+            else set()
         owners = set()
+        opened = 0
         for row in leads:
-            e, p = _values_of(row)
-            emails |= e
-            phones |= p
+            mail_tokens, phone_tokens = _tokens_of(row)
+            indexes |= {("email", pii.index_of(x)) for x in mail_tokens} | {("phone", pii.index_of(x))
+                                                                            for x in phone_tokens}
+            emails |= {sealer.open("email", x) for x in mail_tokens}
+            phones |= {sealer.open("phone", x) for x in phone_tokens}
+            opened += len(mail_tokens) + len(phone_tokens)
             if row.get("addr_hash") and row.get("owner_key"):
                 owners.add(f"{row['addr_hash']}|{row['owner_key']}")
-        entries = ([("email", key.of("email", e)) for e in emails] + [("phone", key.of("phone", p)) for p in phones]
-                   + [("owner", key.of("owner", o)) for o in owners])
+        entries = sorted(indexes) + [("owner", key.of("owner", o)) for o in owners]
         with conn.cursor() as cur:
             for channel, value in entries:
                 cur.execute("INSERT INTO suppressions (channel, value, reason, source) VALUES (%s, %s, 'erasure', %s)"
@@ -141,9 +150,7 @@ def erase(conn: psycopg.Connection, key: blind_index.IndexKey, landing: Landing,
         ids = [row["id"] for row in leads]
         report.lead_ids = [str(i) for i in ids]
         email_list, phone_list = sorted(emails), sorted(phones)
-        report.plaintext_suppressions_removed = conn.execute(
-            "DELETE FROM suppressions WHERE reason <> 'erasure' AND ((channel = 'email' AND lower(value) = ANY(%s))"
-            " OR (channel = 'phone' AND value = ANY(%s)))", (email_list, phone_list)).rowcount
+        index_list = sorted(v for _, v in indexes)
         report.leads = conn.execute(
             "UPDATE leads SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL, age = NULL,"
             " email_verified = false, phone_verified = false, email_verification_codes = '{}',"
@@ -156,24 +163,27 @@ def erase(conn: psycopg.Connection, key: blind_index.IndexKey, landing: Landing,
         report.owner_history_rows = conn.execute(
             "UPDATE lead_owner_history SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL,"
             " owner_key = NULL, melissa_payload = NULL, broker_notes = NULL"
-            " WHERE lower(email) = ANY(%s) OR phone = ANY(%s)", (email_list, phone_list)).rowcount
+            " WHERE pii_index(email) = ANY(%(i)s) OR pii_index(phone) = ANY(%(i)s)", {"i": index_list}).rowcount
         report.work_rows = conn.execute(
-            "DELETE FROM leads_validated WHERE lower(email) = ANY(%s) OR phone = ANY(%s)",
-            (email_list, phone_list)).rowcount
+            "DELETE FROM leads_validated WHERE pii_index(email) = ANY(%(i)s) OR pii_index(phone) = ANY(%(i)s)",
+            {"i": index_list}).rowcount
         needles = email_list + [f for p in phone_list for f in _phone_forms(p)]
         like = [f"%{n}%" for n in needles]
         if needles:
             report.work_rows += conn.execute(
                 "DELETE FROM leads_staging s WHERE s::text ILIKE ANY(%s)", (like,)).rowcount
+            # A sealed record carries the blind indexes of the e-mails and phones in it; a plain one
+            # (written before records were sealed) is searched as text.
             report.dlq_payloads = conn.execute(
                 "UPDATE pipeline_dlq SET payload = jsonb_build_object('erased_at', now(), 'reason_kept', true)"
                 "   || jsonb_strip_nulls(jsonb_build_object('upload_id', payload->'upload_id',"
                 "      'row_number', payload->'row_number', 'line', payload->'line', 'status', payload->'status'))"
-                " WHERE payload::text ILIKE ANY(%s)", (like,)).rowcount
+                " WHERE payload -> 'pii_index' ?| %s::text[] OR payload::text ILIKE ANY(%s)",
+                (index_list, like)).rowcount
             report.lead_events = conn.execute(
                 "UPDATE lead_events SET email = NULL, phone = NULL, data = '{}'"
-                " WHERE lead_id = ANY(%s) OR lower(email) = ANY(%s) OR phone = ANY(%s) OR data::text ILIKE ANY(%s)",
-                (ids, email_list, phone_list, like)).rowcount
+                " WHERE lead_id = ANY(%s) OR pii_index(email) = ANY(%s) OR pii_index(phone) = ANY(%s)"
+                "    OR data::text ILIKE ANY(%s)", (ids, index_list, index_list, like)).rowcount
         elif ids:
             report.lead_events = conn.execute(
                 "UPDATE lead_events SET email = NULL, phone = NULL, data = '{}' WHERE lead_id = ANY(%s)",
@@ -193,6 +203,11 @@ def erase(conn: psycopg.Connection, key: blind_index.IndexKey, landing: Landing,
                 if any(n.lower() in low for n in needles):
                     path.unlink()
                     report.quarantine_heads += 1
+        if opened:
+            conn.execute("INSERT INTO pipeline_events (event_type, stage, row_count, details)"
+                         " VALUES ('pii_decrypted', 'erase', %s, %s)",
+                         (opened, psycopg.types.json.Jsonb({"purpose": "erasure: find the person's lines in files",
+                                                            "values": opened})))
         conn.execute("INSERT INTO pipeline_events (event_type, stage, details) VALUES ('erasure', 'erase', %s)",
                      (psycopg.types.json.Jsonb({**report.counts(), "lead_ids": report.lead_ids}),))
     return report
@@ -217,42 +232,44 @@ def _record_redaction(landing: Landing, path: Path, dropped: int) -> None:
 
 # -- at merge time ------------------------------------------------------------------------------
 
-def erased_rows(conn: psycopg.Connection, key: blind_index.IndexKey | None, upload_id: str) -> dict[int, set[str]]:
+def erased_rows(conn: psycopg.Connection, sealer: pii.Sealer | None, upload_id: str) -> dict[int, set[str]]:
     """The upload's validated rows that name an erased person (an e-mail or phone, chosen or in the
     payload, or the owner at the property, under an ``erasure`` suppression): row number -> the
-    row's e-mails and phones (what must leave the upload's other copies too).
+    row's e-mails and phones opened (what must leave the landed file too).
 
-    One scan of the upload's rows; the blind index of each distinct value is computed once (an
-    index cannot be reversed, so every value of the upload is indexed). Nothing runs while no
-    erasure exists."""
+    E-mails and phones are matched in SQL by the blind index their tokens carry. The owner at a
+    property is an HMAC of its address key and owner key, computed here only for the rows at an
+    erased lead's address. Nothing runs while no erasure exists."""
     wanted = {(c, v) for c, v in conn.execute("SELECT channel, value FROM suppressions WHERE reason = 'erasure'")}
     if not wanted:
         return {}
-    if key is None:
+    if sealer is None:
         raise NoIndexKey("erasure suppressions exist but no index key is configured (EC_INDEX_KEY_FILE): "
                          "without it an erased person could not be recognised, so nothing is merged")
-    rows = conn.execute(
-        "SELECT row_number, email, phone, addr_hash || '|' || owner_key,"
-        "       ARRAY(SELECT jsonb_array_elements_text(jsonb_path_query_array(melissa_payload, '$.emails[*].address'))),"
-        "       ARRAY(SELECT jsonb_array_elements_text(jsonb_path_query_array(melissa_payload, '$.phones[*].number')))"
-        " FROM leads_validated WHERE upload_id = %s", (upload_id,)).fetchall()
-    seen: dict[tuple[str, str], bool] = {}
-
-    def named(channel: str, value: str | None) -> bool:
-        if not value:
-            return False
-        k = (channel, value)
-        if k not in seen:
-            seen[k] = (channel, key.of(channel, value)) in wanted
-        return seen[k]
-
-    found = {}
-    for row_number, email, phone, owner, emails, phones in rows:
-        mails = {email, *emails} - {None}
-        numbers = {phone, *phones} - {None}
-        if (any(named("email", e) for e in mails) or any(named("phone", p) for p in numbers)
-                or named("owner", owner)):
-            found[int(row_number)] = {e.lower() for e in mails} | numbers
+    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+    rows = cur.execute(
+        "WITH gone AS (SELECT channel, value FROM suppressions WHERE reason = 'erasure' AND channel IN ('email', 'phone'))"
+        " SELECT v.row_number, v.email, v.phone, v.melissa_payload, NULL AS owner FROM leads_validated v"
+        " WHERE v.upload_id = %(u)s AND ("
+        "   pii_index(v.email) IN (SELECT value FROM gone WHERE channel = 'email')"
+        "   OR pii_index(v.phone) IN (SELECT value FROM gone WHERE channel = 'phone')"
+        "   OR EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(v.melissa_payload -> 'emails', '[]')) AS x"
+        "              WHERE pii_index(x ->> 'address') IN (SELECT value FROM gone WHERE channel = 'email'))"
+        "   OR EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(v.melissa_payload -> 'phones', '[]')) AS x"
+        "              WHERE pii_index(x ->> 'number') IN (SELECT value FROM gone WHERE channel = 'phone')))"
+        " UNION ALL"
+        " SELECT v.row_number, v.email, v.phone, v.melissa_payload, v.addr_hash || '|' || v.owner_key"
+        " FROM leads_validated v"
+        " WHERE v.upload_id = %(u)s AND v.owner_key IS NOT NULL"
+        "   AND v.addr_hash IN (SELECT addr_hash FROM leads WHERE erased_at IS NOT NULL AND addr_hash IS NOT NULL)",
+        {"u": upload_id}).fetchall()
+    found: dict[int, set[str]] = {}
+    for row in rows:
+        if row["owner"] is not None and ("owner", sealer.index.of("owner", row["owner"])) not in wanted:
+            continue
+        mail_tokens, phone_tokens = _tokens_of(row)
+        found.setdefault(int(row["row_number"]), set()).update(
+            [sealer.open("email", x) for x in mail_tokens] + [sealer.open("phone", x) for x in phone_tokens])
     return found
 
 

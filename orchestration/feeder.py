@@ -24,6 +24,8 @@ from pathlib import Path
 
 from orchestration import consent, constants
 from orchestration.db import store
+from orchestration.ingest.landing import private_opener
+from orchestration.pii import Sealer
 
 EXPORT_COLUMNS = ["email", "first_name", "last_name", "phone", "company_name", "property_address", "property_city",
                   "property_state", "estimated_equity", "broker_name", "lead_score", "consent_url"]
@@ -96,10 +98,13 @@ def export_csv(rows: list[dict]) -> bytes:
 
 
 def write_outbox(outbox: Path, feed_date: date, batch_id: int, data: bytes) -> Path:
-    outbox.mkdir(parents=True, exist_ok=True)
+    """The export, readable by this user only (it holds e-mails and phones in plain text)."""
+    outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+    outbox.chmod(0o700)
     target = outbox / f"campaign_{feed_date.isoformat()}_batch{batch_id}.csv"
     tmp = target.with_suffix(".csv.part")
-    tmp.write_bytes(data)
+    with open(tmp, "wb", opener=private_opener) as fh:
+        fh.write(data)
     tmp.replace(target)
     return target
 
@@ -212,16 +217,31 @@ class Delivery:
     phones_withheld: int
 
 
-def deliver(database_url: str, feed_date: date, outbox: Path, links: ConsentLinks, *,
+def reveal(conn, sealer: Sealer, rows: list[dict], *, purpose: str, run_id: str | None, batch_id: int) -> None:
+    """Open the rows' sealed e-mails and phones for the campaign tool, in place, and record one
+    ``pii_decrypted`` event: the purpose, how many values, the run and batch (never a value)."""
+    opened = 0
+    for r in rows:
+        for channel in ("email", "phone"):
+            if r.get(channel) is not None:
+                r[channel] = sealer.open(channel, r[channel])
+                opened += 1
+    store.record_event(conn, "pii_decrypted", stage="campaign_feed", run_id=run_id, row_count=opened,
+                       details={"purpose": purpose, "batch_id": batch_id, "leads": len(rows), "values": opened})
+
+
+def deliver(database_url: str, feed_date: date, outbox: Path, links: ConsentLinks, *, sealer: Sealer,
             role: str | None = "pipeline_writer", run_id: str | None = None) -> list[Delivery]:
     """Write the export of every batch of ``feed_date`` that has none yet; each row carries its
-    lead's consent link. The batch is marked exported only once its file is in place."""
+    lead's consent link and its e-mail and phone opened (the campaign tool needs them; the file is
+    0600 and goes with retention). The batch is marked exported only once its file is in place."""
     out = []
     # autocommit: each batch's delivery is its own transaction, committed as soon as it is done
     with store.connect(database_url, role=role, autocommit=True) as conn:
         for batch_id in store.unexported_batches(conn, feed_date):
             with conn.transaction():
                 rows = store.batch_export_rows(conn, batch_id)
+                reveal(conn, sealer, rows, purpose="export", run_id=run_id, batch_id=batch_id)
                 urls = links.for_batch(conn, batch_id, [r["lead_id"] for r in rows])
                 for r in rows:
                     r["consent_url"] = urls[r["lead_id"]]
@@ -235,7 +255,7 @@ def deliver(database_url: str, feed_date: date, outbox: Path, links: ConsentLink
     return out
 
 
-def push_date(database_url: str, feed_date: date, links: ConsentLinks, settings, *,
+def push_date(database_url: str, feed_date: date, links: ConsentLinks, settings, *, sealer: Sealer,
               role: str | None = "pipeline_writer", run_id: str | None = None) -> Counter:
     """Push every lead of the date's batches not pushed yet (see orchestration.push); each
     outcome is recorded as it arrives, so a re-run after a crash pushes only the rest."""
@@ -249,6 +269,7 @@ def push_date(database_url: str, feed_date: date, links: ConsentLinks, settings,
             with conn.transaction():
                 done = store.pushed_leads(conn, batch_id)
                 rows = [r for r in store.batch_export_rows(conn, batch_id) if r["lead_id"] not in done]
+                reveal(conn, sealer, rows, purpose="push", run_id=run_id, batch_id=batch_id)
                 urls = links.for_batch(conn, batch_id, [r["lead_id"] for r in rows])
             for r in rows:
                 r["consent_url"] = urls[r["lead_id"]]

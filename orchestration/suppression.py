@@ -2,8 +2,10 @@
 
 One table (``suppressions``: channel, value, reason, source) holds everyone nobody may contact,
 whatever lead they are on; ``lead_is_suppressed()`` (SQL) is the rule the contactable model and the
-feeder apply. Values are stored in the form the leads hold them: e-mails normalised and lower-case,
-phones in E.164, addresses as the lead's ``addr_hash``.
+feeder apply. E-mails and phones are stored as their blind indexes (HMAC under the index key kept
+outside the database, orchestration.blind_index) of the normalised value (lower-case e-mail, E.164
+phone): the leads hold them sealed (orchestration.pii), and ``pii_index`` of a lead's token is the
+same index. Addresses are the lead's ``addr_hash``.
 
 Removing a suppression is refused for the reasons a person or the law put there
 (``unsubscribe``, ``complaint``, ``litigator``, ``erasure``): only list entries an operator or a
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from orchestration.blind_index import IndexKey
 from orchestration.db import store
 
 REASONS = ("unsubscribe", "bounce", "complaint", "dnc_internal", "dnc_federal", "litigator", "erasure")
@@ -64,7 +67,8 @@ def _valid_numbers(lines: Iterable[str], counts: dict[str, int]) -> Iterator[str
         yield phone
 
 
-def import_phones(conn: psycopg.Connection, lines: Iterable[str], reason: str, source: str) -> ImportResult:
+def import_phones(conn: psycopg.Connection, lines: Iterable[str], reason: str, source: str,
+                  index: IndexKey) -> ImportResult:
     """Load a Do-Not-Call file (one number per line, millions of lines) set-based: COPY into a work
     table, one INSERT ... ON CONFLICT into the list, and the matching leads' phones lose their
     verified flag. One transaction: a failed import adds nothing."""
@@ -77,7 +81,7 @@ def import_phones(conn: psycopg.Connection, lines: Iterable[str], reason: str, s
         with conn.cursor().copy("COPY _dnc_import (value) FROM STDIN") as copy:
             batch: list[str] = []
             for phone in _valid_numbers(lines, counts):
-                batch.append(phone)
+                batch.append(index.of("phone", phone))
                 if len(batch) >= 50_000:
                     copy.write("\n".join(batch) + "\n")
                     batch = []
@@ -94,8 +98,9 @@ def import_phones(conn: psycopg.Connection, lines: Iterable[str], reason: str, s
     return result
 
 
-def normalised(channel: str, value: str) -> str:
-    """The stored form of an operator's value (the same normalisers as the ingest)."""
+def normalised(channel: str, value: str, index: IndexKey) -> str:
+    """The stored form of an operator's value: the blind index of an e-mail or phone normalised
+    like the ingest does, an address hash as given."""
     from orchestration.events.webhooks import one
     from orchestration.ingest import normalize
 
@@ -107,25 +112,25 @@ def normalised(channel: str, value: str) -> str:
         out = value.strip().lower() if re.fullmatch(r"[0-9a-fA-F]{64}", value.strip()) else None
     if out is None:
         raise SuppressionError(f"{value!r} is not a valid {'address hash (64 hex digits)' if channel == 'address' else channel}")
-    return out
+    return index.of(channel, out) if channel in ("email", "phone") else out
 
 
-def add(conn: psycopg.Connection, channel: str, value: str, reason: str, source: str) -> bool:
+def add(conn: psycopg.Connection, channel: str, value: str, reason: str, source: str, index: IndexKey) -> bool:
     if reason not in REASONS:
         raise SuppressionError(f"reason must be one of {', '.join(REASONS)}")
     with conn.transaction():
-        added = store.add_suppression(conn, channel, normalised(channel, value), reason, source)
+        added = store.add_suppression(conn, channel, normalised(channel, value, index), reason, source)
         store.record_event(conn, "suppression_added", stage="suppressions", row_count=int(added),
                            details={"channel": channel, "reason": reason, "source": source})
     return added
 
 
-def remove(conn: psycopg.Connection, channel: str, value: str, reason: str, who: str) -> bool:
+def remove(conn: psycopg.Connection, channel: str, value: str, reason: str, who: str, index: IndexKey) -> bool:
     if reason not in REMOVABLE:
         raise SuppressionError(f"a {reason!r} suppression cannot be removed: a person or the law put it there "
                                f"(removable: {', '.join(sorted(REMOVABLE))})")
     with conn.transaction():
-        removed = store.remove_suppression(conn, channel, normalised(channel, value), reason)
+        removed = store.remove_suppression(conn, channel, normalised(channel, value, index), reason)
         store.record_event(conn, "suppression_removed", stage="suppressions", row_count=int(removed),
                            details={"channel": channel, "reason": reason, "by": who})
     return removed

@@ -27,6 +27,7 @@ from orchestration.db import migrate, runtime
 TEST_KEYS = "test-2026:0123456789abcdef0123456789abcdef\ntest-old:retired-secret-do-not-use"
 ACTIVE_KEYS = "test-2026:0123456789abcdef0123456789abcdef\n"
 FORM_SECRET = "f0" * 32
+PII_KEYS = "# test data keys: the last line seals\ntest-k1:" + "c1" * 32 + "\n"
 
 # Tables the per-test cleanup empties (verification_code_map keeps its seed rows).
 DATA_TABLES = ["campaign_pushes", "campaign_batch_leads", "campaign_batches", "consent_tokens", "lead_consent_audit",
@@ -142,13 +143,14 @@ def stack(embedded: Server, tmp_path_factory):
     keys.write_text(ACTIVE_KEYS)
     (root / "form_secret").write_text(FORM_SECRET + "\n")
     (root / "index_key").write_text("ab" * 32 + "\n")
+    (root / "pii_keys").write_text(PII_KEYS)
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((settings.REPO_ROOT / "dagster.yaml").read_text())
     env = {**rt.env(), "DAGSTER_HOME": str(home), "EC_LANDING_DIR": str(root / "landing"),
            "EC_UPLOAD_KEYS_FILE": str(keys), "EC_OUTBOX_DIR": str(root / "outbox"),
            "EC_FORM_SECRET_FILE": str(root / "form_secret"), "EC_PUBLIC_BASE_URL": "https://consent.test",
-           "EC_INDEX_KEY_FILE": str(root / "index_key")}
+           "EC_INDEX_KEY_FILE": str(root / "index_key"), "EC_PII_KEYS_FILE": str(root / "pii_keys")}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -172,6 +174,24 @@ def db(stack) -> str:
     shutil.rmtree(os.environ["EC_LANDING_DIR"], ignore_errors=True)
     shutil.rmtree(os.environ["EC_OUTBOX_DIR"], ignore_errors=True)
     return stack.warehouse_url
+
+
+def opened(row: dict) -> dict:
+    """A lead-shaped row with its sealed e-mail and phone (and its payload's) opened with this
+    environment's keys, as someone holding the keys reads it."""
+    sealer = settings.sealer()
+    out = dict(row)
+    for channel in ("email", "phone"):
+        if out.get(channel) is not None:
+            out[channel] = sealer.open(channel, out[channel])
+    payload = out.get("melissa_payload")
+    if isinstance(payload, dict):
+        payload = dict(payload)
+        for field, channel, leaf in (("phones", "phone", "number"), ("emails", "email", "address")):
+            if isinstance(payload.get(field), list):
+                payload[field] = [{**x, leaf: sealer.open(channel, x.get(leaf))} for x in payload[field]]
+        out["melissa_payload"] = payload
+    return out
 
 
 def scalar(url: str, query: str, params: tuple = ()):

@@ -29,6 +29,7 @@ def endpoint(answers: list[int]):
 def config(url: str) -> dict:
     return {**QUIET, "resources": {"feeder_settings": {"config": {
         "outbox_dir": {"env": "EC_OUTBOX_DIR"}, "form_secret_file": {"env": "EC_FORM_SECRET_FILE"},
+        "pii_keys_file": {"env": "EC_PII_KEYS_FILE"}, "index_key_file": {"env": "EC_INDEX_KEY_FILE"},
         "endpoint_url": url, "post_attempts": 1, "post_backoff_s": 0.0,
         "dlq_retry_base_s": 0.0, "dlq_retry_max_attempts": 5}}}}
 

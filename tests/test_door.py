@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from orchestration import housekeeping
+from orchestration import housekeeping, settings
 from orchestration.ingest import signing
 from orchestration.ingest.http import create_app
 from orchestration.ingest.landing import Landing
@@ -234,7 +234,7 @@ def test_a_small_body_that_trickles_is_timed_out(db, landing, tmp_path, path):
 
     keys = tmp_path / "event_keys"
     keys.write_text("")
-    app = create_app(Receiver(landing, [], db), EventReceiver(KeysFile(keys), db), ConsentDesk(db),
+    app = create_app(Receiver(landing, [], db), EventReceiver(KeysFile(keys), db, sealer=settings.sealer()), ConsentDesk(db),
                      small_body_timeout_s=1.0)
     with EndpointThread(app) as ep:
         host, port = ep.url.removeprefix("http://").split(":")

@@ -12,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 
+from orchestration import settings
 from orchestration.events import webhooks
 from orchestration.events.receiver import EventReceiver, KeysFile
 from tests.conftest import refresh_view, run_job, scalar
@@ -30,7 +31,7 @@ def events(db, tmp_path):
 
     keys = tmp_path / "event_keys"
     keys.write_text(f"# senders\ninstantly:{SECRET}\n")
-    receiver = EventReceiver(KeysFile(keys), db, max_bytes=4096)
+    receiver = EventReceiver(KeysFile(keys), db, max_bytes=4096, sealer=settings.sealer())
     with EndpointThread(create_app(Receiver(Landing(tmp_path / "landing"), [], db), receiver)) as ep:
         ep.keys = keys
         yield ep
@@ -55,7 +56,8 @@ def lead(db, email: str, *, status: str = "new", n: int = 1, broker=None) -> lis
                 "INSERT INTO leads (first_name, email, email_verified, property_address, property_city, property_state,"
                 " property_zip, campaign_status, assigned_broker_id, addr_hash, lead_score)"
                 " VALUES ('Ann', %s, true, %s, 'LA', 'CA', '90001', %s, %s, md5(random()::text) || md5(random()::text), 50)"
-                " RETURNING id", (email, f"{uuid.uuid4().int % 9000 + 1} MAIN ST", status, broker)).fetchone()[0])
+                " RETURNING id", (settings.sealer().seal("email", email), f"{uuid.uuid4().int % 9000 + 1} MAIN ST",
+                                  status, broker)).fetchone()[0])
     return ids
 
 
@@ -64,9 +66,16 @@ def statuses(db, ids) -> list[str]:
         return [conn.execute("SELECT campaign_status::text FROM leads WHERE id = %s", (i,)).fetchone()[0] for i in ids]
 
 
+KNOWN = [("email", f"{n}@example.com") for n in ("ann", "bob", "cy", "dee", "eve", "ghost")]
+
+
 def suppressed(db) -> set[tuple]:
+    """(channel, value, reason) of every suppression; an e-mail is stored as its blind index, shown
+    here as the test's value it indexes."""
+    sealer = settings.sealer()
+    named = {sealer.blind(channel, value): value for channel, value in KNOWN}
     with psycopg.connect(db) as conn:
-        return {tuple(r) for r in conn.execute("SELECT channel, value, reason FROM suppressions")}
+        return {(c, named.get(v, v), r) for c, v, r in conn.execute("SELECT channel, value, reason FROM suppressions")}
 
 
 def test_each_event_type_is_applied(db, events):
@@ -164,7 +173,8 @@ def test_out_of_order_events_never_undo_a_suppression(db, events):
 def test_an_event_for_an_unknown_email_is_stored_and_suppresses_a_later_lead(db, events, instance, defs):
     r = post(events, event("unsubscribe", "ghost@example.com"))
     assert r.status_code == 200 and r.json()["leads"] == 0
-    assert scalar(db, "SELECT count(*) FROM lead_events WHERE email = 'ghost@example.com' AND lead_id IS NULL") == 1
+    assert scalar(db, "SELECT count(*) FROM lead_events WHERE pii_index(email) = %s AND lead_id IS NULL",
+                  (settings.sealer().blind("email", "ghost@example.com"),)) == 1      # stored sealed
     broker = _broker(db)
     lead(db, "ghost@example.com", broker=broker)
     refresh_view(db, defs, instance)
@@ -203,7 +213,7 @@ def test_an_unsubscribe_after_the_refresh_is_honoured_by_the_feed(db, events, in
     # status is untouched), so only the feed's own check of the list can stop it
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("INSERT INTO suppressions (channel, value, reason, source) VALUES "
-                     "('email', 'ann@example.com', 'unsubscribe', 'test')")
+                     "('email', %s, 'unsubscribe', 'test')", (settings.sealer().blind("email", "ann@example.com"),))
     assert run_job(defs, instance, "campaign_feed_job", FRIDAY).success    # 06:00, no refresh in between
     assert fed_ids(db) == bob
 

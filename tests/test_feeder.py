@@ -8,15 +8,17 @@ from datetime import date
 import psycopg
 import pytest
 
-from orchestration import feeder
+from orchestration import feeder, settings
 from tests.conftest import refresh_view, run_job
 
 FRIDAY = "2026-03-06"
 
 
 def seed(db, n: int, *, broker_cap: int = 100_000, extra_sql: str = "") -> uuid.UUID:
-    """An active CA broker and n contactable leads with varied scoring factors."""
+    """An active CA broker and n contactable leads with varied scoring factors (their e-mails
+    sealed, as the pipeline stores them: 'lead<g>@example.com')."""
     broker = uuid.uuid4()
+    emails = settings.sealer().seal_many("email", [f"lead{g}@example.com" for g in range(1, n + 1)])
     with psycopg.connect(db) as conn:
         conn.execute("INSERT INTO brokers (id, company_name, license_states, territory_zip_codes, max_leads_per_week)"
                      " VALUES (%s, 'Broker A', '{CA}', '{90001}', %s)", (broker, broker_cap))
@@ -24,9 +26,9 @@ def seed(db, n: int, *, broker_cap: int = 100_000, extra_sql: str = "") -> uuid.
             "INSERT INTO leads (first_name, email, email_verified, phone_verified, property_address, property_city,"
             " property_state, property_zip, age, estimated_equity, property_value, owner_occupied,"
             " assigned_broker_id, addr_hash)"
-            " SELECT 'Lead' || g, 'lead' || g || '@example.com', true, g %% 2 = 0, g || ' MAIN ST', 'LA', 'CA',"
+            " SELECT 'Lead' || g, (%s::text[])[g], true, g %% 2 = 0, g || ' MAIN ST', 'LA', 'CA',"
             "  '90001', 55 + g %% 30, (g %% 40) * 10000, 500000, g %% 3 <> 0, %s, md5(g::text) || md5(g::text)"
-            " FROM generate_series(1, %s) g", (broker, n))
+            " FROM generate_series(1, %s) g", (emails, broker, n))
         if extra_sql:
             conn.execute(extra_sql, (broker,))
     return broker
@@ -211,6 +213,7 @@ def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dl
         config = {**QUIET, "resources": {"feeder_settings": {"config": {
             "outbox_dir": {"env": "EC_OUTBOX_DIR"},
             "form_secret_file": {"env": "EC_FORM_SECRET_FILE"}, "endpoint_url": ep.url + "/import",
+            "pii_keys_file": {"env": "EC_PII_KEYS_FILE"}, "index_key_file": {"env": "EC_INDEX_KEY_FILE"},
             "post_attempts": 3, "post_backoff_s": 0.01}}}}
         result = defs.resolve_job_def("campaign_feed_job").execute_in_process(
             instance=instance, partition_key=FRIDAY, run_config=config)

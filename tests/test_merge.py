@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from orchestration import settings
 from orchestration.ingest import pipeline, signing
 from orchestration.ingest.landing import Landing
 from orchestration.ingest.receipt import Receiver
-from tests.conftest import ACTIVE_KEYS, signing_key
+from tests.conftest import ACTIVE_KEYS, opened, signing_key
 
 COLS = "mak,apn,property_address,property_city,property_state,property_zip,owner_first_name,owner_age," \
        "email_1,email_1_status,phone_1,phone_1_status,phone_2,phone_2_status\n"
@@ -24,7 +25,8 @@ def land_and_validate(db, body: bytes) -> tuple[pipeline.Context, str]:
     r.feed(body)
     outcome = r.finish()
     assert outcome.accepted, outcome
-    ctx = pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None)
+    ctx = pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None,
+                            sealer=settings.sealer())
     pipeline.check_landed(ctx, outcome.upload_id)
     pipeline.stage(ctx, outcome.upload_id)
     pipeline.validate_upload(ctx, outcome.upload_id)
@@ -37,9 +39,10 @@ def ingest(db, rows: list[str]) -> dict:
 
 
 def lead(db, where="true"):
+    """Leads as someone holding the keys reads them (e-mails and phones opened)."""
     with psycopg.connect(db) as conn:
         conn.row_factory = psycopg.rows.dict_row
-        return conn.execute(f"SELECT * FROM leads WHERE {where}").fetchall()
+        return [opened(r) for r in conn.execute(f"SELECT * FROM leads WHERE {where}").fetchall()]
 
 
 def test_safe_merge_never_loses_known_values(db):

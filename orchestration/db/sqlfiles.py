@@ -109,6 +109,33 @@ def apply_text(text: str) -> None:
     op.execute(_escape_for_sqlalchemy(text))
 
 
+# Changes a revision made to a file's object, as (new, old) text pairs, where an earlier revision's
+# downgrade rebuilds that object from its current file: that downgrade takes these back as well.
+REVISION_CHANGES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "feed_campaign": {
+        "0018": (
+            ("PARTITION BY pii_index(cd.email) ORDER", "PARTITION BY cd.email ORDER"),
+            ("lead_is_suppressed(pii_index(cd.email), pii_index(cd.phone), cd.addr_hash)",
+             "lead_is_suppressed(cd.email, cd.phone, cd.addr_hash)"),
+            ("WHERE pii_index(o.email) = pii_index(cd.email) AND", "WHERE o.email = cd.email AND"),
+        ),
+    },
+}
+
+
+def as_before(name: str, *changes: tuple[str, str], revision: str) -> str:
+    """The definition of a file's object before ``revision`` (for its downgrade): the current file
+    with the changes recorded in REVISION_CHANGES for this revision and every later one, and then
+    ``changes``, taken back. Each (new, old) pair must still be found in the text."""
+    text = get(name).text
+    later = [pairs for rev, pairs in sorted(REVISION_CHANGES.get(name, {}).items(), reverse=True) if rev >= revision]
+    for new, old in [pair for pairs in later for pair in pairs] + list(changes):
+        if new not in text:
+            raise RuntimeError(f"{name}: cannot take back {new!r}; update the downgrade that needs it")
+        text = text.replace(new, old)
+    return text
+
+
 def _escape_for_sqlalchemy(text: str) -> str:
     # op.execute() wraps a string in SQLAlchemy text(), where ':name' is a bind parameter; a
     # backslash-escaped colon is a literal one. '::' casts are left alone by SQLAlchemy already.

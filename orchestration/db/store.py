@@ -98,8 +98,41 @@ def delete_work_rows(conn: psycopg.Connection, upload_ids: list[str]) -> int:
     return staged + validated
 
 
-# DLQ payload keys that quote a record of a file (a rejected row, a malformed line's text).
-DLQ_RECORD_KEYS = ("row", "text")
+def release_work_rows(conn: psycopg.Connection, upload_id: str) -> tuple[int, bool]:
+    """The upload merged: its staged and validated rows go now, in the merge's transaction.
+    Returns (rows removed, whether the work tables were truncated).
+
+    The staged rows are the file's text, e-mails and phones in plain text, so removing them must
+    not leave them in the tables' pages: when no other upload has work rows, both tables are
+    TRUNCATEd (new, empty files; the old ones are unlinked), taking their lock only briefly and
+    only if free; otherwise the rows are DELETEd and their space is reused. The tables are UNLOGGED:
+    their rows are never in the WAL or a base backup.
+    """
+    others = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM leads_staging WHERE upload_id <> %(u)s)"
+        "    OR EXISTS (SELECT 1 FROM leads_validated WHERE upload_id <> %(u)s)", {"u": upload_id}).fetchone()[0]
+    if not others:
+        counted = conn.execute(
+            "SELECT (SELECT count(*) FROM leads_staging WHERE upload_id = %(u)s)"
+            "     + (SELECT count(*) FROM leads_validated WHERE upload_id = %(u)s)", {"u": upload_id}).fetchone()[0]
+        try:
+            with conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '2s'")
+                conn.execute("LOCK TABLE leads_staging, leads_validated IN ACCESS EXCLUSIVE MODE")
+                if not conn.execute("SELECT EXISTS (SELECT 1 FROM leads_staging WHERE upload_id <> %(u)s)"
+                                    "    OR EXISTS (SELECT 1 FROM leads_validated WHERE upload_id <> %(u)s)",
+                                    {"u": upload_id}).fetchone()[0]:
+                    conn.execute("TRUNCATE leads_staging, leads_validated")
+                    return int(counted), True
+        except psycopg.errors.LockNotAvailable:
+            pass                         # another upload is at work: delete this one's rows instead
+    return delete_work_rows(conn, [upload_id]), False
+
+
+# DLQ payload keys that quote a record of a file: a rejected row or a malformed line's text, sealed
+# ("record", orchestration.pii) with the blind indexes of its e-mails and phones ("pii_index"); "row"
+# and "text" are how older versions quoted them in plain text.
+DLQ_RECORD_KEYS = ("record", "pii_index", "row", "text")
 
 
 def scrub_dlq_payloads(conn: psycopg.Connection, days: float) -> int:
@@ -383,7 +416,7 @@ def batch_export_rows(conn: psycopg.Connection, batch_id: int) -> list[dict]:
         " FROM campaign_batch_leads f JOIN leads l ON l.id = f.lead_id"
         " LEFT JOIN brokers b ON b.id = f.broker_id"
         " LEFT JOIN LATERAL (SELECT true AS phone_blocked FROM suppressions x"
-        "   WHERE x.channel = 'phone' AND x.value = l.phone LIMIT 1) s ON true"
+        "   WHERE x.channel = 'phone' AND x.value = pii_index(l.phone) LIMIT 1) s ON true"
         " WHERE f.batch_id = %s ORDER BY l.lead_score DESC, l.id", (batch_id,))
     names = [d.name for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
@@ -521,7 +554,7 @@ def suppress_imported_phones(conn: psycopg.Connection, reason: str, source: str)
         " SELECT DISTINCT 'phone', value, %s, %s FROM _dnc_import ON CONFLICT DO NOTHING", (reason, source)).rowcount
     changed = conn.execute(
         "UPDATE leads l SET phone_verified = false WHERE l.phone_verified"
-        " AND l.phone IN (SELECT value FROM _dnc_import)").rowcount
+        " AND pii_index(l.phone) IN (SELECT value FROM _dnc_import)").rowcount
     return added, changed
 
 

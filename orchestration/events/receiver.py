@@ -11,6 +11,7 @@ The event keys file is read again whenever it changes, so a removed secret is re
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from orchestration.db import store
 from orchestration.events import webhooks
 from orchestration.events.webhooks import EventRefused
+from orchestration.pii import Sealer
 
 STAGE = "events"
 
@@ -54,8 +56,9 @@ class KeysFile:
 
 class EventReceiver:
     def __init__(self, keys: KeysFile, database_url: str, role: str | None = "pipeline_writer",
-                 max_bytes: int = webhooks.MAX_BODY_BYTES):
+                 max_bytes: int = webhooks.MAX_BODY_BYTES, *, sealer: Sealer):
         self.keys, self.database_url, self.role, self.max_bytes = keys, database_url, role, max_bytes
+        self.sealer = sealer     # the event's e-mail and phone are stored sealed, matched by blind index
 
     def refuse(self, exc: EventRefused, *, sender: str | None = None, webhook_id: str | None = None) -> EventOutcome:
         details = {"code": exc.code, "sender": sender, "webhook_id": webhook_id}
@@ -87,6 +90,8 @@ class EventReceiver:
         if event is None:
             return EventOutcome(200, {"status": "ignored", "webhook_id": webhook_id,
                                       "message": "this event type changes nothing here"})
+        event = dataclasses.replace(event, email=self.sealer.seal("email", event.email),
+                                    phone=self.sealer.seal("phone", event.phone))
         with store.connect(self.database_url, role=self.role) as conn, conn.transaction():
             applied, event_id, matched = store.apply_lead_event(conn, sender, webhook_id, event)
         if not applied:

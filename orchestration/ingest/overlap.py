@@ -1,4 +1,5 @@
-"""Overlapping I/O with computation: a bounded prefetching reader and a bounded background writer.
+"""Overlapping I/O with computation: a bounded prefetching reader, a bounded background writer, and
+an ordered map over worker processes.
 
 The ingest stages read slices from PostgreSQL, normalise them in Python and write them back. Reads
 and writes spend their time in libpq, pyarrow and the server (the GIL is released), so running them
@@ -10,9 +11,12 @@ block early (an exception in the main thread) stops the helper thread before ret
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -124,3 +128,24 @@ class Background(Generic[T]):
         self._abandon.set()
         self._queue.put(_DONE)
         self._thread.join()
+
+
+def in_processes(fn: Callable, source: Iterable, workers: int, *, initializer: Callable | None = None,
+                 initargs: tuple = ()) -> Iterator:
+    """``fn(item)`` for each item of ``source``, computed in ``workers`` spawned processes and
+    yielded in the source's order. At most ``workers + 1`` items are in flight, which bounds
+    memory. ``fn`` and ``initializer`` are module-level functions (spawn imports them afresh);
+    ``initargs`` are sent once per process. An error in a worker is raised here; leaving early
+    cancels what has not started."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=initializer, initargs=initargs)
+    pending: deque = deque()
+    try:
+        for item in source:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import time
 import traceback
 from collections import Counter
@@ -24,10 +25,12 @@ import psycopg
 
 from orchestration import constants, erasure
 from orchestration.blind_index import IndexKey
+from orchestration.pii import Sealer
 from orchestration.db import store
 from orchestration.ingest import overlap, profiles, reader
 from orchestration.ingest.landing import Landing, Manifest
-from orchestration.ingest.validate import compact_keys, group_in_file, validate_slice
+from orchestration.ingest.validate import (compact_keys, group_in_file, init_worker, validate_in_worker,
+                                           validate_slice)
 
 Log = Callable[[str], None]
 UPLOAD_FAILED = "upload_failed"   # DLQ payload kind of a whole upload's failure (not a row's)
@@ -60,7 +63,32 @@ class Context:
     retry_base_s: float = 60.0       # a transient failure is retried after this, then doubling delays
     retry_max_attempts: int = 5      # ... this many times before a person is needed
     lock_timeout_s: float = constants.MERGE_LOCK_TIMEOUT_S   # the merge's wait for another merge's lock
-    index_key: IndexKey | None = field(default=None, repr=False)   # recognises erased people (blind indexes)
+    keep_work_rows_hours: float = constants.WORK_ROWS_KEEP_HOURS   # 0: a merge removes its upload's work rows
+    validation_workers: int | None = None   # processes validating slices in parallel; None: by size and cores
+
+    def validation_workers_for(self, rows: int, slice_rows: int) -> int:
+        """Worker processes for validating ``rows`` staged rows: none for a file of a few slices
+        (starting a process and importing pandas there costs seconds), else one per core."""
+        if self.validation_workers is not None:
+            return self.validation_workers
+        if rows < constants.PARALLEL_VALIDATION_MIN_ROWS or rows <= slice_rows:
+            return 0
+        return max(1, min(os.cpu_count() or 1, 4))
+    sealer: Sealer | None = field(default=None, repr=False)   # seals e-mails and phones (orchestration.pii)
+    sealer_error: str | None = None                           # why there is none (a key file's problem)
+
+    @property
+    def index_key(self) -> IndexKey | None:
+        """The blind-index key (recognises erased people): the sealer's."""
+        return self.sealer.index if self.sealer else None
+
+    def require_sealer(self, stage: str, upload_id: str) -> Sealer:
+        if self.sealer is None:
+            raise _fail(self, stage, upload_id,
+                        "e-mails and phones are stored sealed, so this stage needs the PII key ring "
+                        "(EC_PII_KEYS_FILE) and the index key (EC_INDEX_KEY_FILE): "
+                        + (self.sealer_error or "none was given; run `equity setup`"))
+        return self.sealer
 
     def connect(self):
         return store.connect(self.database_url, role=self.role)
@@ -197,6 +225,7 @@ def stage(ctx: Context, upload_id: str) -> StageResult:
     """
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
+    sealer = ctx.require_sealer("leads_staging", upload_id)
 
     def refused(exc: reader.FileRejected) -> StageFailed:
         return _fail(ctx, "leads_staging", upload_id, f"upload {upload_id} ({manifest.filename}) refused: {exc}",
@@ -221,7 +250,7 @@ def stage(ctx: Context, upload_id: str) -> StageResult:
             store.clear_dlq_for_upload(conn, "leads_staging", upload_id)
             if upload.bad_rows:
                 store.record_dlq_many(conn, "leads_staging", [
-                    (b["reason"], {"upload_id": upload_id, **b}) for b in upload.bad_rows])
+                    (b["reason"], {"upload_id": upload_id, **_sealed_line(sealer, b)}) for b in upload.bad_rows])
             seconds = time.perf_counter() - t0
             counts = {"records": rows + len(upload.bad_rows), "rows": rows, "malformed_rows": len(upload.bad_rows),
                       "mapped_columns": len(upload.mapping), "extra_columns": len(upload.extra_columns)}
@@ -243,6 +272,16 @@ def stage(ctx: Context, upload_id: str) -> StageResult:
                                                        for b in upload.bad_rows[:20]]})
 
 
+def _sealed_line(sealer: Sealer, bad: dict) -> dict:
+    """A malformed record as its DLQ item quotes it: its text sealed, with the blind indexes of the
+    e-mails and phones in it (which erasure matches)."""
+    text = bad.get("text")
+    if not text:
+        return bad
+    rest = {k: v for k, v in bad.items() if k != "text"}
+    return {**rest, "record": sealer.seal_record(text), "pii_index": sealer.record_indexes(text)}
+
+
 STAGED_COLUMNS = ["row_number", *profiles.CANONICAL_FIELDS]
 PROGRESS_ROWS = 250_000
 
@@ -253,16 +292,19 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
     leads_validated — all in one transaction.
 
     Three things happen at once: a reader thread fetches the next staged slice, this thread
-    normalises and checks the current one, a writer thread loads the previous one into
-    leads_validated. Only the key columns of each valid row stay in memory, for the in-file groups;
+    normalises, checks and seals the current one (for a large upload, worker processes do that for
+    several slices side by side: ``Context.validation_workers_for``), a writer thread loads the
+    previous one into leads_validated. Only the key columns of each valid row stay in memory, for the in-file groups;
     publish_validated() (SQL) then collapses each group into one row.
     """
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
+    sealer = ctx.require_sealer("leads_validated", upload_id)
     counts: Counter = Counter()
     unknown: Counter = Counter()
     rejects: list[dict] = []
     keys: list[pd.DataFrame] = []
+    worker_peaks: list[float] = []
     with ctx.connect() as conn, conn.transaction():
         codes = store.code_map(conn, profiles.PROFILES[manifest.source].provider)
         total, _, _ = store.staged_shape(conn, upload_id, ["row_number"])
@@ -271,15 +313,27 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
                         f"nothing staged for upload {upload_id}: materialize leads_staging first")
         ctx.log(f"validating {total:,} staged rows in slices of {slice_rows:,}")
         store.begin_validated_work(conn, upload_id)
+        workers = ctx.validation_workers_for(total, slice_rows)
+        if workers:
+            ctx.log(f"  {workers} validation processes (normalising and sealing in parallel)")
         with ctx.connect() as source_conn, \
                 overlap.Prefetch(store.iter_staged(source_conn, upload_id, STAGED_COLUMNS, slice_rows)) as slices, \
                 overlap.Background(lambda f: store.load_validated_slice(conn, upload_id, f)) as out:
-            for staged in slices:
-                result = validate_slice(staged, codes, unknown, counts)
+            if workers:
+                results = overlap.in_processes(validate_in_worker, slices, workers, initializer=init_worker,
+                                               initargs=(codes, sealer))
+            else:
+                results = ((validate_slice(s, codes, unknown, counts, sealer), None, None, 0.0) for s in slices)
+            for result, slice_counts, slice_unknown, worker_rss in results:
+                before = counts["rows"]
+                if slice_counts is not None:            # counted in the worker
+                    counts.update(slice_counts)
+                    unknown.update(slice_unknown)
+                    worker_peaks.append(worker_rss)
                 rejects.extend(result.rejects)
                 keys.append(compact_keys(result.valid))
                 out.put(result.valid)
-                if counts["rows"] // PROGRESS_ROWS != (counts["rows"] - len(staged)) // PROGRESS_ROWS:
+                if counts["rows"] // PROGRESS_ROWS != before // PROGRESS_ROWS:
                     ctx.log(f"  {counts['rows']:,} of {total:,} rows normalised and checked "
                             f"({time.perf_counter() - t0:.1f}s)")
         t_groups = time.perf_counter()
@@ -297,6 +351,7 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
             "unique": published["rows_written"], "in_file_conflicts": len(conflicts),
             "unknown_codes": int(sum(unknown.values())),
             "phone_verified": published["phone_verified"], "email_verified": published["email_verified"],
+            "validation_workers": workers, "worker_peak_rss_mb": int(max(worker_peaks, default=0)),
         })
         ctx.log(f"validated in {time.perf_counter() - t0:.1f}s: {counts['valid']:,} valid, "
                 f"{counts['rejected']:,} rejected, {counts['in_file_duplicates']:,} in-file duplicates")
@@ -372,7 +427,7 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
         # so no later step copies their phone onto a suppression list in plain text).
         def erasures() -> int:
             try:
-                found = erasure.erased_rows(conn, ctx.index_key, upload_id)
+                found = erasure.erased_rows(conn, ctx.sealer, upload_id)
             except erasure.NoIndexKey as exc:
                 raise _fail(ctx, "leads", upload_id, str(exc)) from None
             return erasure.scrub_rows(conn, ctx.landing, upload_id, found)
@@ -387,6 +442,9 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
         counts["erased_rows"] = erased
         counts["phones_unverified"] = timed("unverify_suppressed_phones", store.unverify_suppressed_phones, conn,
                                             upload_id)
+        if ctx.keep_work_rows_hours <= 0:         # else the daily sweep removes them later
+            removed, truncated = timed("release_work_rows", store.release_work_rows, conn, upload_id)
+            counts["work_rows_removed"], counts["work_tables_truncated"] = removed, int(truncated)
         counts.update({f"{name}_s": seconds for name, seconds in steps.items()})
         settled = store.resolve_upload_failures(conn, upload_id)
         if settled:

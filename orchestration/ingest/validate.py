@@ -27,6 +27,7 @@ columns of every valid row are kept to find the in-file groups at the end (``gro
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from orchestration.ingest import normalize as norm
 from orchestration.ingest import places
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
 from orchestration.ingest.schemas import NormalisedLead, reason_for
+from orchestration.pii import Sealer
 
 # The columns validation writes, by name, into the _validated_work temp table (shaped like
 # leads_validated, with the chosen code of each channel): a new lead column is added here and in
@@ -142,8 +144,20 @@ def _join_nonnull(frags: list[pa_arrow.Array], n: int) -> pa_arrow.Array:
     return acc
 
 
-def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter) -> pd.DataFrame:
-    """Choose each lead's phone and e-mail and keep every channel in melissa_payload (see module doc)."""
+def _sealed(sealer: Sealer | None, channel: str, values: pd.Series) -> pd.Series:
+    """The values sealed (orchestration.pii), or as they are when no sealer is given (the pure
+    rules tested on their own)."""
+    if sealer is None:
+        return values
+    tokens = sealer.seal_many(channel, values.to_numpy(dtype=object, na_value=None))
+    return pd.Series(tokens, index=values.index, dtype="string")
+
+
+def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter,
+              sealer: Sealer | None = None) -> pd.DataFrame:
+    """Choose each lead's phone and e-mail and keep every channel in melissa_payload (see module doc).
+    With a sealer every value is sealed once: the payload quotes the tokens; the chosen e-mail and
+    phone stay plain for the checks, their tokens beside them (``email_token``, ``phone_token``)."""
     idx = df.index
     out = pd.DataFrame(index=idx)
     litigator = norm.yes_no(df["litigator"]).fillna(False).astype(bool).to_numpy()
@@ -161,6 +175,13 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     p_mat = np.column_stack([p.to_numpy(dtype=object, na_value=None) for p in phones])
     out["phone"] = pd.Series(np.where(p_idx >= 0, p_mat[rows, np.maximum(p_idx, 0)], None), index=idx,
                              dtype="string")
+    # Every value sealed once: the payload quotes these tokens, and the chosen channel is the
+    # chosen slot's token (validate_slice puts it in place once the row has passed its checks).
+    p_tokens = [_sealed(sealer, "phone", p) for p in phones]
+    if sealer is not None:
+        tok = np.column_stack([p.to_numpy(dtype=object, na_value=None) for p in p_tokens])
+        out["phone_token"] = pd.Series(np.where(p_idx >= 0, tok[rows, np.maximum(p_idx, 0)], None), index=idx,
+                                       dtype="string")
     out["phone_verified"] = p_has_ver
 
     emails = [norm.email(df[s]) for s in e_slots]
@@ -171,6 +192,11 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     e_mat = np.column_stack([e.to_numpy(dtype=object, na_value=None) for e in emails])
     out["email"] = pd.Series(np.where(e_idx >= 0, e_mat[rows, np.maximum(e_idx, 0)], None), index=idx,
                              dtype="string")
+    e_tokens = [_sealed(sealer, "email", e) for e in emails]
+    if sealer is not None:
+        tok = np.column_stack([e.to_numpy(dtype=object, na_value=None) for e in e_tokens])
+        out["email_token"] = pd.Series(np.where(e_idx >= 0, tok[rows, np.maximum(e_idx, 0)], None), index=idx,
+                                       dtype="string")
     out["email_verified"] = e_has_ver
 
     # Verification code of the chosen channel (lower-case), NA when none.
@@ -185,16 +211,16 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
 
     # Every channel, as JSON built column-wise (no per-row Python).
     p_frags = []
-    for s, p, d in zip(p_slots, phones, dnc):
+    for s, p, d, token in zip(p_slots, phones, dnc, p_tokens):
         number = _arrow(p)
         dnc_text = pa_arrow.array(np.where(d.to_numpy(), "true", "false"), pa_arrow.large_string())
-        frag = _concat('{"number":', _json_text(p), ',"code":', _json_text(df[f"{s}_code"]),
+        frag = _concat('{"number":', _json_text(token), ',"code":', _json_text(df[f"{s}_code"]),
                        ',"type":', _json_text(df[f"{s}_type"]), ',"dnc":', dnc_text, "}")
         p_frags.append(pc.if_else(pc.is_valid(number), frag, _text(None)))
     e_frags = []
-    for s, e in zip(e_slots, emails):
+    for s, e, token in zip(e_slots, emails, e_tokens):
         address = _arrow(e)
-        frag = _concat('{"address":', _json_text(e), ',"code":', _json_text(df[f"{s}_code"]), "}")
+        frag = _concat('{"address":', _json_text(token), ',"code":', _json_text(df[f"{s}_code"]), "}")
         e_frags.append(pc.if_else(pc.is_valid(address), frag, _text(None)))
     pj, ej = _join_nonnull(p_frags, len(df)), _join_nonnull(e_frags, len(df))
     lit = pa_arrow.array(np.where(litigator, ',"litigator":true', ""), pa_arrow.large_string())
@@ -205,7 +231,8 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     return out
 
 
-def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter) -> pd.DataFrame:
+def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter,
+              sealer: Sealer | None = None) -> pd.DataFrame:
     df = staged
     address, city_in, state_in, zip_in, split = places.split_single_lines(
         df["property_address"], df["property_city"], df["property_state"], df["property_zip"])
@@ -253,7 +280,7 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
                                       out["property_zip"])
     counts["unparsed_money"] += int(((df["property_value"].notna() & out["property_value"].isna())
                                     | (df["estimated_equity"].notna() & out["estimated_equity"].isna())).sum())
-    return pd.concat([out, _channels(df, code_map, unknown, counts)], axis=1)
+    return pd.concat([out, _channels(df, code_map, unknown, counts, sealer)], axis=1)
 
 
 def split_rejects(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str]]]:
@@ -427,9 +454,14 @@ def overlong(staged: pd.DataFrame) -> dict[int, list[str]]:
     return reasons
 
 
-def validate_slice(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter) -> SliceResult:
-    """Normalise and check one slice of staged rows; rejects carry every failed check and the row."""
-    frame = normalise(staged, code_map, unknown, counts)
+def validate_slice(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter,
+                   sealer: Sealer | None = None) -> SliceResult:
+    """Normalise and check one slice of staged rows; rejects carry every failed check and the row.
+
+    With a sealer (the pipeline always gives one) every e-mail and phone of a valid row leaves
+    sealed, and a rejected row is quoted as a sealed record with the blind indexes of the e-mails
+    and phones it holds (``reject_payload``)."""
+    frame = normalise(staged, code_map, unknown, counts, sealer)
     good, reasons = split_rejects(frame)
     if too_long := overlong(staged):
         for rn, why in too_long.items():
@@ -440,10 +472,50 @@ def validate_slice(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, co
         raw_by_row = staged.set_index("row_number")
         for rn, why in sorted(reasons.items()):
             src = raw_by_row.loc[rn]
-            rejects.append({"row_number": rn, "reasons": why,
-                            "row": {k: (None if pd.isna(v) else str(v)) for k, v in src.items()
-                                    if k != "raw" and not pd.isna(v)}})
+            row = {k: str(v) for k, v in src.items() if k != "raw" and not pd.isna(v)}
+            rejects.append({"row_number": rn, "reasons": why, **reject_payload(sealer, row)})
     counts["rows"] += len(staged)
     counts["valid"] += len(good)
     counts["rejected"] += len(rejects)
+    if sealer is not None:
+        good = good.assign(email=good["email_token"], phone=good["phone_token"])
     return SliceResult(valid=good[WORK_COLUMNS], rejects=rejects)
+
+
+def reject_payload(sealer: Sealer | None, row: dict[str, str]) -> dict:
+    """How a DLQ item quotes a rejected row: sealed whole (a broken row may hold an e-mail or a
+    phone in any column) with the blind indexes of its e-mails and phones, which erasure matches;
+    plain only when no sealer is given (the pure rules tested on their own)."""
+    if sealer is None:
+        return {"row": row}
+    text = json.dumps(row, ensure_ascii=False, sort_keys=True)
+    return {"record": sealer.seal_record(text), "pii_index": sealer.record_indexes(" ".join(row.values()))}
+
+
+# -- in a worker process (orchestration.ingest.overlap.in_processes) ------------------------------
+
+_WORKER: dict = {}
+
+
+def init_worker(code_map: CodeMap, sealer: Sealer | None) -> None:
+    _WORKER.update(codes=code_map, sealer=sealer)
+
+
+def validate_in_worker(staged: pd.DataFrame) -> tuple[SliceResult, Counter, Counter, float]:
+    """validate_slice in a worker: (result, counts, unknown codes, the worker's peak RSS in MB)."""
+    counts: Counter = Counter()
+    unknown: Counter = Counter()
+    result = validate_slice(staged, _WORKER["codes"], unknown, counts, _WORKER["sealer"])
+    return result, counts, unknown, peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """This process's resident-memory high-water mark (VmHWM), in MB (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0

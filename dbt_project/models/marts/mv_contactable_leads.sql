@@ -70,4 +70,4 @@ where l.email_verified
   and l.property_address is not null
   and l.property_state ~ '^[A-Z]{2}$'
   and l.property_zip ~ '^[0-9]{5}$'
-  and not public.lead_is_suppressed(l.email, l.phone, l.addr_hash)
+  and not public.lead_is_suppressed(public.pii_index(l.email), public.pii_index(l.phone), l.addr_hash)

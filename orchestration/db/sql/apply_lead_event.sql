@@ -8,6 +8,8 @@
 --   booked       converted
 -- Statuses only move forward (status_rank), so events arriving out of order never undo a
 -- suppression; an event for an e-mail no lead has is stored and still suppresses.
+-- The e-mail and phone arrive sealed (orchestration.pii): leads are matched and suppressions
+-- recorded by their blind indexes (pii_index), never by value.
 CREATE OR REPLACE FUNCTION public.apply_lead_event(p_source text, p_webhook_id text, p_type text, p_occurred_at timestamp with time zone, p_email text, p_phone text, p_lead_id uuid, p_soft boolean, p_data jsonb)
  RETURNS TABLE(applied boolean, event_id bigint, leads_matched integer)
  LANGUAGE plpgsql
@@ -25,8 +27,8 @@ BEGIN
   END IF;
   SELECT coalesce(array_agg(l.id), '{}') INTO v_leads FROM leads l
   WHERE l.id = p_lead_id
-     OR (v_email IS NOT NULL AND l.email = v_email)
-     OR (v_email IS NULL AND p_lead_id IS NULL AND v_phone IS NOT NULL AND l.phone = v_phone);
+     OR (v_email IS NOT NULL AND pii_index(l.email) = pii_index(v_email))
+     OR (v_email IS NULL AND p_lead_id IS NULL AND v_phone IS NOT NULL AND pii_index(l.phone) = pii_index(v_phone));
 
   INSERT INTO lead_events (source, webhook_id, type, occurred_at, lead_id, email, phone, leads_matched, data)
   VALUES (p_source, p_webhook_id, p_type, p_occurred_at,
@@ -41,9 +43,9 @@ BEGIN
 
   IF p_type IN ('unsubscribe', 'complaint') OR (p_type = 'bounce' AND NOT p_soft) THEN
     INSERT INTO suppressions (channel, value, reason, source)
-    SELECT c.channel, c.value, p_type, p_source
+    SELECT c.channel, pii_index(c.value), p_type, p_source
     FROM (VALUES ('email', v_email), ('phone', CASE WHEN p_type = 'bounce' THEN NULL ELSE v_phone END)) AS c (channel, value)
-    WHERE c.value IS NOT NULL
+    WHERE pii_index(c.value) IS NOT NULL
     ON CONFLICT DO NOTHING;
   END IF;
 

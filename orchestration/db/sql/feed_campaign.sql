@@ -43,12 +43,12 @@ BEGIN
       LIMIT v_window
     ),
     allowed AS (
-      SELECT cd.*, row_number() OVER (PARTITION BY cd.email ORDER BY cd.lead_score DESC, cd.lead_id) AS email_rank
+      SELECT cd.*, row_number() OVER (PARTITION BY pii_index(cd.email) ORDER BY cd.lead_score DESC, cd.lead_id) AS email_rank
       FROM candidates cd
-      WHERE NOT lead_is_suppressed(cd.email, cd.phone, cd.addr_hash)
+      WHERE NOT lead_is_suppressed(pii_index(cd.email), pii_index(cd.phone), cd.addr_hash)
         -- (a feed of a lead's previous owner carried that owner's e-mail, not the one it holds now)
         AND NOT EXISTS (SELECT 1 FROM leads o JOIN campaign_batch_leads f ON f.lead_id = o.id
-                        WHERE o.email = cd.email AND f.owner_since IS NOT DISTINCT FROM o.owner_since
+                        WHERE pii_index(o.email) = pii_index(cd.email) AND f.owner_since IS NOT DISTINCT FROM o.owner_since
                           AND f.feed_date BETWEEN p_feed_date - p_email_gap_days AND p_feed_date + p_email_gap_days)
     ),
     week_fed AS (

@@ -13,14 +13,14 @@ DECLARE
   v_added integer;
 BEGIN
   WITH flagged AS (
-    SELECT 'phone' AS channel, p ->> 'number' AS value,
+    SELECT 'phone' AS channel, pii_index(p ->> 'number') AS value,
            CASE WHEN coalesce((v.melissa_payload ->> 'litigator')::boolean, false) THEN 'litigator'
                 ELSE 'dnc_federal' END AS reason
     FROM leads_validated v, jsonb_array_elements(coalesce(v.melissa_payload -> 'phones', '[]')) AS p
     WHERE v.upload_id = p_upload_id
       AND (v.melissa_payload @> '{"litigator": true}' OR v.melissa_payload @> '{"phones": [{"dnc": true}]}')
       AND (coalesce((p ->> 'dnc')::boolean, false) OR coalesce((v.melissa_payload ->> 'litigator')::boolean, false))
-      AND p ->> 'number' IS NOT NULL
+      AND pii_index(p ->> 'number') IS NOT NULL
     UNION
     SELECT 'address', v.addr_hash, 'litigator'
     FROM leads_validated v
@@ -36,7 +36,7 @@ BEGIN
   SELECT count(*) INTO v_added FROM added;
   UPDATE leads_validated v SET phone_verified = false
   WHERE v.upload_id = p_upload_id AND v.phone_verified
-    AND EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'phone' AND s.value = v.phone);
+    AND EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'phone' AND s.value = pii_index(v.phone));
   RETURN v_added;
 END
 $function$;

@@ -10,14 +10,14 @@ DECLARE
   v_changed integer;
 BEGIN
   UPDATE leads l SET phone_verified = false
-  FROM (SELECT DISTINCT x.phone
-        FROM (SELECT v.phone FROM leads_validated v WHERE v.upload_id = p_upload_id AND v.phone IS NOT NULL
+  FROM (SELECT DISTINCT x.idx
+        FROM (SELECT pii_index(v.phone) AS idx FROM leads_validated v WHERE v.upload_id = p_upload_id AND v.phone IS NOT NULL
               UNION ALL
-              SELECT p ->> 'number' FROM leads_validated v, jsonb_array_elements(v.melissa_payload -> 'phones') AS p
+              SELECT pii_index(p ->> 'number') FROM leads_validated v, jsonb_array_elements(v.melissa_payload -> 'phones') AS p
               WHERE v.upload_id = p_upload_id
                 AND (v.melissa_payload @> '{"litigator": true}' OR v.melissa_payload @> '{"phones": [{"dnc": true}]}')) AS x
-        WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'phone' AND s.value = x.phone)) AS sp
-  WHERE l.phone = sp.phone AND l.phone_verified;
+        WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'phone' AND s.value = x.idx)) AS sp
+  WHERE pii_index(l.phone) = sp.idx AND l.phone_verified;
   GET DIAGNOSTICS v_changed = ROW_COUNT;
   RETURN v_changed;
 END

@@ -76,7 +76,8 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     # Every batch of the date without an export gets one now: this run's, or one whose export
     # failed after its feed committed (a re-run of the date completes it, feeding nobody twice).
     deliveries = feeder.deliver(warehouse.url, day, Path(feeder_settings.outbox_dir), feeder_settings.consent_links(),
-                                role=warehouse.role_or_none, run_id=context.run.run_id)
+                                sealer=feeder_settings.sealer(), role=warehouse.role_or_none,
+                                run_id=context.run.run_id)
     if deliveries:
         meta["export"] = dg.MetadataValue.path(str(deliveries[-1].export))
         meta["batch_id"] = deliveries[-1].batch_id
@@ -110,7 +111,8 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     instantly = feeder_settings.push_settings()
     if instantly.enabled:
         pushed = feeder.push_date(warehouse.url, day, feeder_settings.consent_links(), instantly,
-                                  role=warehouse.role_or_none, run_id=context.run.run_id)
+                                  sealer=feeder_settings.sealer(), role=warehouse.role_or_none,
+                                  run_id=context.run.run_id)
         meta["pushed"], meta["push_failed"] = pushed["pushed"], pushed["failed"]
         meta["push_waited_s"] = pushed["waited_s"]
         ok = pushed["failed"] == 0

@@ -29,7 +29,8 @@ class RetentionConfig(dg.Config):
 @dg.op(description="Run every cleanup once and record the counts (pipeline_events: housekeeping).")
 def sweep(context: dg.OpExecutionContext, config: RetentionConfig, ingest: IngestSettings,
           feeder_settings: FeederSettings, warehouse: WarehouseResource) -> dg.Output:
-    retention = housekeeping.Retention(**config.model_dump())
+    retention = housekeeping.Retention(**{**config.model_dump(), "work_rows_hours": max(
+        config.work_rows_hours, ingest.keep_work_rows_hours)})   # never before the ingest's own setting
     with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
         result = housekeeping.sweep(conn, ingest.landing(), outbox=Path(feeder_settings.outbox_dir), retention=retention)
     context.log.info(f"housekeeping: {result.counts()}")

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from orchestration import blind_index, health
+from orchestration import health, pii
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest import signing
 from orchestration.ingest.landing import Landing
@@ -18,8 +18,10 @@ class IngestSettings(dg.ConfigurableResource):
 
     landing_dir: str = Field(description="landing directory (EC_LANDING_DIR)")
     upload_keys_file: str = Field(description="file of active 'key_id:secret' lines (EC_UPLOAD_KEYS_FILE)")
-    index_key_file: str = Field(default="", description="the blind-index key that recognises erased people "
+    index_key_file: str = Field(default="", description="the blind-index key e-mails and phones are found by "
                                                         "(EC_INDEX_KEY_FILE)")
+    pii_keys_file: str = Field(default="", description="the data keys e-mails and phones are sealed with "
+                                                       "(EC_PII_KEYS_FILE)")
     max_reject_percent: int = Field(default=20, description="refuse a file when more than this percentage of "
                                                             "its rows is rejected (EC_MAX_REJECT_PERCENT)")
     min_verified_percent: int = Field(default=10, description="warn when fewer of an upload's leads than this "
@@ -29,6 +31,9 @@ class IngestSettings(dg.ConfigurableResource):
                                 "after doubling delays (at most 6 h)")
     retry_max_attempts: int = Field(default=5, description="re-runs of a transiently failed ingest before a "
                                                            "person is needed")
+    keep_work_rows_hours: int = Field(default=0, description="0: a merge removes its upload's work rows "
+                                        "(the file's text) at once; more keeps them that long for debugging, "
+                                        "the daily sweep removes them then (EC_KEEP_WORK_ROWS_HOURS)")
     max_uploads_per_tick: int = Field(default=25, description="new partitions a sensor tick may request")
     max_sidecars_per_tick: int = Field(default=10, description="signed drops a sensor tick may verify")
 
@@ -40,11 +45,18 @@ class IngestSettings(dg.ConfigurableResource):
         return signing.parse_keys(path.read_text()) if path.exists() else []
 
     def pipeline_context(self, warehouse: WarehouseResource, *, run_id: str | None, log) -> Context:
-        key = Path(self.index_key_file) if self.index_key_file else None
         return Context(database_url=warehouse.url, landing=self.landing(), role=warehouse.role_or_none,
                        run_id=run_id, log=log, max_reject_rate=self.max_reject_percent / 100,
                        retry_base_s=self.retry_base_s, retry_max_attempts=self.retry_max_attempts,
-                       index_key=blind_index.load(key) if key and key.exists() else None)
+                       keep_work_rows_hours=self.keep_work_rows_hours,
+                       **self._sealer())
+
+    def _sealer(self) -> dict:
+        """The sealer, or why there is none (the stages that need it then say so)."""
+        try:
+            return {"sealer": pii.load_sealer(self.pii_keys_file or None, self.index_key_file or None)}
+        except (pii.KeyRingError, ValueError) as exc:
+            return {"sealer": None, "sealer_error": str(exc)}
 
 
 class HealthSettings(dg.ConfigurableResource):
@@ -67,7 +79,9 @@ def resources() -> dg.Definitions:
         "ingest": IngestSettings(landing_dir=dg.EnvVar("EC_LANDING_DIR"),
                                  upload_keys_file=dg.EnvVar("EC_UPLOAD_KEYS_FILE"),
                                  index_key_file=dg.EnvVar("EC_INDEX_KEY_FILE"),
+                                 pii_keys_file=dg.EnvVar("EC_PII_KEYS_FILE"),
                                  max_reject_percent=dg.EnvVar.int("EC_MAX_REJECT_PERCENT"),
+                                 keep_work_rows_hours=dg.EnvVar.int("EC_KEEP_WORK_ROWS_HOURS"),
                                  min_verified_percent=dg.EnvVar.int("EC_MIN_VERIFIED_PERCENT")),
         "health_settings": HealthSettings(max_bad_signature_percent=dg.EnvVar.int("EC_MAX_BAD_SIGNATURE_PERCENT"),
                                           max_replay_percent=dg.EnvVar.int("EC_MAX_REPLAY_PERCENT")),

@@ -42,16 +42,6 @@ def upgrade() -> None:
     sqlfiles.apply("merge_validated_leads", "feed_campaign")
 
 
-def _as_before(name: str, *changes: tuple[str, str]) -> str:
-    """The current definition of a function with this revision's changes taken back out."""
-    text = sqlfiles.get(name).text
-    for new, old in changes:
-        if new not in text:
-            raise RuntimeError(f"{name}: cannot take back {new!r}; update this downgrade")
-        text = text.replace(new, old)
-    return text
-
-
 def downgrade() -> None:
     # One row per lead again: only each lead's latest feed and push survive.
     op.execute(
@@ -64,13 +54,14 @@ def downgrade() -> None:
         ALTER TABLE campaign_pushes DROP CONSTRAINT campaign_pushes_pkey, ADD PRIMARY KEY (lead_id);
         """
     )
-    sqlfiles.apply_text(_as_before(
-        "merge_validated_leads", ("new_lead_id()", "gen_random_uuid()")))
-    sqlfiles.apply_text(_as_before(
+    sqlfiles.apply_text(sqlfiles.as_before(
+        "merge_validated_leads", ("new_lead_id()", "gen_random_uuid()"), revision="0016"))
+    sqlfiles.apply_text(sqlfiles.as_before(
         "feed_campaign",
         ("\n                        AND f.owner_since IS NOT DISTINCT FROM l.owner_since)", ")"),
         ("\n                                 AND f.owner_since IS NOT DISTINCT FROM l.owner_since)", ")"),
         (" AND f.owner_since IS NOT DISTINCT FROM o.owner_since", ""),
         (", l.owner_since\n", "\n"), (", owner_since timestamptz)", ")"), (", r.owner_since FROM ranked", " FROM ranked"),
-        (", lead_score, owner_since)", ", lead_score)"), (", p.lead_score, p.owner_since FROM", ", p.lead_score FROM")))
+        (", lead_score, owner_since)", ", lead_score)"), (", p.lead_score, p.owner_since FROM", ", p.lead_score FROM"),
+        revision="0016"))
     op.execute("ALTER TABLE campaign_batch_leads DROP COLUMN owner_since; DROP FUNCTION new_lead_id()")
