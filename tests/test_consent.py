@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from orchestration import consent, feeder
+from orchestration import consent, feeder, settings
 from orchestration.consent_desk import ConsentDesk, RateLimit
 from tests.conftest import FORM_SECRET, refresh_view, run_job, scalar
 from tests.test_feeder import FRIDAY, fed_ids, feed_meta, seed
@@ -58,8 +58,8 @@ def test_a_fed_lead_gives_consent_through_its_link_once(db, instance, defs, app)
     given = httpx.post(url, data={"agree": "yes"}, headers={"User-Agent": "test-browser/1"}, timeout=10)
     assert given.status_code == 200 and "recorded" in given.text
     with psycopg.connect(db) as conn:
-        lead = conn.execute("SELECT consent, consented_at IS NOT NULL, consent_method FROM leads WHERE email = %s",
-                            (rows[0]["email"],)).fetchone()
+        lead = conn.execute("SELECT consent, consented_at IS NOT NULL, consent_method FROM leads"
+                            " WHERE pii_index(email) = %s", (settings.sealer().blind("email", rows[0]["email"]),)).fetchone()
         audit = conn.execute("SELECT method, token_hash, ip, user_agent, agreed_text FROM lead_consent_audit").fetchall()
     assert lead == (True, True, "form")
     [(method, token_hash, ip, agent, text)] = audit

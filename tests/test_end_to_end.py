@@ -10,7 +10,7 @@ import sys
 import psycopg
 
 from orchestration.settings import REPO_ROOT
-from tests.conftest import TEST_KEYS, leads_checksum, run_ingest, tick_sensor
+from tests.conftest import TEST_KEYS, leads_checksum, opened, run_ingest, tick_sensor
 
 COLS = ["mak", "apn", "property_address", "property_unit", "property_city", "property_state", "property_zip",
         "owner_first_name", "owner_last_name", "email_1", "email_1_status", "phone_1", "phone_1_status"]
@@ -62,9 +62,12 @@ def test_upload_sensor_run_leads(db, endpoint, instance, tmp_path, defs):
     assert run_ingest(defs, instance, key).success
 
     with psycopg.connect(db) as conn:
-        leads = conn.execute("SELECT property_address, property_city, property_state, property_zip, mak, apn, "
-                             "first_name, email, email_verified, phone, phone_verified FROM leads "
-                             "ORDER BY property_state, property_address").fetchall()
+        leads = [tuple(opened(dict(zip(("property_address", "property_city", "property_state", "property_zip",
+                                        "mak", "apn", "first_name", "email", "email_verified", "phone",
+                                        "phone_verified"), r))).values())
+                 for r in conn.execute("SELECT property_address, property_city, property_state, property_zip, mak, "
+                                       "apn, first_name, email, email_verified, phone, phone_verified FROM leads "
+                                       "ORDER BY property_state, property_address").fetchall()]
     addresses = [(r[0], r[2]) for r in leads]
     assert addresses == [
         ("77 W OAK AVE APT 2", "AZ"),

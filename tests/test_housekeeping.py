@@ -10,7 +10,7 @@ import pytest
 
 from orchestration.ingest import pipeline
 from orchestration.ingest.landing import Landing
-from tests.conftest import run_job
+from tests.conftest import run_job, scalar
 from tests.test_merge import COLS, land_and_validate
 
 
@@ -61,6 +61,7 @@ def _age(path: Path, days: float) -> Path:
 def test_retention_removes_merged_work_rows_old_files_and_quoted_records(db, instance, defs):
     row = "M1,,1 Main St,Town,CA,90210,Ann,70,ann@example.com,deliverable,(415) 555-0100,connected,,\n"
     ctx, merged = land_and_validate(db, (COLS + row).encode())
+    ctx.keep_work_rows_hours = 1            # kept past the merge (a debugging setting): the sweep removes them
     pipeline.merge(ctx, merged)
     _, waiting = land_and_validate(db, (COLS + row.replace("M1", "M2")).encode())   # validated, not merged
     landing = Landing(os.environ["EC_LANDING_DIR"])
@@ -106,3 +107,18 @@ def test_retention_removes_merged_work_rows_old_files_and_quoted_records(db, ins
     pipeline.stage(ctx, merged)
     pipeline.validate_upload(ctx, merged)
     assert pipeline.merge(ctx, merged).counts["unchanged"] == 1
+
+
+def test_a_merge_removes_its_work_rows_truncating_the_tables_when_no_other_upload_is_at_work(db):
+    row = "M1,,1 Main St,Town,CA,90210,Ann,70,ann@example.com,deliverable,(415) 555-0100,connected,,\n"
+    ctx, first = land_and_validate(db, (COLS + row).encode())
+    counts = pipeline.merge(ctx, first).counts
+    assert (counts["work_rows_removed"], counts["work_tables_truncated"]) == (2, 1)   # staged + validated
+    assert scalar(db, "SELECT count(*) FROM leads_staging") == scalar(db, "SELECT count(*) FROM leads_validated") == 0
+    # another upload still at work: this one's rows are deleted, the other's stay
+    _, waiting = land_and_validate(db, (COLS + row.replace("M1", "M2")).encode())
+    ctx, second = land_and_validate(db, (COLS + row.replace("M1", "M3")).encode())
+    counts = pipeline.merge(ctx, second).counts
+    assert (counts["work_rows_removed"], counts["work_tables_truncated"]) == (2, 0)
+    assert scalar(db, "SELECT array_agg(DISTINCT upload_id) FROM leads_staging") == [waiting]
+    assert scalar(db, "SELECT array_agg(DISTINCT upload_id) FROM leads_validated") == [waiting]

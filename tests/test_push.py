@@ -112,7 +112,8 @@ def test_a_push_stopped_halfway_completes_on_rerun_without_pushing_anyone_twice(
                                       ("public_base_url", "EC_PUBLIC_BASE_URL"),
                                       ("instantly_base_url", "EC_INSTANTLY_BASE_URL"),
                                       ("instantly_api_key", "EC_INSTANTLY_API_KEY"),
-                                      ("instantly_campaign_id", "EC_INSTANTLY_CAMPAIGN_ID"))}
+                                      ("instantly_campaign_id", "EC_INSTANTLY_CAMPAIGN_ID"),
+                                      ("pii_keys_file", "EC_PII_KEYS_FILE"), ("index_key_file", "EC_INDEX_KEY_FILE"))}
     quick = {"resources": {"feeder_settings": {"config": {**env, "push_max_attempts": 3, "push_backoff_s": 0.01}}}}
     first = defs.resolve_job_def("campaign_feed_job").execute_in_process(
         instance=instance, partition_key=FRIDAY, run_config=quick)   # short retry delays: the outage lasts
@@ -166,11 +167,12 @@ def _push_in_a_child(url: str, day: str, base: str) -> None:
     from datetime import date
 
     from orchestration import feeder
+    from orchestration import settings as ec_settings
     from tests.conftest import FORM_SECRET, refresh_view
 
     links = feeder.ConsentLinks(FORM_SECRET.encode(), "https://consent.test")
     settings = push.PushSettings(base, API_KEY, "camp-1", concurrency=2)
-    feeder.push_date(url, date.fromisoformat(day), links, settings, role=None)
+    feeder.push_date(url, date.fromisoformat(day), links, settings, sealer=ec_settings.sealer(), role=None)
 
 
 def test_a_push_killed_halfway_completes_on_rerun(db, instance, defs, instantly, monkeypatch):

@@ -10,7 +10,7 @@ import random
 import psycopg
 import pytest
 
-from orchestration import cli, suppression
+from orchestration import cli, settings, suppression
 from tests import hostile
 from tests.conftest import leads_checksum, refresh_view, run_ingest, run_job, scalar
 from tests.test_feeder import FRIDAY, feed_meta, seed
@@ -27,8 +27,11 @@ def test_phone_lines_of_a_registry_file():
 
 def test_a_dnc_file_is_imported_and_its_phones_leave_the_export(db, instance, defs, monkeypatch, tmp_path):
     seed(db, 20)
+    sealer = settings.sealer()
     with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute("UPDATE leads SET phone = '+1813555' || lpad(substr(first_name, 5), 4, '0'), phone_verified = true")
+        for lead_id, name in conn.execute("SELECT id, first_name FROM leads").fetchall():
+            conn.execute("UPDATE leads SET phone = %s, phone_verified = true WHERE id = %s",
+                         (sealer.seal("phone", f"+1813555{int(name[4:]):04d}"), lead_id))
     listed = [f"813555{i:04d}" for i in range(1, 21, 2)]            # the odd leads' phones
     rng = random.Random(5)
     noise = [f"{rng.randrange(201, 990)}{rng.randrange(200, 1000)}{rng.randrange(10000):04d}" for _ in range(5000)]
@@ -58,7 +61,9 @@ def test_operators_add_list_and_remove_only_what_may_be_removed(db, monkeypatch,
     monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
     assert cli.main(["suppress", "add", "--email", " Ann@Example.COM ", "--reason", "unsubscribe"]) == 0
     assert cli.main(["suppress", "add", "--phone", "(813) 555-0142", "--reason", "dnc_internal"]) == 0
-    assert scalar(db, "SELECT array_agg(value ORDER BY value) FROM suppressions") == ["+18135550142", "ann@example.com"]
+    blind = settings.sealer().blind          # stored as blind indexes, never as values
+    assert scalar(db, "SELECT array_agg(value ORDER BY value) FROM suppressions") == sorted(
+        [blind("phone", "+18135550142"), blind("email", "ann@example.com")])
     assert cli.main(["suppress", "remove", "--email", "ann@example.com", "--reason", "unsubscribe"]) == 2
     assert "cannot be removed" in capsys.readouterr().err
     assert cli.main(["suppress", "remove", "--phone", "8135550142", "--reason", "dnc_internal"]) == 0
@@ -66,7 +71,8 @@ def test_operators_add_list_and_remove_only_what_may_be_removed(db, monkeypatch,
     assert "not a valid email" in capsys.readouterr().err
     assert cli.main(["suppress", "list"]) == 0
     out = capsys.readouterr().out
-    assert "email    unsubscribe" in out and "ann@example.com" in out and "+18135550142" not in out
+    assert "email    unsubscribe" in out and blind("email", "ann@example.com") in out
+    assert blind("phone", "+18135550142") not in out and "ann@example.com" not in out
     with psycopg.connect(db) as conn:
         kinds = [r[0] for r in conn.execute("SELECT event_type FROM pipeline_events ORDER BY id")]
     assert kinds == ["suppression_added", "suppression_added", "suppression_removed"]
@@ -99,4 +105,4 @@ def test_a_vendor_flag_is_a_suppression_a_later_upload_cannot_lift(db, door, ins
     assert scalar(db, "SELECT phone_verified FROM leads") is False
     assert scalar(db, "SELECT count(*) FROM suppressions") == len(reasons)
     if flag == "litigator":     # the person and the property are never contacted again
-        assert scalar(db, "SELECT lead_is_suppressed(email, phone, addr_hash) FROM leads") is True
+        assert scalar(db, "SELECT lead_is_suppressed(pii_index(email), pii_index(phone), addr_hash) FROM leads") is True

@@ -1,7 +1,8 @@
 -- The blind index a sealed e-mail or phone carries (orchestration.pii): its second dot-separated
 -- field, an HMAC of the value under a key kept outside the database. Lookups, dedupe and
--- suppressions compare these, never values (the warehouse holds no e-mail or phone in plain
--- text, and two seals of one value differ). NULL for NULL and for anything that is not a token.
+-- suppressions compare these, never tokens: the warehouse holds no e-mail or phone in plain text,
+-- and one value sealed under two data keys (before and after a rotation) gives two tokens. NULL
+-- for NULL and for anything that is not a token.
 CREATE OR REPLACE FUNCTION public.pii_index(token text)
  RETURNS text
  LANGUAGE sql
