@@ -46,6 +46,16 @@ class IndexKey:
         mac.update(f"{channel}:{norm}".encode())
         return mac.hexdigest()[:HEX_CHARS]
 
+    def pads(self) -> tuple["hashlib._Hash", "hashlib._Hash"]:
+        """SHA-256 states after the key's inner and outer HMAC pads: HMAC(m) = outer.copy() fed
+        with (inner.copy() fed with m).digest(). Copy them, never update them."""
+        cached = self.__dict__.get("_pads")
+        if cached is None:
+            block = (hashlib.sha256(self.key).digest() if len(self.key) > 64 else self.key).ljust(64, b"\0")
+            cached = (hashlib.sha256(bytes(b ^ 0x36 for b in block)), hashlib.sha256(bytes(b ^ 0x5C for b in block)))
+            object.__setattr__(self, "_pads", cached)
+        return cached
+
     def _keyed(self) -> "hmac.HMAC":
         keyed = self.__dict__.get("_hmac")
         if keyed is None:

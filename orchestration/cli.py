@@ -454,6 +454,9 @@ def cmd_erase(args) -> int:
 
 
 def cmd_lead(args) -> int:
+    import getpass
+
+    from orchestration import pii
     from orchestration.db import store
 
     if (args.id is None) == (args.upload is None) or (args.upload is not None and args.row is None):
@@ -478,6 +481,26 @@ def cmd_lead(args) -> int:
         print(f"equity lead: no lead {lead_id}", file=sys.stderr)
         return 1
     fields, sources, owners = shown
+    # An operator's look at a person: their e-mail and phone are opened, and that is recorded.
+    try:
+        sealer = settings.sealer()
+    except (pii.KeyRingError, ValueError) as exc:
+        sealer = None
+        print(f"(e-mails and phones stay sealed: {exc})", file=sys.stderr)
+    if sealer is not None:
+        opened = 0
+        for channel in ("email", "phone"):
+            if fields.get(channel):
+                fields[channel] = sealer.open(channel, fields[channel])
+                opened += 1
+        owners = [(first, last, sealer.open("email", email), sealer.open("phone", phone), until)
+                  for first, last, email, phone, until in owners]
+        opened += sum(1 for o in owners for v in o[2:4] if v)
+        if opened:
+            with store.connect(rt.warehouse_url) as conn, conn.transaction():
+                store.record_event(conn, "pii_decrypted", stage="lead_show", row_count=opened,
+                                   details={"purpose": "equity lead show", "lead_id": str(fields["id"]),
+                                            "values": opened, "by": getpass.getuser()})
     width = max(len(k) for k in fields)
     for k, v in fields.items():
         print(f"{k:<{width}}  {'' if v is None else v}")

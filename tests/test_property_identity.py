@@ -2,6 +2,8 @@
 without an address, newer data winning over re-runs, the lineage of every lead, and the re-keying
 of existing leads when the rules change."""
 
+import json
+
 import psycopg
 
 from orchestration.ingest import pipeline
@@ -206,6 +208,11 @@ def test_equity_lead_show_prints_a_lead_its_sources_and_previous_owners(db, monk
     assert "Bob" in out and "9 MAIN ST" in out
     assert f"{first}  row 1" in out and f"{second}  row 1" in out
     assert "previous owners (1)" in out and "Ann Smith" in out
+    # the operator sees the e-mails opened, and the look is recorded (never the values)
+    assert "bob@example.com" in out and "ann@example.com" in out and "enc1." not in out
+    with psycopg.connect(db) as conn:
+        [(details,)] = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'pii_decrypted'").fetchall()
+    assert details["purpose"] == "equity lead show" and details["values"] == 2 and "@" not in json.dumps(details)
     assert cli.main(["lead", "show", "--upload", second, "--row", "1"]) == 0
     assert lead_id in capsys.readouterr().out
     assert cli.main(["lead", "show", "--upload", second, "--row", "7"]) == 1

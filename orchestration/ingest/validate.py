@@ -43,7 +43,7 @@ from orchestration.ingest import normalize as norm
 from orchestration.ingest import places
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
 from orchestration.ingest.schemas import NormalisedLead, reason_for
-from orchestration.pii import Sealer
+from orchestration.pii import PREFIX, Sealer
 
 # The columns validation writes, by name, into the _validated_work temp table (shaped like
 # leads_validated, with the chosen code of each channel): a new lead column is added here and in
@@ -135,6 +135,14 @@ def _json_text(text: pd.Series) -> pa_arrow.Array:
     return _arrow(_json_literal(text))
 
 
+def _json_token(tokens: pd.Series) -> pa_arrow.Array:
+    """JSON string literals of sealed tokens (or of the plain values when nothing was sealed).
+    A token needs no escaping (base64url, dots, hex), so it is quoted as it is."""
+    if not tokens.dropna().str.startswith(PREFIX).all():
+        return _json_text(tokens)
+    return pc.fill_null(_concat('"', _arrow(tokens), '"'), _text("null"))
+
+
 def _join_nonnull(frags: list[pa_arrow.Array], n: int) -> pa_arrow.Array:
     """Comma-join the non-NULL fragments of each row ('' when none)."""
     acc = pa_arrow.array([""] * n, pa_arrow.large_string())
@@ -214,13 +222,13 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     for s, p, d, token in zip(p_slots, phones, dnc, p_tokens):
         number = _arrow(p)
         dnc_text = pa_arrow.array(np.where(d.to_numpy(), "true", "false"), pa_arrow.large_string())
-        frag = _concat('{"number":', _json_text(token), ',"code":', _json_text(df[f"{s}_code"]),
+        frag = _concat('{"number":', _json_token(token), ',"code":', _json_text(df[f"{s}_code"]),
                        ',"type":', _json_text(df[f"{s}_type"]), ',"dnc":', dnc_text, "}")
         p_frags.append(pc.if_else(pc.is_valid(number), frag, _text(None)))
     e_frags = []
     for s, e, token in zip(e_slots, emails, e_tokens):
         address = _arrow(e)
-        frag = _concat('{"address":', _json_text(token), ',"code":', _json_text(df[f"{s}_code"]), "}")
+        frag = _concat('{"address":', _json_token(token), ',"code":', _json_text(df[f"{s}_code"]), "}")
         e_frags.append(pc.if_else(pc.is_valid(address), frag, _text(None)))
     pj, ej = _join_nonnull(p_frags, len(df)), _join_nonnull(e_frags, len(df))
     lit = pa_arrow.array(np.where(litigator, ',"litigator":true', ""), pa_arrow.large_string())
