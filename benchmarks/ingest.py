@@ -68,10 +68,11 @@ def _sealer(keys: tuple[str, str]) -> pii.Sealer:
     return pii.load_sealer(*keys)
 
 
-def _ingest_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, str], queue) -> None:
+def _ingest_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, str], workers: int | None,
+                  queue) -> None:
     """Runs in a fresh (spawned) interpreter so its memory is the ingest's alone."""
     ctx = pipeline.Context(database_url=url, landing=Landing(landing_dir), log=lambda m: print("   ", m, flush=True),
-                           max_reject_rate=1.0, sealer=_sealer(keys))
+                           max_reject_rate=1.0, sealer=_sealer(keys), validation_workers=workers)
     stages, stage_rss = {}, {}
     t0 = time.perf_counter()
     for name, fn in (("landed_file", pipeline.check_landed), ("leads_staging", pipeline.stage),
@@ -128,7 +129,7 @@ def checkpoint(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
-def run_ingest(url: str, landing: Landing, csv_path: Path, keys: tuple[str, str]) -> dict:
+def run_ingest(url: str, landing: Landing, csv_path: Path, keys: tuple[str, str], workers: int | None) -> dict:
     receiver = Receiver(landing, [KEY], url, max_bytes=1 << 34)
     body_headers = signing.sign(csv_path.read_bytes(), source="batchdata", key=KEY)
     outcome = receiver.receive_file(csv_path, body_headers, received_at=datetime.now(UTC), door="benchmark")
@@ -136,7 +137,7 @@ def run_ingest(url: str, landing: Landing, csv_path: Path, keys: tuple[str, str]
     checkpoint(url)
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_ingest_child, args=(url, str(landing.root), outcome.upload_id, keys, q))
+    p = ctx.Process(target=_ingest_child, args=(url, str(landing.root), outcome.upload_id, keys, workers, q))
     p.start()
     res = q.get()
     p.join()
@@ -230,6 +231,8 @@ def main() -> int:
     ap.add_argument("--warm-leads", type=int, default=1_000_000,
                     help="rows leads holds before the warm run (topped up with synthetic leads)")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    ap.add_argument("--validation-workers", type=int, default=None,
+                    help="worker processes validating slices side by side (default: the pipeline's own choice)")
     args = ap.parse_args()
 
     base = runtime.bring_up(create=False)
@@ -254,7 +257,7 @@ def main() -> int:
             with psycopg.connect(url) as conn:
                 leads_before = conn.execute("SELECT count(*) FROM leads").fetchone()[0]
             plain = baseline_plain_copy(url, csv_path)
-            res = run_ingest(url, landing, csv_path, keys)
+            res = run_ingest(url, landing, csv_path, keys, args.validation_workers)
             indexed, indexed_rows = baseline_indexed_copy(url, res["upload_id"], leads_before, tmp)
             report(f"{label} (leads held {leads_before:,} rows)", res, plain, indexed, indexed_rows, args.rows)
         rerun_merge(url, landing, res["upload_id"], keys)

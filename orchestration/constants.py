@@ -41,10 +41,6 @@ FEED_LOCK_TIMEOUT_S = 300.0
 # row they quoted once resolved, or after RETENTION_DAYS.
 WORK_ROWS_KEEP_HOURS = 0.0
 
-# Validation runs in one worker process per core (normalising and sealing slices side by side) for
-# uploads of at least this many rows; smaller ones validate in the run's own process, where the
-# seconds a worker takes to start and import pandas would cost more than they save.
-PARALLEL_VALIDATION_MIN_ROWS = 300_000
 RETENTION_DAYS = 30.0
 
 # Upload sources: each names a column profile of orchestration.ingest.profiles.

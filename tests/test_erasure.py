@@ -12,6 +12,7 @@ import pytest
 
 from orchestration import cli, settings
 from tests import hostile
+from tests.conftest import refresh_view
 from tests.test_hostile_files import ingest
 
 HEADER = [*hostile.HEADER, "email_status"]
@@ -146,6 +147,34 @@ def test_erasing_a_person_removes_them_everywhere_and_keeps_them_erased(db, door
         assert conn.execute("SELECT count(*) FROM leads WHERE property_address = '5 OTHER ST'"
                             " AND email IS NULL AND phone IS NULL").fetchone()[0] == 1
     assert "5550142" not in digits_only(opened_text(db))
+
+
+def test_the_same_file_again_after_an_erasure_brings_no_contactable_lead_back(db, door, instance, defs, erase):
+    """Erase Ann, then the vendor sends the same list again (byte for byte but its line ends, which
+    the replay guard would otherwise refuse): she has no contactable lead, and her e-mail is in the
+    warehouse neither in plain text nor as a token that opens to it."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("INSERT INTO brokers (company_name, license_states, territory_zip_codes, max_leads_per_week)"
+                     " VALUES ('Broker IL', '{IL}', '{62704}', 100)")
+    rows = [ANN, BOB, *OTHERS]
+    ingest(db, door, instance, defs, hostile.to_csv(rows, header=HEADER).encode())
+    refresh_view(db, defs, instance)
+    ann = blind("email", "annabel.forgetme@example.com")
+    contactable = ("SELECT count(*) FROM analytics.mv_contactable_leads c JOIN leads l ON l.id = c.lead_id"
+                   " WHERE pii_index(l.email) = %s")
+    with psycopg.connect(db) as conn:
+        assert conn.execute(contactable, (ann,)).fetchone()[0] == 1
+    erase("--email", "annabel.forgetme@example.com")
+    _, again = ingest(db, door, instance, defs, hostile.to_csv(rows, header=HEADER, newline="\r\n").encode())
+    assert again.success
+    refresh_view(db, defs, instance)
+    with psycopg.connect(db) as conn:
+        assert conn.execute(contactable, (ann,)).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM leads WHERE pii_index(email) = %s", (ann,)).fetchone()[0] == 0
+        bob = conn.execute(contactable, (blind("email", "bob.staysput@example.com"),)).fetchone()[0]
+    assert bob == 1                                                   # nobody else lost
+    text = opened_text(db).lower()
+    assert "annabel.forgetme@example.com" not in text and "forgetme" not in text and "5550142" not in digits_only(text)
 
 
 @pytest.mark.parametrize("how", ["phone", "lead"])

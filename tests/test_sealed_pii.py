@@ -9,13 +9,15 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
-from orchestration import keys, pii, settings
+from orchestration import cli, keys, pii, settings
 from orchestration.db import runtime
 from tests import hostile
 from tests.conftest import refresh_view, run_job
@@ -45,20 +47,35 @@ def rows_of(persons: list[dict], zip5: str = "62704") -> list[list[str]]:
             for i, p in enumerate(persons)]
 
 
-def needles(persons: list[dict]) -> list[bytes]:
-    return [n for p in persons for n in (p["email"].encode(), p["national"].encode(), f"+1{p['national']}".encode())]
+def needles(persons: list[dict]) -> set[bytes]:
+    """What would give a person away: their e-mail, their phone's ten digits (E.164 contains them)."""
+    return {n for p in persons for n in (p["email"].encode(), p["national"].encode())}
 
 
-def found_in(paths: list[Path], pattern: re.Pattern) -> list[str]:
+# Candidates, then an exact check against the needles: one pass of two simple patterns over the
+# data directory instead of an alternation of every needle (which crawls over gigabytes).
+CANDIDATES = re.compile(rb"[a-z]+\d+\.[0-9a-f]{12}@example\.org|\+1\d{10}|\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}")
+
+
+def _plain(match: bytes) -> bytes:
+    """An e-mail as it is, a phone in any of the forms above as its ten digits."""
+    if b"@" in match:
+        return match
+    digits = re.sub(rb"\D", b"", match)
+    return digits[1:] if len(digits) == 11 else digits
+
+
+def found_in(paths: list[Path], wanted: set[bytes], since: float = 0.0) -> list[str]:
+    """Where any of ``wanted`` is in the files under ``paths``. Files last written before ``since``
+    are skipped: the people are made up for the test, so no older file can name them."""
     hits = []
     for root in paths:
         for path in [root] if root.is_file() else root.rglob("*"):
             try:
-                data = path.read_bytes() if path.is_file() else b""
+                data = path.read_bytes() if path.is_file() and path.stat().st_mtime >= since else b""
             except OSError:                 # a file the server removed meanwhile
                 continue
-            if m := pattern.search(data):
-                hits.append(f"{path}: {m.group(0)!r}")
+            hits += [f"{path}: {m.group(0)!r}" for m in CANDIDATES.finditer(data) if _plain(m.group(0)) in wanted]
     return hits
 
 
@@ -88,6 +105,7 @@ def opened_leads(db: str) -> dict[str, str]:
 
 
 def test_no_e_mail_or_phone_of_an_upload_is_in_a_dump_or_the_data_directory(db, door, instance, defs, tmp_path):
+    started = time.time() - 2
     rnd = random.Random(uuid.uuid4().int)
     kept, rejected = people(rnd, 20, "kept"), people(rnd, 2, "rej")
     body = rows_of(kept) + [["", "", "", "", "No", "Address", p["email"], p["written"], "valid"] for p in rejected]
@@ -118,7 +136,7 @@ def test_no_e_mail_or_phone_of_an_upload_is_in_a_dump_or_the_data_directory(db, 
     assert (Path(export).stat().st_mode & 0o777) == 0o600
 
     # Nowhere else: both databases' dumps, the data directory after a CHECKPOINT, Dagster's home.
-    pattern = re.compile(b"|".join(re.escape(n) for n in needles(kept + rejected + broken)), re.IGNORECASE)
+    wanted = needles(kept + rejected + broken)
     dumps = []
     for name, url in (("warehouse", db), ("dagster", libpq(os.environ[settings.DAGSTER_STORAGE_URL_VAR]))):
         out = tmp_path / f"{name}.sql"
@@ -132,13 +150,14 @@ def test_no_e_mail_or_phone_of_an_upload_is_in_a_dump_or_the_data_directory(db, 
     rt = runtime.bring_up(create=False)
     if rt.embedded:
         places.append(rt.pgdata)
-    assert found_in(places, pattern) == []
+    assert found_in(places, wanted, since=started) == []
     # ... and the check itself finds what is there: the landed file keeps the upload as sent
-    assert found_in([Path(os.environ["EC_LANDING_DIR"])], pattern)
+    landed = found_in([Path(os.environ["EC_LANDING_DIR"])], wanted)
+    assert any(p["email"] in hit for hit in landed for p in kept)
 
 
 def test_rotation_reseals_everything_while_an_ingest_runs_and_dedupe_still_matches(db, door, instance, defs,
-                                                                                  tmp_path, monkeypatch):
+                                                                                  tmp_path, monkeypatch, capsys):
     ring = tmp_path / "pii_keys"
     shutil.copy(settings.pii_keys_file(), ring)
     ring.chmod(0o600)
@@ -148,12 +167,18 @@ def test_rotation_reseals_everything_while_an_ingest_runs_and_dedupe_still_match
     first, second = people(rnd, 30, "one"), people(rnd, 10, "two")
     assert ingest(db, door, instance, defs, hostile.to_csv(rows_of(first), header=HEADER).encode())[1].success
 
-    keys.rotate(ring, "test-k2")
-    with psycopg.connect(db) as conn:
-        with pytest.raises(pii.KeyRingError, match="still sealed under"):
-            keys.retire(ring, old, keys.usage(conn))
-        with pytest.raises(pii.KeyRingError, match="active key"):
-            keys.retire(ring, "test-k2", keys.usage(conn))
+    monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
+    capsys.readouterr()
+    assert cli.main(["keys", "rotate", "--id", "test-k2"]) == 0
+    assert "test-k2 is the active key" in capsys.readouterr().out
+    assert cli.main(["keys", "retire", old]) == 2                       # values still sealed under it
+    assert "still sealed under" in capsys.readouterr().err
+    assert cli.main(["keys", "retire", "test-k2"]) == 2                 # the active key
+    assert "is the active key" in capsys.readouterr().err
+    assert cli.main(["keys", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert re.search(rf"{old} .* opens only +\d", listed) and re.search(r"test-k2 .* active +0 values", listed)
+    assert "c1" * 8 not in listed                                        # fingerprints, never keys
 
     # The second list names ten people of the first at the same addresses with new phones, and
     # ten new people: it is ingested while re-encryption walks the warehouse in small batches.
@@ -174,10 +199,11 @@ def test_rotation_reseals_everything_while_an_ingest_runs_and_dedupe_still_match
                                                                    header=HEADER).encode())
     walker.join(timeout=600)
     assert not failures and result.success
+    assert cli.main(["keys", "reencrypt"]) == 0                         # whatever a run wrote meanwhile
+    assert "everything is sealed under the active key" in capsys.readouterr().out
+    assert cli.main(["keys", "retire", old]) == 0
     with psycopg.connect(db, autocommit=True) as conn:
-        keys.reencrypt(conn, settings.sealer(), log=lambda m: None)       # whatever a run wrote meanwhile
         used = keys.usage(conn)
-        keys.retire(ring, old, used)
         merged = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'merged' AND upload_id = %s",
                               (uid2,)).fetchone()[0]
     assert set(used) == {"test-k2"}
@@ -196,3 +222,45 @@ def test_rotation_reseals_everything_while_an_ingest_runs_and_dedupe_still_match
             "SELECT DISTINCT split_part(x ->> 'number', '.', 3) FROM leads,"
             " jsonb_array_elements(melissa_payload -> 'phones') AS x").fetchall()
     assert payload_keys == [("test-k2",)]
+
+
+def test_reencrypt_seals_what_an_older_version_stored_in_plain_text(db):
+    """An upgraded warehouse: e-mails and phones stored in plain text before sealing (a lead, its
+    payload, a previous owner, an event, a DLQ row, suppressions) are sealed by one pass, and are
+    then found by blind index like everything else."""
+    payload = {"phones": [{"number": "+14155550123", "dnc": False}], "emails": [{"address": "old@example.com"}]}
+    with psycopg.connect(db, autocommit=True) as conn:
+        lead = conn.execute("INSERT INTO leads (property_address, email, phone, melissa_payload)"
+                            " VALUES ('1 OLD ST', 'old@example.com', '+14155550123', %s) RETURNING id",
+                            (Jsonb(payload),)).fetchone()[0]
+        conn.execute("INSERT INTO lead_owner_history (lead_id, email, phone, owner_since, owner_until) VALUES (%s,"
+                     " 'older@example.com', '+14155550124', now() - interval '1 year', now())", (lead,))
+        conn.execute("INSERT INTO lead_events (source, webhook_id, type, occurred_at, email, leads_matched, data)"
+                     " VALUES ('t', 'w1', 'reply', now(), 'old@example.com', 1, '{}')")
+        conn.execute("INSERT INTO suppressions (channel, value, reason, source) VALUES"
+                     " ('email', 'old@example.com', 'unsubscribe', 't'), ('phone', '+14155550123', 'dnc_internal', 't')")
+        conn.execute("INSERT INTO pipeline_dlq (source, payload, reason) VALUES ('leads_validated', %s, 'x')",
+                     (Jsonb({"row": {"email": "old@example.com", "phone": "(415) 555-0123"}, "row_number": 1}),))
+        assert keys.usage(conn)["(plain)"] == 10
+        done = {p.place: p.resealed for p in keys.reencrypt(conn, settings.sealer(), log=lambda m: None)}
+        used = keys.usage(conn)
+        again = {p.place: p.resealed for p in keys.reencrypt(conn, settings.sealer(), log=lambda m: None)}
+        text = conn.execute("SELECT string_agg(t::text, ' ') FROM (SELECT l::text AS t FROM leads l UNION ALL"
+                            " SELECT h::text FROM lead_owner_history h UNION ALL SELECT e::text FROM lead_events e"
+                            " UNION ALL SELECT s::text FROM suppressions s UNION ALL SELECT d::text FROM pipeline_dlq d)"
+                            " x").fetchone()[0]
+        blind = settings.sealer().blind
+        found = conn.execute("SELECT count(*) FROM leads WHERE pii_index(email) = %s AND pii_index(phone) = %s",
+                             (blind("email", "old@example.com"), blind("phone", "+14155550123"))).fetchone()[0]
+        suppressed = conn.execute("SELECT lead_is_suppressed(pii_index(email), pii_index(phone), addr_hash)"
+                                  " FROM leads").fetchone()[0]
+        record = conn.execute("SELECT payload FROM pipeline_dlq").fetchone()[0]
+    assert set(used) == {pii.load_ring(settings.pii_keys_file()).active_id}
+    assert done["leads.email"] == done["leads.phone"] == done["leads.melissa_payload"] == 1
+    assert done["suppressions.value"] == 2 and done["pipeline_dlq.payload"] == 1
+    assert not any(again.values())                                      # a second pass finds nothing
+    for value in ("old@example.com", "older@example.com", "4155550123", "4155550124", "555-0123"):
+        assert value not in text, value
+    assert found == 1 and suppressed is True
+    assert blind("phone", "+14155550123") in record["pii_index"]
+    assert "old@example.com" in settings.sealer().open_record(record["record"])

@@ -90,6 +90,8 @@ class Runtime:
             "EC_MAX_REJECT_PERCENT": os.environ.get("EC_MAX_REJECT_PERCENT", "20"),
             # 0: a merge removes its upload's work rows (the file's text); more keeps them that long.
             "EC_KEEP_WORK_ROWS_HOURS": os.environ.get("EC_KEEP_WORK_ROWS_HOURS", "0"),
+            # Worker processes validating a large upload's slices side by side (0: none; ~1 GB each).
+            "EC_VALIDATION_WORKERS": os.environ.get("EC_VALIDATION_WORKERS", "0"),
             "EC_MIN_VERIFIED_PERCENT": os.environ.get("EC_MIN_VERIFIED_PERCENT", "10"),
             "EC_MAX_BAD_SIGNATURE_PERCENT": os.environ.get("EC_MAX_BAD_SIGNATURE_PERCENT", "20"),
             "EC_MAX_REPLAY_PERCENT": os.environ.get("EC_MAX_REPLAY_PERCENT", "50"),

@@ -34,6 +34,9 @@ class IngestSettings(dg.ConfigurableResource):
     keep_work_rows_hours: int = Field(default=0, description="0: a merge removes its upload's work rows "
                                         "(the file's text) at once; more keeps them that long for debugging, "
                                         "the daily sweep removes them then (EC_KEEP_WORK_ROWS_HOURS)")
+    validation_workers: int = Field(default=0, description="worker processes validating an upload's slices side "
+                                    "by side (0: the run's own process); each holds about 1 GB at 100k-row slices "
+                                    "(EC_VALIDATION_WORKERS)")
     max_uploads_per_tick: int = Field(default=25, description="new partitions a sensor tick may request")
     max_sidecars_per_tick: int = Field(default=10, description="signed drops a sensor tick may verify")
 
@@ -48,7 +51,7 @@ class IngestSettings(dg.ConfigurableResource):
         return Context(database_url=warehouse.url, landing=self.landing(), role=warehouse.role_or_none,
                        run_id=run_id, log=log, max_reject_rate=self.max_reject_percent / 100,
                        retry_base_s=self.retry_base_s, retry_max_attempts=self.retry_max_attempts,
-                       keep_work_rows_hours=self.keep_work_rows_hours,
+                       keep_work_rows_hours=self.keep_work_rows_hours, validation_workers=self.validation_workers,
                        **self._sealer())
 
     def _sealer(self) -> dict:
@@ -82,6 +85,7 @@ def resources() -> dg.Definitions:
                                  pii_keys_file=dg.EnvVar("EC_PII_KEYS_FILE"),
                                  max_reject_percent=dg.EnvVar.int("EC_MAX_REJECT_PERCENT"),
                                  keep_work_rows_hours=dg.EnvVar.int("EC_KEEP_WORK_ROWS_HOURS"),
+                                 validation_workers=dg.EnvVar.int("EC_VALIDATION_WORKERS"),
                                  min_verified_percent=dg.EnvVar.int("EC_MIN_VERIFIED_PERCENT")),
         "health_settings": HealthSettings(max_bad_signature_percent=dg.EnvVar.int("EC_MAX_BAD_SIGNATURE_PERCENT"),
                                           max_replay_percent=dg.EnvVar.int("EC_MAX_REPLAY_PERCENT")),
