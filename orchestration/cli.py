@@ -60,6 +60,7 @@ def _write_new_secret_file(path: Path, text: str) -> None:
     if path.exists():
         return
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
@@ -122,14 +123,7 @@ def cmd_setup(args) -> int:
         migrate.upgrade(rt.warehouse_url)
     con.print(f"schema at revision {migrate.current(rt.warehouse_url)}")
     ensure_key_file()
-    if before is not None and before < SEALED_PII_REVISION:
-        # A warehouse from before e-mails and phones were sealed: seal what it holds in plain text.
-        from orchestration import keys
-        from orchestration.db import store
-
-        with store.connect(rt.warehouse_url, autocommit=True) as conn:
-            done = keys.reencrypt(conn, settings.sealer(), log=con.print)
-        con.print(f"sealed {sum(p.resealed for p in done):,} e-mails and phones stored in plain text before")
+    _seal_after_upgrade(rt.warehouse_url, before, con.print)
     ensure_dagster_home()
     from orchestration.ingest.landing import Landing
 
@@ -177,8 +171,10 @@ def cmd_keys(args) -> int:
                 for kid, key in sealer.ring.keys.items():
                     mark = "active" if kid == sealer.ring.active_id else "opens only"
                     print(f"{kid:24} {pii.sha_of_key(key)}  {mark:10} {used.get(kid, 0):>12,} values")
-                for kid in sorted(set(used) - set(sealer.ring.keys)):
-                    print(f"{kid:24} {'(not in the ring!)':34} {used[kid]:>12,} values")
+                for kid in sorted(set(used) - set(sealer.ring.keys) - {"(plain)"}):
+                    print(f"{kid:24} {'(not in the ring: cannot be opened!)':34} {used[kid]:>12,} values")
+                if used.get("(plain)"):
+                    print(f"{'(not sealed)':24} {'run `equity keys reencrypt`':34} {used['(plain)']:>12,} values")
     except (pii.KeyRingError, ValueError, OSError) as exc:
         print(f"equity keys: {exc}", file=sys.stderr)
         return 2
@@ -218,6 +214,20 @@ def cmd_env(args) -> int:
     return 0
 
 
+def _seal_after_upgrade(url: str, before: str | None, log) -> None:
+    """A warehouse upgraded from before e-mails and phones were sealed: seal what it holds in plain
+    text (a migration holds no key, so this runs after it, with the keys of this environment)."""
+    from orchestration import keys
+    from orchestration.db import migrate, store
+
+    now = migrate.current(url)
+    if before is None or before >= SEALED_PII_REVISION or now is None or now < SEALED_PII_REVISION:
+        return
+    with store.connect(url, autocommit=True) as conn:
+        done = keys.reencrypt(conn, settings.sealer(), log=log)
+    log(f"sealed {sum(p.resealed for p in done):,} e-mails and phones an older version stored in plain text")
+
+
 def cmd_migrate(args) -> int:
     from orchestration.db import migrate
 
@@ -225,7 +235,10 @@ def cmd_migrate(args) -> int:
     if args.direction == "down":
         migrate.downgrade(rt.warehouse_url, args.revision or "base")
     else:
+        before = migrate.current(rt.warehouse_url)
         migrate.upgrade(rt.warehouse_url, args.revision or "head")
+        ensure_key_file()
+        _seal_after_upgrade(rt.warehouse_url, before, print)
     print(f"schema at revision {migrate.current(rt.warehouse_url)}")
     return 0
 
@@ -746,12 +759,22 @@ def build_parser() -> argparse.ArgumentParser:
                                     "`rotate`, then `reencrypt` (resumable, while the pipeline runs), then "
                                     "`retire OLD` (refused while anything is sealed under it).")
     ksa = ks.add_subparsers(dest="action", required=True)
-    ksa.add_parser("list", help="each key: fingerprint, active or not, how many values it seals")
-    kr = ksa.add_parser("rotate", help="add a new key to the ring: it seals from now on")
-    kr.add_argument("--id", help="the new key's id (default: k<UTC timestamp>)")
-    ke = ksa.add_parser("reencrypt", help="re-seal every value not under the active key, in committed batches")
-    ke.add_argument("--batch", type=int, default=2000, help="rows per batch (each is its own transaction)")
-    kt = ksa.add_parser("retire", help="remove a key from the ring once nothing is sealed under it")
+
+    def key_action(name: str, text: str):
+        return ksa.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+
+    key_action("list", "each key of the ring: its fingerprint (never the key), active or not, and how many "
+                       "values in the warehouse it seals")
+    kr = key_action("rotate", "add a new data key to the ring: it seals from the next run on, the others "
+                              "only open")
+    kr.add_argument("--id", help="the new key's id (letters, digits, '-', '_'; when omitted: k<UTC timestamp>)")
+    ke = key_action("reencrypt", "re-seal every value not under the active key (and seal plain values an older "
+                                 "version stored), in batches that each commit: resumable, safe while the "
+                                 "pipeline runs")
+    ke.add_argument("--batch", type=int, default=2000, help="rows per batch, each its own transaction "
+                                                            "(default: %(default)s)")
+    kt = key_action("retire", "remove a data key from the ring; refused for the active key and while any value "
+                              "is sealed under it")
     kt.add_argument("id", help="the key id to retire")
     ks.set_defaults(func=cmd_keys)
     ld = sub.add_parser("lead", help="show a lead with where it came from (its upload rows)",
