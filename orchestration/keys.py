@@ -143,14 +143,14 @@ def reencrypt(conn: psycopg.Connection, sealer: pii.Sealer, *, batch: int = 2000
                 match = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in place.key)
                 update = sql.SQL("UPDATE {t} SET {c} = %s WHERE {m} AND {c} = %s").format(
                     t=sql.Identifier(place.table), c=sql.Identifier(place.column), m=match)
-                for row in rows:
-                    *key, value = row
-                    new = _reseal(sealer, place, value)
-                    old = Jsonb(value) if place.kind in ("payload", "record") else value
-                    if conn.execute(update, (new, *key, old)).rowcount:
-                        done += 1
-                    else:
-                        skipped += 1
+                params = [(_reseal(sealer, place, value), *key,
+                           Jsonb(value) if place.kind in ("payload", "record") else value)
+                          for *key, value in rows]
+                with conn.cursor() as cur:     # one pipelined round of statements, not one per row
+                    cur.executemany(update, params)
+                    written = cur.rowcount
+                done += written
+                skipped += len(rows) - written
                 conn.execute("INSERT INTO pipeline_events (event_type, stage, run_id, row_count, details)"
                              " VALUES ('pii_decrypted', 'keys', %s, %s, %s)",
                              (run_id, len(rows), Jsonb({"purpose": "reencrypt", "place": place.name,

@@ -161,6 +161,13 @@ def _sealed(sealer: Sealer | None, channel: str, values: pd.Series) -> pd.Series
     return pd.Series(tokens, index=values.index, dtype="string")
 
 
+def _chosen(slots: list[pd.Series], pick: np.ndarray) -> pd.Series:
+    """Each row's value in the slot ``pick`` names (NA where ``pick`` is -1)."""
+    mat = np.column_stack([s.to_numpy(dtype=object, na_value=None) for s in slots])
+    values = np.where(pick >= 0, mat[np.arange(len(pick)), np.maximum(pick, 0)], None)
+    return pd.Series(values, index=slots[0].index, dtype="string")
+
+
 def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter,
               sealer: Sealer | None = None) -> pd.DataFrame:
     """Choose each lead's phone and e-mail and keep every channel in melissa_payload (see module doc).
@@ -169,7 +176,6 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     idx = df.index
     out = pd.DataFrame(index=idx)
     litigator = norm.yes_no(df["litigator"]).fillna(False).astype(bool).to_numpy()
-    rows = np.arange(len(df))
     p_slots = [s for s in PHONE_SLOTS if df[s].notna().any()] or PHONE_SLOTS[:1]
     e_slots = [s for s in EMAIL_SLOTS if df[s].notna().any()] or EMAIL_SLOTS[:1]
 
@@ -180,16 +186,12 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     p_valid = np.column_stack([p.notna().to_numpy() & ~d.to_numpy() for p, d in zip(phones, dnc)])
     p_valid &= ~litigator[:, None]
     p_idx, p_has_ver = _pick(p_valid, np.column_stack([v.to_numpy() for v in pver]))
-    p_mat = np.column_stack([p.to_numpy(dtype=object, na_value=None) for p in phones])
-    out["phone"] = pd.Series(np.where(p_idx >= 0, p_mat[rows, np.maximum(p_idx, 0)], None), index=idx,
-                             dtype="string")
+    out["phone"] = _chosen(phones, p_idx)
     # Every value sealed once: the payload quotes these tokens, and the chosen channel is the
     # chosen slot's token (validate_slice puts it in place once the row has passed its checks).
     p_tokens = [_sealed(sealer, "phone", p) for p in phones]
     if sealer is not None:
-        tok = np.column_stack([p.to_numpy(dtype=object, na_value=None) for p in p_tokens])
-        out["phone_token"] = pd.Series(np.where(p_idx >= 0, tok[rows, np.maximum(p_idx, 0)], None), index=idx,
-                                       dtype="string")
+        out["phone_token"] = _chosen(p_tokens, p_idx)
     out["phone_verified"] = p_has_ver
 
     emails = [norm.email(df[s]) for s in e_slots]
@@ -197,21 +199,15 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     counts["invalid_emails"] += int(sum((df[s].notna() & e.isna()).sum() for s, e in zip(e_slots, emails)))
     e_valid = np.column_stack([e.notna().to_numpy() for e in emails])
     e_idx, e_has_ver = _pick(e_valid, np.column_stack([v.to_numpy() for v in ever]))
-    e_mat = np.column_stack([e.to_numpy(dtype=object, na_value=None) for e in emails])
-    out["email"] = pd.Series(np.where(e_idx >= 0, e_mat[rows, np.maximum(e_idx, 0)], None), index=idx,
-                             dtype="string")
+    out["email"] = _chosen(emails, e_idx)
     e_tokens = [_sealed(sealer, "email", e) for e in emails]
     if sealer is not None:
-        tok = np.column_stack([e.to_numpy(dtype=object, na_value=None) for e in e_tokens])
-        out["email_token"] = pd.Series(np.where(e_idx >= 0, tok[rows, np.maximum(e_idx, 0)], None), index=idx,
-                                       dtype="string")
+        out["email_token"] = _chosen(e_tokens, e_idx)
     out["email_verified"] = e_has_ver
 
     # Verification code of the chosen channel (lower-case), NA when none.
     def chosen_code(slots: list[str], pick: np.ndarray) -> pd.Series:
-        mat = np.column_stack([_code_text(df[f"{s}_code"]).to_numpy(dtype=object, na_value=None)
-                               for s in slots])
-        chosen = pd.Series(np.where(pick >= 0, mat[rows, np.maximum(pick, 0)], None), index=idx, dtype="string")
+        chosen = _chosen([_code_text(df[f"{s}_code"]) for s in slots], pick)
         return chosen.where(chosen.ne(""))
 
     out["phone_code"] = chosen_code(p_slots, p_idx)
