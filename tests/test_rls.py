@@ -144,6 +144,20 @@ def test_broker_can_insert_own_lead_but_not_for_another_broker(world):
         conn.execute("INSERT INTO leads (property_address, assigned_broker_id) VALUES ('EVIL ST', %s)", (b,))
 
 
+def test_broker_cannot_write_an_e_mail_or_phone_that_would_be_stored_unsealed(world):
+    """No database role holds the keys, so a value a broker wrote would sit in plain text beside
+    sealed ones: brokers' inserts carry no e-mail or phone (their API seals them)."""
+    conn, a, b, leads = world
+    act_as(conn, "authenticated", a)
+    for column, value in (("email", "new@example.com"), ("phone", "+14155550100")):
+        conn.execute("SAVEPOINT s")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table leads"):
+            conn.execute(f"INSERT INTO leads (property_address, {column}, assigned_broker_id) VALUES ('NEW ST', %s, %s)",
+                         (value, a))
+        conn.execute("ROLLBACK TO SAVEPOINT s")
+    conn.execute("INSERT INTO leads (property_address, first_name, assigned_broker_id) VALUES ('NEW ST', 'Al', %s)", (a,))
+
+
 def test_broker_cannot_reassign_own_lead_away(world):
     conn, a, b, leads = world
     act_as(conn, "authenticated", a)

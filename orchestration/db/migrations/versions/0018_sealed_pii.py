@@ -18,6 +18,9 @@ rows, truncating the tables when no other upload is at work (so the text leaves 
 which the pipeline roles get TRUNCATE on them; and the staged text gets no column statistics
 (ANALYZE would copy sample values into pg_statistic, a logged catalog).
 
+Brokers may no longer insert a lead's e-mail or phone: a database role holds no key, so what they
+wrote would be stored in plain text (their API, which would hold the keys, seals instead).
+
 Values an older version stored in plain text (leads, previous owners, inbound events, plain
 suppressions) are sealed by ``equity keys reencrypt``, which ``equity setup`` runs after the
 migrations: a migration holds no key.
@@ -46,6 +49,7 @@ def upgrade() -> None:
         CREATE INDEX leads_email_index_idx ON leads (pii_index(email)) WHERE email IS NOT NULL;
         CREATE INDEX leads_phone_index_idx ON leads (pii_index(phone)) WHERE phone IS NOT NULL;
         GRANT TRUNCATE ON leads_staging, leads_validated TO service_role, pipeline_writer;
+        REVOKE INSERT (email, phone) ON leads FROM authenticated;
         """
     )
     # No column statistics of a file's text: ANALYZE would copy sample values of the staged
@@ -95,6 +99,10 @@ def downgrade() -> None:
         CREATE INDEX leads_email_idx ON leads (email) WHERE email IS NOT NULL;
         CREATE INDEX leads_phone_idx ON leads (phone) WHERE phone IS NOT NULL;
         REVOKE TRUNCATE ON leads_staging, leads_validated FROM service_role, pipeline_writer;
+        GRANT INSERT (email, phone) ON leads TO authenticated;
+        -- The contactable view (dbt's) calls pii_index: it goes too, and the next refresh builds it
+        -- again from the model of the code being run.
+        DROP MATERIALIZED VIEW IF EXISTS analytics.mv_contactable_leads;
         DO $$
         DECLARE c text;
         BEGIN
