@@ -34,7 +34,7 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,9 +259,6 @@ class Sealer:
         if runs:
             out.update(self.blind("phone", p) for p in phone_e164(pd.Series(runs, dtype="string")).dropna())
         return sorted(out)
-
-    def open_many(self, channel: str, tokens: Iterable[str | None]) -> list[str | None]:
-        return [self.open(channel, t) for t in tokens]
 
     def reseal_record(self, token: str) -> str:
         """A sealed record re-sealed under the active key (unchanged when it already is)."""
