@@ -453,7 +453,7 @@ def ingest(url: str, landing_dir: Path, world: World) -> list[list[str | None]]:
     """Each upload signed, received, staged, validated and merged, in order; the lead id of every
     record (None when it was rejected)."""
     from orchestration.ingest import pipeline, signing
-    from orchestration.ingest.landing import Landing
+    from orchestration.core.landing import Landing
     from orchestration.ingest.receipt import Receiver
 
     key = signing.SigningKey("bench", b"benchmark-only-secret")

@@ -32,10 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
 
-from orchestration import blind_index, pii, settings  # noqa: E402
+from orchestration.privacy import blind_index, pii  # noqa: E402
+from orchestration import settings
 from orchestration.db import migrate, runtime  # noqa: E402
-from orchestration.ingest import pipeline, samples, signing  # noqa: E402
-from orchestration.ingest.landing import Landing  # noqa: E402
+from orchestration.ingest import pipeline, signing  # noqa: E402
+from orchestration.dev import samples
+from orchestration.core.landing import Landing  # noqa: E402
 from orchestration.ingest.receipt import Receiver  # noqa: E402
 
 KEY = signing.SigningKey("bench", b"benchmark-only-secret")

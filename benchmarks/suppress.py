@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
 
-from orchestration import suppression  # noqa: E402
+from orchestration.privacy import suppression  # noqa: E402
 from orchestration.db import migrate, runtime  # noqa: E402
 
 

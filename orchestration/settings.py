@@ -50,20 +50,13 @@ def event_keys_file() -> Path:
 
 
 def index_key_file() -> Path:
-    """The blind-index key (orchestration.blind_index): never in the database."""
+    """The blind-index key (orchestration.privacy.blind_index): never in the database."""
     return env_path("EC_INDEX_KEY_FILE", REPO_ROOT / ".secrets" / "index_key")
 
 
 def pii_keys_file() -> Path:
-    """The data keys e-mails and phones are sealed with (orchestration.pii): never in the database."""
+    """The data keys e-mails and phones are sealed with (orchestration.privacy.pii): never in the database."""
     return env_path("EC_PII_KEYS_FILE", REPO_ROOT / ".secrets" / "pii_keys")
-
-
-def sealer():
-    """The sealer of this environment's key ring (EC_PII_KEYS_FILE) and index key (EC_INDEX_KEY_FILE)."""
-    from orchestration import pii
-
-    return pii.load_sealer(pii_keys_file(), index_key_file())
 
 
 def form_secret_file() -> Path:

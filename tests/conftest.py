@@ -23,6 +23,7 @@ import pytest
 
 from orchestration import settings
 from orchestration.db import migrate, runtime
+from orchestration.privacy import pii
 
 TEST_KEYS = "test-2026:0123456789abcdef0123456789abcdef\ntest-old:retired-secret-do-not-use"
 ACTIVE_KEYS = "test-2026:0123456789abcdef0123456789abcdef\n"
@@ -179,7 +180,7 @@ def db(stack) -> str:
 def opened(row: dict) -> dict:
     """A lead-shaped row with its sealed e-mail and phone (and its payload's) opened with this
     environment's keys, as someone holding the keys reads it."""
-    sealer = settings.sealer()
+    sealer = pii.environment_sealer()
     out = dict(row)
     for channel in ("email", "phone"):
         if out.get(channel) is not None:
@@ -202,10 +203,10 @@ def scalar(url: str, query: str, params: tuple = ()):
 @pytest.fixture
 def endpoint(db):
     """The real HTTP upload endpoint on loopback (uvicorn thread), 64 KiB size limit."""
-    from orchestration.local_runs import EndpointThread
+    from orchestration.runs.local_runs import EndpointThread
     from orchestration.ingest import signing
-    from orchestration.ingest.http import create_app
-    from orchestration.ingest.landing import Landing
+    from orchestration.web.app import create_app
+    from orchestration.core.landing import Landing
     from orchestration.ingest.receipt import Receiver
 
     receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db,
@@ -219,10 +220,10 @@ def endpoint(db):
 def door(db):
     """The upload endpoint with a limit large enough for the one large-field case (8 MiB)."""
     from orchestration.ingest import signing
-    from orchestration.ingest.http import create_app
-    from orchestration.ingest.landing import Landing
+    from orchestration.web.app import create_app
+    from orchestration.core.landing import Landing
     from orchestration.ingest.receipt import Receiver
-    from orchestration.local_runs import EndpointThread
+    from orchestration.runs.local_runs import EndpointThread
 
     receiver = Receiver(Landing(os.environ["EC_LANDING_DIR"]), signing.parse_keys(ACTIVE_KEYS), db,
                         max_bytes=8 << 20)
@@ -255,7 +256,7 @@ def defs():
 
 def tick_sensor(defs, instance, cursor: str | None = None):
     """One evaluation of the upload sensor (the demo's helper); pass the previous tick's cursor."""
-    from orchestration.local_runs import tick_sensor as tick
+    from orchestration.runs.local_runs import tick_sensor as tick
 
     return tick(defs, instance, "upload_sensor", cursor=cursor)
 
@@ -270,7 +271,7 @@ def leads_checksum(url: str) -> str:
 
 
 def run_job(defs, instance, name: str, partition_key: str | None = None, raise_on_error: bool = True):
-    from orchestration.local_runs import run_job as run
+    from orchestration.runs.local_runs import run_job as run
 
     return run(defs, instance, name, partition_key=partition_key, raise_on_error=raise_on_error)
 

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from orchestration import alerts
+from orchestration.ops import alerts
 from orchestration.defs.alerts.resources import AlertSettings
-from orchestration.local_runs import tick_sensor
+from orchestration.runs.local_runs import tick_sensor
 from tests import hostile
 from tests.test_hostile_files import ingest, miscounting_merge
 

@@ -10,8 +10,9 @@ import pytest
 
 from orchestration import settings
 from orchestration.ingest import pipeline, signing
-from orchestration.ingest.landing import Landing
+from orchestration.core.landing import Landing
 from orchestration.ingest.receipt import Receiver
+from orchestration.privacy import pii
 from tests.conftest import ACTIVE_KEYS, run_ingest, scalar, signing_key
 
 HEADER = "address,city,state,zip,first_name,email\n"
@@ -28,7 +29,7 @@ def land(db, body: bytes, source="generic") -> str:
 
 def ctx(db):
     return pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None,
-                            sealer=settings.sealer())
+                            sealer=pii.environment_sealer())
 
 
 @pytest.mark.parametrize("body,needle", [
@@ -75,7 +76,7 @@ def test_bom_quoted_newlines_wide_row_and_formula_cells(db):
                              "AND row_number = 2", (uid,)).fetchone()[0]
         reason, record = conn.execute("SELECT reason, payload->>'record' FROM pipeline_dlq "
                                       "WHERE source = 'leads_staging'").fetchone()
-    wide_dlq = (reason, len(settings.sealer().open_record(record)))     # quoted sealed, cut short
+    wide_dlq = (reason, len(pii.environment_sealer().open_record(record)))     # quoted sealed, cut short
     assert names[0] == "=cmd|' /C calc'!A0" and names[2] == "@SUM(A1)"  # kept verbatim, as inert text
     assert addr2 == "2 Main St\nRear"
     assert wide_dlq[0] == "the record has 5000 fields, the header has 6" and wide_dlq[1] <= 500
@@ -121,7 +122,7 @@ def test_reject_rate_over_threshold_fails_the_blocking_check_naming_top_reasons(
     assert materialised == {"leads_validated"}
     assert not result.asset_materializations_for_node("leads")
     assert "records_reconcile" not in checks
-    from orchestration import launch
+    from orchestration.runs import launch
     assert launch.failure_message(instance, result.run_id).startswith("check reject_rate failed: 75% of rows")
     assert scalar(db, "SELECT count(*) FROM leads") == 0
     # Materialising `leads` on its own afterwards does not merge the refused upload's good row.

@@ -12,18 +12,20 @@ import httpx
 import psycopg
 import pytest
 
-from orchestration import consent, feeder, settings
-from orchestration.consent_desk import ConsentDesk, RateLimit
+from orchestration.campaign import consent, feeder
+from orchestration import settings
+from orchestration.campaign.consent_desk import ConsentDesk, RateLimit
+from orchestration.privacy import pii
 from tests.conftest import FORM_SECRET, refresh_view, run_job, scalar
 from tests.test_feeder import FRIDAY, fed_ids, feed_meta, seed
 
 
 @pytest.fixture
 def app(db, tmp_path):
-    from orchestration.ingest.http import create_app
-    from orchestration.ingest.landing import Landing
+    from orchestration.web.app import create_app
+    from orchestration.core.landing import Landing
     from orchestration.ingest.receipt import Receiver
-    from orchestration.local_runs import EndpointThread
+    from orchestration.runs.local_runs import EndpointThread
 
     desk = ConsentDesk(db, rate=RateLimit(limit=15, window_s=60))
     with EndpointThread(create_app(Receiver(Landing(tmp_path / "landing"), [], db), desk=desk)) as ep:
@@ -59,7 +61,7 @@ def test_a_fed_lead_gives_consent_through_its_link_once(db, instance, defs, app)
     assert given.status_code == 200 and "recorded" in given.text
     with psycopg.connect(db) as conn:
         lead = conn.execute("SELECT consent, consented_at IS NOT NULL, consent_method FROM leads"
-                            " WHERE pii_index(email) = %s", (settings.sealer().blind("email", rows[0]["email"]),)).fetchone()
+                            " WHERE pii_index(email) = %s", (pii.environment_sealer().blind("email", rows[0]["email"]),)).fetchone()
         audit = conn.execute("SELECT method, token_hash, ip, user_agent, agreed_text FROM lead_consent_audit").fetchall()
     assert lead == (True, True, "form")
     [(method, token_hash, ip, agent, text)] = audit

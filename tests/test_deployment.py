@@ -17,10 +17,14 @@ import time
 import psycopg
 import pytest
 
-from orchestration.local_runs import free_port
+from orchestration.runs.local_runs import free_port
 from orchestration.settings import REPO_ROOT
 from tests.conftest import temporary_trigger
 from tests.test_ui import CLEAN_ENV, _graphql, _project_env, land_in_project
+
+# These tests use the project's own databases, landing directory and Dagster home (the state
+# `equity` gives its processes): one worker runs them all, one after another.
+pytestmark = pytest.mark.xdist_group("project")
 
 EQUITY = os.path.join(os.path.dirname(sys.executable), "equity")
 LOCATION = """{ workspaceOrError { ... on Workspace { locationEntries { name

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from orchestration.local_runs import QUIET, EndpointThread
+from orchestration.runs.local_runs import QUIET, EndpointThread
 from tests.test_feeder import FRIDAY, feed_meta, refresh, seed
 
 

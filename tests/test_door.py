@@ -16,12 +16,14 @@ import httpx
 import psycopg
 import pytest
 
-from orchestration import housekeeping, settings
+from orchestration.ops import housekeeping
+from orchestration import settings
 from orchestration.ingest import signing
-from orchestration.ingest.http import create_app
-from orchestration.ingest.landing import Landing
+from orchestration.web.app import create_app
+from orchestration.core.landing import Landing
 from orchestration.ingest.receipt import Receiver
-from orchestration.local_runs import EndpointThread
+from orchestration.runs.local_runs import EndpointThread
+from orchestration.privacy import pii
 from tests.conftest import scalar, signing_key
 
 HEADER = b"address,city,state,zip\n"
@@ -229,12 +231,12 @@ def test_what_the_door_writes_is_private(db, landing):
 def test_a_small_body_that_trickles_is_timed_out(db, landing, tmp_path, path):
     """The event and consent doors read bodies of a few KiB: one that has not arrived within the
     time is answered 408 (an event refusal is recorded), not held."""
-    from orchestration.consent_desk import ConsentDesk
+    from orchestration.campaign.consent_desk import ConsentDesk
     from orchestration.events.receiver import EventReceiver, KeysFile
 
     keys = tmp_path / "event_keys"
     keys.write_text("")
-    app = create_app(Receiver(landing, [], db), EventReceiver(KeysFile(keys), db, sealer=settings.sealer()), ConsentDesk(db),
+    app = create_app(Receiver(landing, [], db), EventReceiver(KeysFile(keys), db, sealer=pii.environment_sealer()), ConsentDesk(db),
                      small_body_timeout_s=1.0)
     with EndpointThread(app) as ep:
         host, port = ep.url.removeprefix("http://").split(":")

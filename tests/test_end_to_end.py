@@ -109,7 +109,7 @@ def test_same_partition_twice_leaves_leads_identical(db, endpoint, instance, tmp
 
 
 def test_upload_without_a_listening_server_is_one_clear_line(tmp_path):
-    from orchestration.local_runs import free_port
+    from orchestration.runs.local_runs import free_port
 
     path = tmp_path / "list.csv"
     path.write_bytes(_csv(ROWS[:1]))

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from orchestration import cli, settings
+from orchestration.privacy import pii
 from tests import hostile
 from tests.conftest import refresh_view
 from tests.test_hostile_files import ingest
@@ -43,7 +44,7 @@ RECORD = re.compile(r"encb1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_=-]+")
 def opened_text(db) -> str:
     """every_text with each sealed value and record opened: what someone holding the keys reads.
     A value absent from it is in the warehouse neither in plain text nor as ciphertext."""
-    sealer = settings.sealer()
+    sealer = pii.environment_sealer()
 
     def open_token(m) -> str:
         for channel in ("email", "phone"):
@@ -56,7 +57,7 @@ def opened_text(db) -> str:
 
 
 def blind(channel: str, value: str) -> str:
-    return settings.sealer().blind(channel, value)
+    return pii.environment_sealer().blind(channel, value)
 
 
 def every_file(*roots: Path) -> str:
@@ -209,7 +210,7 @@ def test_a_property_whose_owner_was_erased_takes_its_next_owner(db, door, instan
         row = conn.execute("SELECT first_name, email, campaign_status, erased_at FROM leads"
                            " WHERE property_address = '12 ERASE LN'").fetchall()
         changed = conn.execute("SELECT count(*) FROM pipeline_events WHERE event_type = 'owner_changed'").fetchone()[0]
-    assert [(r[0], settings.sealer().open("email", r[1]), *r[2:]) for r in row] == [
+    assert [(r[0], pii.environment_sealer().open("email", r[1]), *r[2:]) for r in row] == [
         ("Carla", "carla.newowner@example.com", "new", None)] and changed == 1
     assert "forgetme" not in opened_text(db).lower()
 

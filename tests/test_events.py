@@ -15,6 +15,7 @@ import pytest
 from orchestration import settings
 from orchestration.events import webhooks
 from orchestration.events.receiver import EventReceiver, KeysFile
+from orchestration.privacy import pii
 from tests.conftest import refresh_view, run_job, scalar
 from tests.test_feeder import FRIDAY, fed_ids
 
@@ -24,14 +25,14 @@ OLD_SECRET = webhooks.new_secret()
 
 @pytest.fixture
 def events(db, tmp_path):
-    from orchestration.ingest.http import create_app
-    from orchestration.ingest.landing import Landing
+    from orchestration.web.app import create_app
+    from orchestration.core.landing import Landing
     from orchestration.ingest.receipt import Receiver
-    from orchestration.local_runs import EndpointThread
+    from orchestration.runs.local_runs import EndpointThread
 
     keys = tmp_path / "event_keys"
     keys.write_text(f"# senders\ninstantly:{SECRET}\n")
-    receiver = EventReceiver(KeysFile(keys), db, max_bytes=4096, sealer=settings.sealer())
+    receiver = EventReceiver(KeysFile(keys), db, max_bytes=4096, sealer=pii.environment_sealer())
     with EndpointThread(create_app(Receiver(Landing(tmp_path / "landing"), [], db), receiver)) as ep:
         ep.keys = keys
         yield ep
@@ -56,7 +57,7 @@ def lead(db, email: str, *, status: str = "new", n: int = 1, broker=None) -> lis
                 "INSERT INTO leads (first_name, email, email_verified, property_address, property_city, property_state,"
                 " property_zip, campaign_status, assigned_broker_id, addr_hash, lead_score)"
                 " VALUES ('Ann', %s, true, %s, 'LA', 'CA', '90001', %s, %s, md5(random()::text) || md5(random()::text), 50)"
-                " RETURNING id", (settings.sealer().seal("email", email), f"{uuid.uuid4().int % 9000 + 1} MAIN ST",
+                " RETURNING id", (pii.environment_sealer().seal("email", email), f"{uuid.uuid4().int % 9000 + 1} MAIN ST",
                                   status, broker)).fetchone()[0])
     return ids
 
@@ -72,7 +73,7 @@ KNOWN = [("email", f"{n}@example.com") for n in ("ann", "bob", "cy", "dee", "eve
 def suppressed(db) -> set[tuple]:
     """(channel, value, reason) of every suppression; an e-mail is stored as its blind index, shown
     here as the test's value it indexes."""
-    sealer = settings.sealer()
+    sealer = pii.environment_sealer()
     named = {sealer.blind(channel, value): value for channel, value in KNOWN}
     with psycopg.connect(db) as conn:
         return {(c, named.get(v, v), r) for c, v, r in conn.execute("SELECT channel, value, reason FROM suppressions")}
@@ -143,7 +144,8 @@ def test_bad_signature_stale_timestamp_and_rotation(db, events):
 
 @pytest.mark.parametrize("body, code", [(b"{not json", "malformed_body"),
                                         (json.dumps(event("opened")).encode(), "unknown_type"),
-                                        (json.dumps(event("reply", occurred_at="soon")).encode(), "malformed_body")])
+                                        (json.dumps(event("reply", occurred_at="soon")).encode(), "malformed_body")],
+                         ids=["not_json", "unknown_type", "unreadable_time"])   # same ids on every xdist worker
 def test_a_signed_body_that_cannot_be_read_is_400_and_in_the_dlq(db, events, body, code):
     r = post(events, body)
     assert r.status_code == 400 and r.json()["code"] == code
@@ -174,7 +176,7 @@ def test_an_event_for_an_unknown_email_is_stored_and_suppresses_a_later_lead(db,
     r = post(events, event("unsubscribe", "ghost@example.com"))
     assert r.status_code == 200 and r.json()["leads"] == 0
     assert scalar(db, "SELECT count(*) FROM lead_events WHERE pii_index(email) = %s AND lead_id IS NULL",
-                  (settings.sealer().blind("email", "ghost@example.com"),)) == 1      # stored sealed
+                  (pii.environment_sealer().blind("email", "ghost@example.com"),)) == 1      # stored sealed
     broker = _broker(db)
     lead(db, "ghost@example.com", broker=broker)
     refresh_view(db, defs, instance)
@@ -213,7 +215,7 @@ def test_an_unsubscribe_after_the_refresh_is_honoured_by_the_feed(db, events, in
     # status is untouched), so only the feed's own check of the list can stop it
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("INSERT INTO suppressions (channel, value, reason, source) VALUES "
-                     "('email', %s, 'unsubscribe', 'test')", (settings.sealer().blind("email", "ann@example.com"),))
+                     "('email', %s, 'unsubscribe', 'test')", (pii.environment_sealer().blind("email", "ann@example.com"),))
     assert run_job(defs, instance, "campaign_feed_job", FRIDAY).success    # 06:00, no refresh in between
     assert fed_ids(db) == bob
 

@@ -8,7 +8,9 @@ from datetime import date
 import psycopg
 import pytest
 
-from orchestration import feeder, settings
+from orchestration.campaign import feeder
+from orchestration import settings
+from orchestration.privacy import pii
 from tests.conftest import refresh_view, run_job
 
 FRIDAY = "2026-03-06"
@@ -18,7 +20,7 @@ def seed(db, n: int, *, broker_cap: int = 100_000, extra_sql: str = "") -> uuid.
     """An active CA broker and n contactable leads with varied scoring factors (their e-mails
     sealed, as the pipeline stores them: 'lead<g>@example.com')."""
     broker = uuid.uuid4()
-    emails = settings.sealer().seal_many("email", [f"lead{g}@example.com" for g in range(1, n + 1)])
+    emails = pii.environment_sealer().seal_many("email", [f"lead{g}@example.com" for g in range(1, n + 1)])
     with psycopg.connect(db) as conn:
         conn.execute("INSERT INTO brokers (id, company_name, license_states, territory_zip_codes, max_leads_per_week)"
                      " VALUES (%s, 'Broker A', '{CA}', '{90001}', %s)", (broker, broker_cap))
@@ -176,7 +178,7 @@ def test_post_retries_429_and_5xx_then_gives_up_on_4xx():
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from orchestration.local_runs import EndpointThread
+    from orchestration.runs.local_runs import EndpointThread
 
     answers = iter([429, 503, 200, 400])
     seen = []
@@ -200,7 +202,7 @@ def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dl
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from orchestration.local_runs import QUIET, EndpointThread
+    from orchestration.runs.local_runs import QUIET, EndpointThread
 
     async def unavailable(request):
         await request.body()

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import httpx
 import psycopg
 
-from orchestration import cli, funnel
+from orchestration import cli
+from orchestration.campaign import funnel
 from orchestration.events import webhooks
 from tests.conftest import run_job
 from tests.test_consent import app  # noqa: F401 - the consent app fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
-from orchestration import health
+from orchestration.ops import health
 from tests.conftest import run_job
 
 

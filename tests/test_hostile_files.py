@@ -19,6 +19,7 @@ import pytest
 
 from orchestration import settings
 from orchestration.ingest import signing
+from orchestration.privacy import pii
 from tests import hostile
 from tests.conftest import run_ingest, signing_key, temporary_trigger
 
@@ -151,7 +152,7 @@ def ingest(db, door, instance, defs, body: bytes, *, raise_on_error: bool = True
 
 def leads_by_email(db, emails: list[str]) -> dict[str, tuple]:
     """The leads holding these e-mails (found by blind index), their e-mail and phone opened."""
-    sealer = settings.sealer()
+    sealer = pii.environment_sealer()
     with psycopg.connect(db) as conn:
         return {sealer.open("email", r[0]): (*r[1:4], sealer.open("phone", r[4]), r[5]) for r in conn.execute(
             "SELECT email, first_name, last_name, property_address, phone, addr_hash FROM leads"
@@ -184,7 +185,7 @@ def test_unbalanced_quote_sets_one_record_aside_and_reads_the_rest(db, door, ins
     malformed = dlq(db, uid, "leads_staging")
     assert len(malformed) == 1
     reason, payload = malformed[0]
-    text = settings.sealer().open_record(payload["record"])          # quoted sealed
+    text = pii.environment_sealer().open_record(payload["record"])          # quoted sealed
     assert payload["line"] == 6 and "unbalanced quote" in reason and text.startswith(cells[0][:3])
     assert staged_event(db, uid)["records"] == 20
 
@@ -271,7 +272,7 @@ def test_a_field_past_the_record_bound_is_one_malformed_record(db, door, instanc
     assert len(leads_by_email(db, hostile.emails(rows))) == 5
     [(reason, payload)] = dlq(db, uid, "leads_staging")
     assert payload["line"] == 4 and "longer than 1,048,576 bytes" in reason
-    assert len(settings.sealer().open_record(payload["record"])) == 500 and "text" not in payload
+    assert len(pii.environment_sealer().open_record(payload["record"])) == 500 and "text" not in payload
 
 
 def test_a_field_larger_than_a_parser_block_does_not_fail_the_file(tmp_path):

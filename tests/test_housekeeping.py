@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from orchestration.ingest import pipeline
-from orchestration.ingest.landing import Landing
+from orchestration.core.landing import Landing
 from tests.conftest import run_job, scalar
 from tests.test_merge import COLS, land_and_validate
 

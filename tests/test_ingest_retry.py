@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import psycopg
 
-from orchestration.local_runs import tick_sensor
+from orchestration.runs.local_runs import tick_sensor
 from tests import hostile
 from tests.conftest import run_ingest, temporary_trigger
 from tests.test_hostile_files import ingest

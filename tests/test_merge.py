@@ -10,8 +10,9 @@ import pytest
 
 from orchestration import settings
 from orchestration.ingest import pipeline, signing
-from orchestration.ingest.landing import Landing
+from orchestration.core.landing import Landing
 from orchestration.ingest.receipt import Receiver
+from orchestration.privacy import pii
 from tests.conftest import ACTIVE_KEYS, opened, signing_key
 
 COLS = "mak,apn,property_address,property_city,property_state,property_zip,owner_first_name,owner_age," \
@@ -26,7 +27,7 @@ def land_and_validate(db, body: bytes) -> tuple[pipeline.Context, str]:
     outcome = r.finish()
     assert outcome.accepted, outcome
     ctx = pipeline.Context(database_url=db, landing=Landing(os.environ["EC_LANDING_DIR"]), log=lambda m: None,
-                            sealer=settings.sealer())
+                            sealer=pii.environment_sealer())
     pipeline.check_landed(ctx, outcome.upload_id)
     pipeline.stage(ctx, outcome.upload_id)
     pipeline.validate_upload(ctx, outcome.upload_id)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
 
 from orchestration.db import migrate, runtime
 from orchestration.settings import REPO_ROOT
@@ -134,6 +135,7 @@ def test_recorded_stage_names_follow_the_asset_renames(server):
         runtime.drop_database(server.rt, db)
 
 
+@pytest.mark.xdist_group("project")   # migrates the project's own database, as `equity ui` does
 def test_cli_upgrade_is_idempotent():
     """`equity migrate` from the command line twice: both succeed at head."""
     for _ in range(2):

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from orchestration import push
+from orchestration.campaign import push
+from orchestration.privacy import pii
 from tests.conftest import refresh_view, run_job, scalar
 from tests.test_feeder import FRIDAY, feed_meta, seed
 
@@ -69,7 +70,7 @@ class FakeInstantly:
 
 @pytest.fixture
 def instantly(monkeypatch):
-    from orchestration.local_runs import EndpointThread
+    from orchestration.runs.local_runs import EndpointThread
 
     fake = FakeInstantly()
     with EndpointThread(fake.app()) as ep:
@@ -166,13 +167,12 @@ def test_a_refused_lead_is_not_retried_and_the_wait_is_capped():
 def _push_in_a_child(url: str, day: str, base: str) -> None:
     from datetime import date
 
-    from orchestration import feeder
-    from orchestration import settings as ec_settings
+    from orchestration.campaign import feeder
     from tests.conftest import FORM_SECRET, refresh_view
 
     links = feeder.ConsentLinks(FORM_SECRET.encode(), "https://consent.test")
     settings = push.PushSettings(base, API_KEY, "camp-1", concurrency=2)
-    feeder.push_date(url, date.fromisoformat(day), links, settings, sealer=ec_settings.sealer(), role=None)
+    feeder.push_date(url, date.fromisoformat(day), links, settings, sealer=pii.environment_sealer(), role=None)
 
 
 def test_a_push_killed_halfway_completes_on_rerun(db, instance, defs, instantly, monkeypatch):

@@ -139,7 +139,7 @@ def test_sql_address_key_is_the_python_key(conn, seed):
     every class of unit and with the ZIP, city or state missing."""
     import pandas as pd
 
-    from orchestration.ingest import normalize as n
+    from orchestration.identity import normalize as n
 
     cases = _address_cases(seed, 400)
     frame = pd.DataFrame(cases, columns=["line", "unit", "city", "state", "zip"]).astype("string")
@@ -163,7 +163,7 @@ def test_sql_designators_are_the_normalisers():
     import re
 
     from orchestration.db import sqlfiles
-    from orchestration.ingest import normalize as n
+    from orchestration.identity import normalize as n
 
     listed = re.search(r"ANY\(ARRAY\[(.*?)\]\)", sqlfiles.get("lead_addr_hash").text, re.S).group(1)
     assert sorted(re.findall(r"'([^']+)'", listed)) == sorted(n.UNIT_DESIGNATORS)

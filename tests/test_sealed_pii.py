@@ -17,7 +17,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from orchestration import cli, keys, pii, settings
+from orchestration import cli, settings
+from orchestration.privacy import keys, pii
 from orchestration.db import runtime
 from tests import hostile
 from tests.conftest import refresh_view, run_job
@@ -98,7 +99,7 @@ def libpq(url: str) -> str:
 
 def opened_leads(db: str) -> dict[str, str]:
     """{e-mail: phone} of every lead, opened with this environment's keys."""
-    sealer = settings.sealer()
+    sealer = pii.environment_sealer()
     with psycopg.connect(db) as conn:
         return {sealer.open("email", e): sealer.open("phone", p)
                 for e, p in conn.execute("SELECT email, phone FROM leads WHERE email IS NOT NULL")}
@@ -189,7 +190,7 @@ def test_rotation_reseals_everything_while_an_ingest_runs_and_dedupe_still_match
     def walk():
         try:
             with psycopg.connect(db, autocommit=True) as conn:
-                keys.reencrypt(conn, settings.sealer(), batch=7, log=lambda m: None)
+                keys.reencrypt(conn, pii.environment_sealer(), batch=7, log=lambda m: None)
         except Exception as exc:   # pragma: no cover - reported below
             failures.append(exc)
 
@@ -242,14 +243,14 @@ def test_reencrypt_seals_what_an_older_version_stored_in_plain_text(db):
         conn.execute("INSERT INTO pipeline_dlq (source, payload, reason) VALUES ('leads_validated', %s, 'x')",
                      (Jsonb({"row": {"email": "old@example.com", "phone": "(415) 555-0123"}, "row_number": 1}),))
         assert keys.usage(conn)["(plain)"] == 10
-        done = {p.place: p.resealed for p in keys.reencrypt(conn, settings.sealer(), log=lambda m: None)}
+        done = {p.place: p.resealed for p in keys.reencrypt(conn, pii.environment_sealer(), log=lambda m: None)}
         used = keys.usage(conn)
-        again = {p.place: p.resealed for p in keys.reencrypt(conn, settings.sealer(), log=lambda m: None)}
+        again = {p.place: p.resealed for p in keys.reencrypt(conn, pii.environment_sealer(), log=lambda m: None)}
         text = conn.execute("SELECT string_agg(t::text, ' ') FROM (SELECT l::text AS t FROM leads l UNION ALL"
                             " SELECT h::text FROM lead_owner_history h UNION ALL SELECT e::text FROM lead_events e"
                             " UNION ALL SELECT s::text FROM suppressions s UNION ALL SELECT d::text FROM pipeline_dlq d)"
                             " x").fetchone()[0]
-        blind = settings.sealer().blind
+        blind = pii.environment_sealer().blind
         found = conn.execute("SELECT count(*) FROM leads WHERE pii_index(email) = %s AND pii_index(phone) = %s",
                              (blind("email", "old@example.com"), blind("phone", "+14155550123"))).fetchone()[0]
         suppressed = conn.execute("SELECT lead_is_suppressed(pii_index(email), pii_index(phone), addr_hash)"
@@ -263,4 +264,4 @@ def test_reencrypt_seals_what_an_older_version_stored_in_plain_text(db):
         assert value not in text, value
     assert found == 1 and suppressed is True
     assert blind("phone", "+14155550123") in record["pii_index"]
-    assert "old@example.com" in settings.sealer().open_record(record["record"])
+    assert "old@example.com" in pii.environment_sealer().open_record(record["record"])

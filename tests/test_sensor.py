@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from orchestration.defs.ingest.sensors import LAG_NS
-from orchestration.ingest.landing import Landing, Manifest
+from orchestration.core.landing import Landing, Manifest
 from tests.conftest import tick_sensor
 
 

@@ -10,7 +10,9 @@ import random
 import psycopg
 import pytest
 
-from orchestration import cli, settings, suppression
+from orchestration import cli, settings
+from orchestration.privacy import suppression
+from orchestration.privacy import pii
 from tests import hostile
 from tests.conftest import leads_checksum, refresh_view, run_ingest, run_job, scalar
 from tests.test_feeder import FRIDAY, feed_meta, seed
@@ -27,7 +29,7 @@ def test_phone_lines_of_a_registry_file():
 
 def test_a_dnc_file_is_imported_and_its_phones_leave_the_export(db, instance, defs, monkeypatch, tmp_path):
     seed(db, 20)
-    sealer = settings.sealer()
+    sealer = pii.environment_sealer()
     with psycopg.connect(db, autocommit=True) as conn:
         for lead_id, name in conn.execute("SELECT id, first_name FROM leads").fetchall():
             conn.execute("UPDATE leads SET phone = %s, phone_verified = true WHERE id = %s",
@@ -61,7 +63,7 @@ def test_operators_add_list_and_remove_only_what_may_be_removed(db, monkeypatch,
     monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
     assert cli.main(["suppress", "add", "--email", " Ann@Example.COM ", "--reason", "unsubscribe"]) == 0
     assert cli.main(["suppress", "add", "--phone", "(813) 555-0142", "--reason", "dnc_internal"]) == 0
-    blind = settings.sealer().blind          # stored as blind indexes, never as values
+    blind = pii.environment_sealer().blind          # stored as blind indexes, never as values
     assert scalar(db, "SELECT array_agg(value ORDER BY value) FROM suppressions") == sorted(
         [blind("phone", "+18135550142"), blind("email", "ann@example.com")])
     assert cli.main(["suppress", "remove", "--email", "ann@example.com", "--reason", "unsubscribe"]) == 2

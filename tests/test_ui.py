@@ -13,8 +13,12 @@ import urllib.request
 
 import pytest
 
-from orchestration.local_runs import free_port
+from orchestration.runs.local_runs import free_port
 from orchestration.settings import REPO_ROOT
+
+# These tests use the project's own databases, landing directory and Dagster home (the state
+# `equity` gives its processes): one worker runs them all, one after another.
+pytestmark = pytest.mark.xdist_group("project")
 
 QUERY = """
 { workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError {
@@ -125,7 +129,7 @@ def land_in_project(street: str) -> str:
     from pathlib import Path
 
     from orchestration.ingest import signing
-    from orchestration.ingest.landing import Landing
+    from orchestration.core.landing import Landing
     from orchestration.ingest.receipt import Receiver
 
     env = _project_env()

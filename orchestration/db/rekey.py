@@ -23,8 +23,8 @@ from __future__ import annotations
 import pandas as pd
 import psycopg
 
-from orchestration.ingest import normalize as norm
-from orchestration.ingest import places
+from orchestration.identity import normalize as norm
+from orchestration.identity import places
 
 BATCH = 200_000
 

@@ -69,7 +69,7 @@ class Runtime:
             "EC_OUTBOX_DIR": str(settings.outbox_dir()),
             "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
             "EC_EVENT_KEYS_FILE": str(settings.event_keys_file()),
-            # Sealed e-mails and phones (orchestration.pii): the data keys and the blind-index key
+            # Sealed e-mails and phones (orchestration.privacy.pii): the data keys and the blind-index key
             # live in files outside the database.
             "EC_INDEX_KEY_FILE": str(settings.index_key_file()),
             "EC_PII_KEYS_FILE": str(settings.pii_keys_file()),

@@ -21,7 +21,7 @@ from pathlib import Path
 from orchestration.db import store
 from orchestration.events import webhooks
 from orchestration.events.webhooks import EventRefused
-from orchestration.pii import Sealer
+from orchestration.privacy.pii import Sealer
 
 STAGE = "events"
 

@@ -164,20 +164,13 @@ class Event:
         return self.type == "bounce" and kind in ("soft", "transient", "temporary")
 
 
-def one(normaliser, value: str) -> str | None:
-    """A column normaliser of the ingest applied to one value (so values match leads' columns)."""
-    import pandas as pd
-
-    out = normaliser(pd.Series([value], dtype="string"))[0]
-    return None if out is None or out is pd.NA or (isinstance(out, float) and out != out) else str(out)
-
-
 def parse_event(body: bytes) -> Event | None:
     """The event a body describes; None for an Instantly event that changes nothing here.
 
     Our shape: ``{"type", "occurred_at" (RFC 3339), "email", "phone", "lead_id", "data"}``;
     Instantly's: ``{"event_type", "timestamp", "lead_email", ...}`` (its other keys go to data)."""
-    from orchestration.ingest import normalize
+    from orchestration.identity import normalize
+    from orchestration.identity.normalize import one
 
     try:
         doc = json.loads(body)

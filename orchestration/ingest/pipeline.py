@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 import psycopg
 
-from orchestration import constants, erasure
-from orchestration.blind_index import IndexKey
-from orchestration.pii import Sealer
+from orchestration import constants
+from orchestration.privacy import erasure
+from orchestration.privacy.blind_index import IndexKey
+from orchestration.privacy.pii import Sealer
 from orchestration.db import store
-from orchestration.ingest import overlap, profiles, reader
-from orchestration.ingest.landing import Landing, Manifest
+from orchestration.ingest import overlap, profiles, reader, second_chance
+from orchestration.core.landing import Landing, Manifest
 from orchestration.ingest.validate import (compact_keys, group_in_file, init_worker, validate_in_worker,
                                            validate_slice)
 
@@ -68,7 +69,7 @@ class Context:
     # 1.35 GB for one process), so the default is none; a machine with cores and memory to spare
     # sets EC_VALIDATION_WORKERS.
     validation_workers: int = 0
-    sealer: Sealer | None = field(default=None, repr=False)   # seals e-mails and phones (orchestration.pii)
+    sealer: Sealer | None = field(default=None, repr=False)   # seals e-mails and phones (orchestration.privacy.pii)
     sealer_error: str | None = None                           # why there is none (a key file's problem)
 
     @property
@@ -435,7 +436,7 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
 
         erased = timed("erasures", erasures)
         added = timed("suppress_from_upload", store.suppress_from_upload, conn, upload_id)  # vendor DNC/Litigator, first
-        linked = timed("second_chance", store.second_chance, conn, upload_id)  # typos, missing ZIPs: read by the merge
+        linked = timed("second_chance", second_chance.find, conn, upload_id)  # typos, missing ZIPs: read by the merge
         counts = timed("merge", store.merge_upload, conn, upload_id, manifest.source, manifest.received())
         counts.update(linked)
         counts["rows"] = n

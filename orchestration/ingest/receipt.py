@@ -26,7 +26,7 @@ from typing import IO
 from orchestration import constants
 from orchestration.db import store
 from orchestration.ingest import signing
-from orchestration.ingest.landing import Landing, Manifest, private_opener
+from orchestration.core.landing import Landing, Manifest, private_opener
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from orchestration.ingest.normalize import STATES
+from orchestration.identity.normalize import STATES
 
 HEX64 = r"^[0-9a-f]{64}$"
 

@@ -16,14 +16,15 @@ when it is the *only* lead that passes every guard:
   ``rapidfuzz``; the threshold was measured with ``benchmarks/dedupe.py`` (street typos and the
   near-miss kinds: adjacent house numbers, directional twins, other units).
 
-Pure functions; ``store.second_chance_candidates`` runs the query and writes the links.
+The rules are pure functions; :func:`find` runs them over the candidates the store's query
+returns and leaves the links where the merge reads them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestration.ingest import normalize as norm
+from orchestration.identity import normalize as norm
 
 _DIRECTIONS = frozenset(norm._DIRECTIONALS.values())
 _SUFFIX_FORMS = frozenset(norm._SUFFIXES.values())
@@ -109,3 +110,15 @@ def links(candidates: list[tuple]) -> dict[int, tuple[str, str]]:
             passing.setdefault(row_number, set()).add(lead_id)
             rule[row_number] = "street name within a typo" if block == "zip" else "same line, no ZIP"
     return {rn: (next(iter(ids)), rule[rn]) for rn, ids in passing.items() if len(ids) == 1}
+
+
+def find(conn, upload_id: str) -> dict[str, int]:
+    """Find the upload's second-chance links and leave them in the transaction's
+    ``_second_chance`` table, which merge_validated_leads() reads. Only rows that no key matches,
+    and only the leads of their block, are compared."""
+    from orchestration.db import store
+
+    candidates = store.second_chance_candidates(conn, upload_id)
+    found = links(candidates)
+    store.write_second_chance_links(conn, found)
+    return {"second_chance_candidates": len(candidates), "second_chance_links": len(found)}

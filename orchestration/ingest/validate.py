@@ -4,7 +4,7 @@ Rules (each one is tested):
 - A row is kept when something identifies its property: a MAK, an APN with its state, or a street
   address with its ZIP (or, without a ZIP, its city and state). A whole address in the street
   column is split, and a missing city, state or ZIP is derived where the USPS ZIP table makes it
-  unambiguous (``orchestration.ingest.places``). A row with keys but no address becomes a lead that
+  unambiguous (``orchestration.identity.places``). A row with keys but no address becomes a lead that
   is not contactable until an address arrives.
 - Fatal per row (the row goes to the DLQ with every failed check): nothing identifies the property;
   a state that is not a US state code; a ZIP cell that is not 5 digits (ZIP+4 is fine); a mapped
@@ -39,11 +39,11 @@ import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
 from orchestration import constants
-from orchestration.ingest import normalize as norm
-from orchestration.ingest import places
+from orchestration.identity import normalize as norm
+from orchestration.identity import places
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
 from orchestration.ingest.schemas import NormalisedLead, reason_for
-from orchestration.pii import PREFIX, Sealer
+from orchestration.privacy.pii import PREFIX, Sealer
 
 # The columns validation writes, by name, into the _validated_work temp table (shaped like
 # leads_validated, with the chosen code of each channel): a new lead column is added here and in
@@ -153,7 +153,7 @@ def _join_nonnull(frags: list[pa_arrow.Array], n: int) -> pa_arrow.Array:
 
 
 def _sealed(sealer: Sealer | None, channel: str, values: pd.Series) -> pd.Series:
-    """The values sealed (orchestration.pii), or as they are when no sealer is given (the pure
+    """The values sealed (orchestration.privacy.pii), or as they are when no sealer is given (the pure
     rules tested on their own)."""
     if sealer is None:
         return values
@@ -246,7 +246,7 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
     state = norm.state(state_in).replace("", pd.NA)
     zip5 = norm.zip5(zip_in)
     zip_given = zip_in.fillna("").astype("string").str.strip().ne("")
-    # What the ZIP or the city tells when the other is missing (see orchestration.ingest.places).
+    # What the ZIP or the city tells when the other is missing (see orchestration.identity.places).
     from_zip = zip5.notna() & (city.isna() | state.isna())
     if from_zip.any():
         zip_city, zip_state = places.city_state_from_zip(zip5.where(from_zip))

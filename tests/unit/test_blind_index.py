@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from orchestration import blind_index
+from orchestration.privacy import blind_index
 
 
 def key(byte: int) -> blind_index.IndexKey:

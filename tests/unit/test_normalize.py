@@ -5,7 +5,7 @@ import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from orchestration.ingest import normalize as n
+from orchestration.identity import normalize as n
 
 
 def key(address, unit=None, city="Springfield", state="IL", zip_="62704"):

@@ -1,4 +1,4 @@
-"""Sealed e-mails and phones (orchestration.pii): round trips, blind indexes, key rings, tampering,
+"""Sealed e-mails and phones (orchestration.privacy.pii): round trips, blind indexes, key rings, tampering,
 rotation, and records a DLQ item quotes — over a seeded fuzz of values."""
 
 import base64
@@ -7,8 +7,8 @@ import string
 
 import pytest
 
-from orchestration import pii
-from orchestration.blind_index import IndexKey
+from orchestration.privacy import pii
+from orchestration.privacy.blind_index import IndexKey
 
 RING = "# test ring\nold:" + "11" * 32 + "\nnew:" + "22" * 32 + "\n"
 

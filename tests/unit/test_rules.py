@@ -5,7 +5,8 @@ from datetime import date
 import pytest
 import yaml
 
-from orchestration import constants, feeder
+from orchestration import constants
+from orchestration.campaign import feeder
 from orchestration.ingest import profiles
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -86,7 +87,7 @@ def test_holiday_setting_names_dates_and_calendars():
 def test_contactable_freshness_rules():
     from datetime import UTC, datetime
 
-    from orchestration import contactable
+    from orchestration.campaign import contactable
 
     # 2026-03-10 14:00Z is 07:00 in Los Angeles (PDT): today's 05:30 has passed.
     now = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)

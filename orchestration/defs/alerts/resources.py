@@ -4,7 +4,7 @@ links (``EC_UI_URL``), read when a sensor ticks."""
 import dagster as dg
 from pydantic import Field
 
-from orchestration import alerts
+from orchestration.ops import alerts
 
 
 class AlertSettings(dg.ConfigurableResource):

@@ -1,7 +1,7 @@
 """Alerts: a run-failure sensor and an asset-check-failure sensor post to the configured webhooks.
 
 Both run by default and do nothing until ``EC_ALERT_WEBHOOK_URLS`` names a URL. The message is
-built by ``orchestration.alerts`` from names and the pipeline's own one-line reasons only (no PII).
+built by ``orchestration.ops.alerts`` from names and the pipeline's own one-line reasons only (no PII).
 """
 
 import warnings
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from orchestration import alerts
+from orchestration.ops import alerts
 from orchestration.defs.alerts.resources import AlertSettings
 
 # Check results older than this are not alerted on the very first tick (no cursor yet): a new

@@ -1,9 +1,10 @@
 """Every 15 minutes: retry the campaign pushes the DLQ holds whose retry time has come (see
-``orchestration.dlq``: delivered rows are resolved, others wait longer or are left for a person)."""
+``orchestration.campaign.dlq``: delivered rows are resolved, others wait longer or are left for a person)."""
 
 import dagster as dg
 
-from orchestration import constants, dlq
+from orchestration import constants
+from orchestration.campaign import dlq
 from orchestration.db import store
 from orchestration.defs.campaign.resources import FeederSettings
 from orchestration.defs.resources import WarehouseResource

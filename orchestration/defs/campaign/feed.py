@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
-from orchestration import constants, feeder
+from orchestration import constants
+from orchestration.campaign import feeder
 from orchestration.db import store
 from orchestration.defs.campaign.resources import FeederSettings
 from orchestration.defs.resources import WarehouseResource

@@ -8,7 +8,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from orchestration import constants, feeder, pii, push
+from orchestration import constants
+from orchestration.campaign import feeder, push
+from orchestration.privacy import pii
 
 
 class FeederSettings(dg.ConfigurableResource):

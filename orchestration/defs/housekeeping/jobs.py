@@ -9,7 +9,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from orchestration import constants, housekeeping
+from orchestration import constants
+from orchestration.ops import housekeeping
 from orchestration.db import store
 from orchestration.defs.campaign.resources import FeederSettings
 from orchestration.defs.ingest.resources import IngestSettings

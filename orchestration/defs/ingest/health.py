@@ -4,7 +4,7 @@ EC_MAX_REPLAY_PERCENT)."""
 
 import dagster as dg
 
-from orchestration import health
+from orchestration.ops import health
 from orchestration.db import store
 from orchestration.defs.ingest.resources import HealthSettings
 from orchestration.defs.resources import WarehouseResource

@@ -6,10 +6,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from orchestration import health, pii
+from orchestration.ops import health
+from orchestration.privacy import pii
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ingest import signing
-from orchestration.ingest.landing import Landing
+from orchestration.core.landing import Landing
 from orchestration.ingest.pipeline import Context
 
 

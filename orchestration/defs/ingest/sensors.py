@@ -19,7 +19,7 @@ from orchestration.db import store
 from orchestration.defs.ingest.assets import GROUP, uploads_partitions
 from orchestration.defs.ingest.resources import IngestSettings
 from orchestration.defs.resources import WarehouseResource
-from orchestration.ingest.landing import SIDECAR_SUFFIX
+from orchestration.core.landing import SIDECAR_SUFFIX
 from orchestration.ingest.receipt import Receiver
 
 HEALTH_CHECKS = [dg.AssetCheckKey(dg.AssetKey("landed_file"), "hmac_failure_rate"),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
-from orchestration import contactable
+from orchestration.campaign import contactable
 from orchestration.db import store
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.warehouse import dbt as warehouse_dbt

@@ -4,7 +4,7 @@ totals as metadata, so the UI plots them materialisation by materialisation."""
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
-from orchestration import funnel as funnel_figures
+from orchestration.campaign import funnel as funnel_figures
 from orchestration.db import store
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.warehouse import dbt as warehouse_dbt

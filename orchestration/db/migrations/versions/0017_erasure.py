@@ -1,9 +1,9 @@
 """Erasure on request: erased leads, and erasure suppressions that hold no value.
 
-Why: a person may ask to be erased. ``equity erase`` (orchestration.erasure) empties their leads'
+Why: a person may ask to be erased. ``equity erase`` (orchestration.privacy.erasure) empties their leads'
 personal fields and stamps ``leads.erased_at`` (the rows stay: feeds, pushes, events and consent
 audits refer to them), and records ``erasure`` suppressions as blind indexes (HMAC under a key
-kept outside the database, orchestration.blind_index) of their e-mails and phones and of the owner
+kept outside the database, orchestration.privacy.blind_index) of their e-mails and phones and of the owner
 at the property (channel ``owner``: the address key and owner key), so a later upload that names
 them is recognised without the database keeping their e-mail or phone.
 

@@ -3,7 +3,7 @@
 Why: a database dump, a stolen backup or a curious local user must yield no e-mail or phone. The
 pipeline now stores every e-mail and phone as a sealed token (AES-256-GCM under a data key kept
 outside the database, tagged with its key id and carrying the value's blind index: see
-orchestration.pii). One value sealed under two data keys (before and after a rotation) gives two
+orchestration.privacy.pii). One value sealed under two data keys (before and after a rotation) gives two
 tokens, so lookups compare blind indexes, never values or tokens:
 
 - ``pii_index(token)`` reads a token's blind index; the e-mail and phone lookup indexes of

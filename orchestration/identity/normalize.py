@@ -572,3 +572,10 @@ def email(text: pd.Series) -> pd.Series:
     if slow.any():
         out[slow] = [_email_slow(v) for v in s[slow].tolist()]
     return out
+
+
+def one(normaliser, value: str) -> str | None:
+    """A column normaliser of the ingest applied to one value (so an e-mail or phone given by an
+    event, a command or a suppression list takes the form the leads' columns hold)."""
+    out = normaliser(pd.Series([value], dtype="string"))[0]
+    return None if out is None or out is pd.NA or (isinstance(out, float) and out != out) else str(out)

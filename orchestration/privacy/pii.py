@@ -16,7 +16,7 @@ payload, previous owners, inbound events, DLQ payloads) is a *sealed token*::
   ring's active key, older tokens keep opening under theirs until ``equity keys reencrypt`` has
   moved them, and a key is retired only when no token uses it.
 - The **blind index** is HMAC-SHA256 of the channel and the normalised value under the separate
-  index key (``orchestration.blind_index``), cut to 128 bits. SQL finds, dedupes and suppresses by
+  index key (``orchestration.privacy.blind_index``), cut to 128 bits. SQL finds, dedupes and suppresses by
   it (``pii_index(token)`` reads it from the token): equal values have equal indexes whatever data
   key sealed them, and without the index key nobody can test a guessed e-mail against it.
 
@@ -40,7 +40,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from orchestration.blind_index import HEX_CHARS, IndexKey, normalise
+from orchestration.privacy.blind_index import HEX_CHARS, IndexKey, normalise
 
 PREFIX = "enc1."
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -127,13 +127,20 @@ def load_ring(path: Path | str | None) -> KeyRing:
 
 def load_sealer(ring_file: Path | str | None, index_key_file: Path | str | None) -> Sealer:
     """The sealer of a key ring file and an index key file."""
-    from orchestration import blind_index
+    from orchestration.privacy import blind_index
 
     ring = load_ring(ring_file)
     if not index_key_file or not Path(index_key_file).exists():
         raise KeyRingError(f"no index key at {index_key_file or '(not configured)'} (EC_INDEX_KEY_FILE): e-mails "
                            "and phones are sealed with their blind indexes; run `equity setup`")
     return Sealer(ring, blind_index.load(index_key_file))
+
+
+def environment_sealer() -> Sealer:
+    """The sealer of this environment's key ring (EC_PII_KEYS_FILE) and index key (EC_INDEX_KEY_FILE)."""
+    from orchestration import settings
+
+    return load_sealer(settings.pii_keys_file(), settings.index_key_file())
 
 
 def new_key_line(key_id: str) -> str:
@@ -252,7 +259,7 @@ class Sealer:
         erasure finds the sealed records that name the person without opening every one."""
         import pandas as pd
 
-        from orchestration.ingest.normalize import phone_e164   # (phonenumbers: loaded on use)
+        from orchestration.identity.normalize import phone_e164   # (phonenumbers: loaded on use)
 
         out = {self.blind("email", m.group(0)) for m in EMAIL_LIKE.finditer(text)}
         runs = [m.group(0) for m in DIGIT_RUN.finditer(text)]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from orchestration import feeder
+from orchestration.campaign import feeder
 from orchestration.db import store
 
 SOURCE = "campaign_feed"

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from orchestration import constants
-from orchestration.consent_desk import ConsentDesk
+from orchestration.campaign.consent_desk import ConsentDesk
 from orchestration.events.receiver import EventReceiver
 from orchestration.events.webhooks import EventRefused
 from orchestration.ingest import signing

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from orchestration import consent
+from orchestration.campaign import consent
 from orchestration.db import store
 
 

@@ -22,7 +22,10 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from orchestration import constants, feeder, launch, local_runs, settings
+from orchestration import constants, settings
+from orchestration.campaign import feeder
+from orchestration.runs import launch, local_runs
+from orchestration.privacy import pii
 
 SAMPLE = settings.SAMPLE_DATA_DIR / "batchdata_sample.csv"
 BROKERS = settings.SAMPLE_DATA_DIR / "brokers.csv"
@@ -65,10 +68,11 @@ def run_demo(rows: int = 0) -> int:
 
     from orchestration.db import store
     from orchestration.definitions import load
-    from orchestration.ingest import samples, signing
+    from orchestration.dev import samples
+    from orchestration.ingest import signing
     from orchestration.ingest.client import upload_file
-    from orchestration.ingest.http import create_app
-    from orchestration.ingest.landing import Landing
+    from orchestration.web.app import create_app
+    from orchestration.core.landing import Landing
     from orchestration.ingest.receipt import Receiver
 
     defs = load()
@@ -143,18 +147,18 @@ def close_the_loop(url: str, export: Path) -> list[str]:
 
     import httpx
 
-    from orchestration.consent_desk import ConsentDesk
+    from orchestration.campaign.consent_desk import ConsentDesk
     from orchestration.events import webhooks
     from orchestration.events.receiver import EventReceiver, KeysFile
-    from orchestration.ingest.http import create_app
-    from orchestration.ingest.landing import Landing
+    from orchestration.web.app import create_app
+    from orchestration.core.landing import Landing
     from orchestration.ingest.receipt import Receiver
 
     with export.open(newline="") as fh:
         rows = list(csv.DictReader(fh))[:3]
     keys = KeysFile(settings.event_keys_file())
     sender = keys.secrets()[0]
-    app = create_app(Receiver(Landing(settings.landing_dir()), [], url), EventReceiver(keys, url, sealer=settings.sealer()), ConsentDesk(url))
+    app = create_app(Receiver(Landing(settings.landing_dir()), [], url), EventReceiver(keys, url, sealer=pii.environment_sealer()), ConsentDesk(url))
     now = datetime.now(ZoneInfo("UTC")).isoformat()
     plan = [("reply", 0), ("booked", 0), ("reply", 1), ("unsubscribe", 2)]
     out = []
@@ -202,7 +206,7 @@ def _summary(con, url: str, upload_id: str, feed_day, feed_meta: dict) -> int:
         con.print(f"feed shortfall: {feed_meta.get('shortfall_reason')}")
     if feed_meta.get("export"):
         con.print(f"campaign export: {feed_meta['export']}")
-    from orchestration import funnel
+    from orchestration.campaign import funnel
 
     with store.connect(url) as conn:
         rows = funnel.by_day(conn, 14)

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from orchestration import consent, constants
+from orchestration.campaign import consent
+from orchestration import constants
 from orchestration.db import store
-from orchestration.ingest.landing import private_opener
-from orchestration.pii import Sealer
+from orchestration.core.landing import private_opener
+from orchestration.privacy.pii import Sealer
 
 EXPORT_COLUMNS = ["email", "first_name", "last_name", "phone", "company_name", "property_address", "property_city",
                   "property_state", "estimated_equity", "broker_name", "lead_score", "consent_url"]
@@ -257,9 +258,9 @@ def deliver(database_url: str, feed_date: date, outbox: Path, links: ConsentLink
 
 def push_date(database_url: str, feed_date: date, links: ConsentLinks, settings, *, sealer: Sealer,
               role: str | None = "pipeline_writer", run_id: str | None = None) -> Counter:
-    """Push every lead of the date's batches not pushed yet (see orchestration.push); each
+    """Push every lead of the date's batches not pushed yet (see orchestration.campaign.push); each
     outcome is recorded as it arrives, so a re-run after a crash pushes only the rest."""
-    from orchestration import push
+    from orchestration.campaign import push
 
     counts: Counter = Counter()
     # autocommit: each outcome is committed the moment it is recorded, so a push killed halfway

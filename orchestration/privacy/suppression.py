@@ -3,8 +3,8 @@
 One table (``suppressions``: channel, value, reason, source) holds everyone nobody may contact,
 whatever lead they are on; ``lead_is_suppressed()`` (SQL) is the rule the contactable model and the
 feeder apply. E-mails and phones are stored as their blind indexes (HMAC under the index key kept
-outside the database, orchestration.blind_index) of the normalised value (lower-case e-mail, E.164
-phone): the leads hold them sealed (orchestration.pii), and ``pii_index`` of a lead's token is the
+outside the database, orchestration.privacy.blind_index) of the normalised value (lower-case e-mail, E.164
+phone): the leads hold them sealed (orchestration.privacy.pii), and ``pii_index`` of a lead's token is the
 same index. Addresses are the lead's ``addr_hash``.
 
 Removing a suppression is refused for the reasons a person or the law put there
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from orchestration.blind_index import IndexKey
+from orchestration.privacy.blind_index import IndexKey
 from orchestration.db import store
 
 REASONS = ("unsubscribe", "bounce", "complaint", "dnc_internal", "dnc_federal", "litigator", "erasure")
@@ -101,8 +101,8 @@ def import_phones(conn: psycopg.Connection, lines: Iterable[str], reason: str, s
 def normalised(channel: str, value: str, index: IndexKey) -> str:
     """The stored form of an operator's value: the blind index of an e-mail or phone normalised
     like the ingest does, an address hash as given."""
-    from orchestration.events.webhooks import one
-    from orchestration.ingest import normalize
+    from orchestration.identity import normalize
+    from orchestration.identity.normalize import one
 
     if channel == "email":
         out = one(normalize.email, value)

@@ -22,7 +22,7 @@ import psycopg
 
 from orchestration import constants
 from orchestration.db import store
-from orchestration.ingest.landing import Landing
+from orchestration.core.landing import Landing
 
 PART_MAX_AGE = timedelta(days=1)
 

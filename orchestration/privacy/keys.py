@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from orchestration import pii
+from orchestration.privacy import pii
 
 Log = Callable[[str], None]
 

@@ -3,7 +3,7 @@
 ``equity erase --email E | --phone P | --lead ID`` finds the person's leads (by the e-mail or phone
 they hold now, or the lead named), then in one transaction:
 
-- records ``erasure`` suppressions by blind index (orchestration.blind_index): every e-mail and
+- records ``erasure`` suppressions by blind index (orchestration.privacy.blind_index): every e-mail and
   phone the leads held (the chosen ones and the payload's others) and the owner at the property
   (address key + owner key) — the database keeps no value, yet a later upload naming them is
   recognised;
@@ -19,7 +19,7 @@ they hold now, or the lead named), then in one transaction:
 
 It prints what it removed and is idempotent (a second run removes nothing).
 
-The warehouse holds e-mails and phones sealed (orchestration.pii): rows are found by blind index
+The warehouse holds e-mails and phones sealed (orchestration.privacy.pii): rows are found by blind index
 (``pii_index``), and the person's tokens are opened only to find their lines in files (whose
 text is plain); that opening is recorded as a ``pii_decrypted`` event.
 
@@ -38,8 +38,8 @@ from pathlib import Path
 
 import psycopg
 
-from orchestration import blind_index, pii
-from orchestration.ingest.landing import Landing, private_opener
+from orchestration.privacy import blind_index, pii
+from orchestration.core.landing import Landing, private_opener
 
 class NoIndexKey(RuntimeError):
     """Erasures exist but no index key is configured: an erased person could not be recognised."""

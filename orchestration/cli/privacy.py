@@ -1,0 +1,199 @@
+"""The people in the data: data keys, suppressions, erasure, one lead's card."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration import settings
+from orchestration.cli.common import _runtime
+from orchestration.privacy import pii
+
+
+def cmd_keys(args) -> int:
+    from orchestration.db import store
+    from orchestration.privacy import keys
+
+    path = settings.pii_keys_file()
+    try:
+        if args.action == "rotate":
+            ring = keys.rotate(path, args.id or f"k{datetime.now(UTC):%Y%m%d%H%M%S}")
+            print(f"{ring.active_id} is the active key of {path} now (keys: {', '.join(ring.keys)}). Processes "
+                  "read the ring when a run or request starts; next: `equity keys reencrypt`")
+            return 0
+        sealer = pii.environment_sealer()
+        rt = _runtime()
+        with store.connect(rt.warehouse_url, autocommit=True) as conn:
+            if args.action == "reencrypt":
+                print(f"re-sealing under {sealer.ring.active_id} in batches of {args.batch:,} (each commits; "
+                      "interrupt and run again at any time)")
+                done = keys.reencrypt(conn, sealer, batch=args.batch)
+                for p in done:
+                    print(f"{p.place:38} {p.resealed:>10,} re-sealed" + (f", {p.skipped:,} changed meanwhile "
+                                                                          "(run again)" if p.skipped else ""))
+                left = {k: n for k, n in keys.usage(conn).items() if k != sealer.ring.active_id}
+                print("everything is sealed under the active key" if not left else
+                      f"still under other keys: {left} (written meanwhile by a run that started before the "
+                      "rotation: run `equity keys reencrypt` again)")
+            elif args.action == "retire":
+                ring = keys.retire(path, args.id, keys.usage(conn))
+                print(f"{args.id} retired; {path} holds {', '.join(ring.keys)} (active {ring.active_id})")
+            else:
+                used = keys.usage(conn)
+                for kid, key in sealer.ring.keys.items():
+                    mark = "active" if kid == sealer.ring.active_id else "opens only"
+                    print(f"{kid:24} {pii.sha_of_key(key)}  {mark:10} {used.get(kid, 0):>12,} values")
+                for kid in sorted(set(used) - set(sealer.ring.keys) - {"(plain)"}):
+                    print(f"{kid:24} {'(not in the ring: cannot be opened!)':34} {used[kid]:>12,} values")
+                if used.get("(plain)"):
+                    print(f"{'(not sealed)':24} {'run `equity keys reencrypt`':34} {used['(plain)']:>12,} values")
+    except (pii.KeyRingError, ValueError, OSError) as exc:
+        print(f"equity keys: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_suppress(args) -> int:
+    import getpass
+
+    from orchestration.db import store
+    from orchestration.privacy import blind_index, suppression
+
+    rt = _runtime()
+    try:
+        index = blind_index.load(settings.index_key_file())
+    except (OSError, ValueError) as exc:
+        print(f"equity suppress: e-mails and phones are listed by their blind index, and the index key "
+              f"({settings.index_key_file()}, EC_INDEX_KEY_FILE) cannot be read ({exc}): run `equity setup`",
+              file=sys.stderr)
+        return 2
+    with store.connect(rt.warehouse_url) as conn:
+        try:
+            if args.action == "import":
+                with open(args.file, encoding="utf-8", errors="replace") as fh:
+                    r = suppression.import_phones(conn, fh, args.reason, source=f"file:{Path(args.file).name}",
+                                                  index=index)
+                print(f"{r.lines:,} lines: {r.numbers:,} numbers, {r.not_numbers:,} not phone numbers; "
+                      f"{r.added:,} added to the list ({args.reason}), {r.leads_unverified:,} leads' phones "
+                      f"no longer verified; {r.seconds:.1f} s")
+            elif args.action in ("add", "remove"):
+                channel, value = next((c, v) for c, v in (("email", args.email), ("phone", args.phone),
+                                                          ("address", args.addr_hash)) if v)
+                if args.action == "add":
+                    done = suppression.add(conn, channel, value, args.reason, source=f"operator:{getpass.getuser()}",
+                                           index=index)
+                    print("added" if done else "already on the list")
+                else:
+                    done = suppression.remove(conn, channel, value, args.reason, who=getpass.getuser(), index=index)
+                    print("removed" if done else "not on the list")
+            else:
+                for channel, reason, n in store.suppression_counts(conn):
+                    print(f"{channel:8} {reason:13} {n:>12,}")
+                for row in store.latest_suppressions(conn, args.channel, args.reason, args.limit):
+                    print("  ".join(str(x) for x in row))
+        except (suppression.SuppressionError, StopIteration) as exc:
+            print(f"equity suppress: {exc or 'name one of --email, --phone, --addr-hash'}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"equity suppress: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def cmd_erase(args) -> int:
+    import psycopg
+
+    from orchestration.core.landing import Landing
+    from orchestration.db import store
+    from orchestration.identity import normalize
+    from orchestration.privacy import erasure
+
+    email = phone = None
+    if args.email is not None:
+        email = normalize.one(normalize.email, args.email)
+        if email is None:
+            print(f"equity erase: {args.email!r} is not an e-mail address", file=sys.stderr)
+            return 2
+    if args.phone is not None:
+        phone = normalize.one(normalize.phone_e164, args.phone)
+        if phone is None:
+            print(f"equity erase: {args.phone!r} is not a valid US phone number", file=sys.stderr)
+            return 2
+    try:
+        sealer = pii.environment_sealer()
+    except (pii.KeyRingError, ValueError) as exc:
+        print(f"equity erase: {exc}", file=sys.stderr)
+        return 2
+    rt = _runtime()
+    try:
+        with store.connect(rt.warehouse_url) as conn:
+            report = erasure.erase(conn, sealer, Landing(settings.landing_dir()),
+                                   settings.outbox_dir(), email=email, phone=phone, lead_id=args.lead)
+    except psycopg.errors.InvalidTextRepresentation:
+        print(f"equity erase: {args.lead!r} is not a lead id (a UUID)", file=sys.stderr)
+        return 2
+    print(erasure.summary_text(report))
+    for lead_id in report.lead_ids:
+        print(f"  lead {lead_id}")
+    return 0
+
+
+def cmd_lead(args) -> int:
+    import getpass
+
+    from orchestration.db import store
+
+    if (args.id is None) == (args.upload is None) or (args.upload is not None and args.row is None):
+        print("equity lead show: name a lead id, or --upload ID --row N", file=sys.stderr)
+        return 2
+    rt = _runtime()
+    with store.connect(rt.warehouse_url) as conn:
+        if args.upload is not None:
+            lead_id = store.lead_for_row(conn, args.upload, args.row)
+            if lead_id is None:
+                print(f"equity lead: row {args.row} of upload {args.upload} became no lead (rejected, "
+                      "not merged yet, or not an upload of this database)", file=sys.stderr)
+                return 1
+        else:
+            lead_id = args.id
+        try:
+            shown = store.lead_card(conn, lead_id)
+        except ValueError:
+            print(f"equity lead: {lead_id!r} is not a lead id (a UUID)", file=sys.stderr)
+            return 2
+    if shown is None:
+        print(f"equity lead: no lead {lead_id}", file=sys.stderr)
+        return 1
+    fields, sources, owners = shown
+    # An operator's look at a person: their e-mail and phone are opened, and that is recorded.
+    try:
+        sealer = pii.environment_sealer()
+    except (pii.KeyRingError, ValueError) as exc:
+        sealer = None
+        print(f"(e-mails and phones stay sealed: {exc})", file=sys.stderr)
+    if sealer is not None:
+        opened = 0
+        for channel in ("email", "phone"):
+            if fields.get(channel):
+                fields[channel] = sealer.open(channel, fields[channel])
+                opened += 1
+        owners = [(first, last, sealer.open("email", email), sealer.open("phone", phone), until)
+                  for first, last, email, phone, until in owners]
+        opened += sum(1 for o in owners for v in o[2:4] if v)
+        if opened:
+            with store.connect(rt.warehouse_url) as conn, conn.transaction():
+                store.record_event(conn, "pii_decrypted", stage="lead_show", row_count=opened,
+                                   details={"purpose": "equity lead show", "lead_id": str(fields["id"]),
+                                            "values": opened, "by": getpass.getuser()})
+    width = max(len(k) for k in fields)
+    for k, v in fields.items():
+        print(f"{k:<{width}}  {'' if v is None else v}")
+    print(f"\nsources ({len(sources)}): upload, row, received")
+    for upload_id, row_number, received_at in sources:
+        print(f"  {upload_id}  row {row_number}  {received_at:%Y-%m-%d %H:%M:%S %Z}")
+    if owners:
+        print(f"\nprevious owners ({len(owners)}): name, e-mail, phone, owned until")
+        for first, last, email, phone, until in owners:
+            print(f"  {first or ''} {last or ''}  {email or '-'}  {phone or '-'}  {until:%Y-%m-%d}")
+    return 0

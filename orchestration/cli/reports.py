@@ -1,0 +1,63 @@
+"""Reading the warehouse: reports and the SQL functions as the database holds them."""
+
+from __future__ import annotations
+
+import sys
+
+from orchestration import settings
+from orchestration.cli.common import _runtime, _warehouse_url
+
+
+def cmd_report(args) -> int:
+    import psycopg
+
+    from orchestration.campaign import funnel
+    from orchestration.db import store
+
+    rt = _runtime()
+    try:
+        with store.connect(rt.warehouse_url) as conn:
+            rows = funnel.by_day(conn, args.days)
+    except psycopg.errors.UndefinedTable:
+        print("equity report funnel: funnel_daily is not built yet: run the refresh (`equity demo`, or "
+              "contactable_refresh_job in the UI)", file=sys.stderr)
+        return 2
+    if not rows:
+        print(f"no funnel activity in the last {args.days} days")
+        return 0
+    print(funnel.table(rows))
+    return 0
+
+
+def cmd_sql(args) -> int:
+    import psycopg
+
+    from orchestration.db import sqlfiles, store
+
+    if args.action == "show" and not args.name:
+        print("equity sql show NAME: name a function (see `equity sql list`)", file=sys.stderr)
+        return 2
+    with psycopg.connect(_warehouse_url()) as conn:
+        def live(obj) -> str | None:
+            return store.function_definition(conn, obj.schema, obj.function_name)
+
+        if args.action == "list":
+            for obj in sqlfiles.objects():
+                text = live(obj)
+                state = "missing" if text is None else ("matches its file" if text == obj.function_definition
+                                                        else "DIFFERS from its file")
+                print(f"{obj.name:<28} {obj.path.relative_to(settings.REPO_ROOT)}  {state}")
+            return 0
+        try:
+            obj = sqlfiles.get(args.name)
+        except KeyError as exc:
+            print(exc.args[0], file=sys.stderr)
+            return 2
+        text = live(obj)
+        if text is None:
+            print(f"{args.name} is not in the database: run `equity migrate`", file=sys.stderr)
+            return 1
+        print(text.rstrip("\n"))
+        if text != obj.function_definition:
+            print(f"-- note: differs from {obj.path.relative_to(settings.REPO_ROOT)}", file=sys.stderr)
+    return 0

@@ -1,0 +1,76 @@
+"""Leads and brokers: totals, the operators' broker table, a lead's card and lineage, inbound
+events applied to leads."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from orchestration.db.store.campaign import contactable_counts
+
+
+def lead_totals(conn: psycopg.Connection) -> dict[str, int]:
+    total, verified = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE phone_verified OR email_verified) FROM leads").fetchone()
+    contactable, unfed = contactable_counts(conn)
+    return {"leads": total, "verified": verified, "contactable": contactable, "contactable_unfed": unfed}
+
+
+def upsert_brokers(conn: psycopg.Connection, rows: list[dict]) -> int:
+    """Insert or update brokers by NMLS number (operator-maintained list; ';'-separated arrays)."""
+    params = [(r["company_name"], r.get("contact_name"), r.get("email"), r["nmls_number"],
+               [x.strip().upper() for x in r.get("license_states", "").split(";") if x.strip()],
+               [z.strip() for z in r.get("territory_zip_codes", "").split(";") if z.strip()],
+               int(r.get("max_leads_per_week") or 100)) for r in rows]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO brokers (company_name, contact_name, email, nmls_number, license_states,"
+            " territory_zip_codes, max_leads_per_week) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (nmls_number) DO UPDATE SET company_name = EXCLUDED.company_name,"
+            "  contact_name = EXCLUDED.contact_name, email = EXCLUDED.email,"
+            "  license_states = EXCLUDED.license_states, territory_zip_codes = EXCLUDED.territory_zip_codes,"
+            "  max_leads_per_week = EXCLUDED.max_leads_per_week", params)
+    # tiny table: keep its statistics current for the contactable view (the pipeline role does not
+    # own it, so a plain ANALYZE would be skipped: analyze_pipeline_table() runs it)
+    conn.execute("SELECT analyze_pipeline_table('brokers')")
+    return len(params)
+
+
+def apply_lead_event(conn: psycopg.Connection, sender: str, webhook_id: str, event) -> tuple[bool, int | None, int]:
+    """Store and apply one inbound event (apply_lead_event.sql): (applied?, event id, leads matched).
+    A repeated (sender, webhook id) is not applied again."""
+    return conn.execute(
+        "SELECT applied, event_id, leads_matched FROM apply_lead_event(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (sender, webhook_id, event.type, event.occurred_at, event.email, event.phone, event.lead_id,
+         event.soft_bounce, Jsonb(event.data))).fetchone()
+
+
+LEAD_CARD_FIELDS = ("id", "first_name", "last_name", "email", "phone", "property_address", "property_city",
+                    "property_state", "property_zip", "mak", "apn", "addr_hash", "owner_key", "owner_since",
+                    "campaign_status", "lead_score", "assigned_broker_id", "email_verified", "phone_verified",
+                    "created_at", "last_seen_at")
+
+
+def lead_card(conn: psycopg.Connection, lead_id: str) -> tuple[dict, list[tuple], list[tuple]] | None:
+    """A lead's fields, its sources (upload, row, received) and its previous owners; None when no
+    such lead. Raises ValueError when ``lead_id`` is not a UUID."""
+    import uuid
+
+    key = uuid.UUID(str(lead_id))
+    row = conn.execute(sql.SQL("SELECT {} FROM leads WHERE id = %s").format(
+        sql.SQL(", ").join(map(sql.Identifier, LEAD_CARD_FIELDS))), (key,)).fetchone()
+    if row is None:
+        return None
+    sources = conn.execute("SELECT upload_id, row_number, received_at FROM lead_sources WHERE lead_id = %s "
+                           "ORDER BY received_at, upload_id, row_number", (key,)).fetchall()
+    owners = conn.execute("SELECT first_name, last_name, email, phone, owner_until FROM lead_owner_history "
+                          "WHERE lead_id = %s ORDER BY owner_until DESC, id DESC", (key,)).fetchall()
+    return dict(zip(LEAD_CARD_FIELDS, row)), sources, owners
+
+
+def lead_for_row(conn: psycopg.Connection, upload_id: str, row_number: int):
+    """The lead that row ``row_number`` of upload ``upload_id`` became or merged into (None if none)."""
+    found = conn.execute("SELECT lead_id FROM lead_sources WHERE upload_id = %s AND row_number = %s",
+                         (upload_id, row_number)).fetchone()
+    return found[0] if found else None
