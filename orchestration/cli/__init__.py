@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     which = ig.add_mutually_exclusive_group(required=True)
     which.add_argument("upload_id", nargs="?", help="an accepted upload id (as `equity upload` printed it)")
     which.add_argument("--latest", action="store_true", help="the newest accepted upload")
+    ig.add_argument("--wait-timeout", type=float, default=3600.0, metavar="SECONDS",
+                    help="give up waiting (for the run queue's slot, then for the run) after this long; "
+                         "a run already started goes on")
     ig.set_defaults(func=cmd_ingest)
     sg = sub.add_parser("sign", help="write FILE.sig.json for a signed drop into the landing directory")
     sg.add_argument("file", help="the CSV to sign")

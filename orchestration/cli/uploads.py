@@ -108,13 +108,19 @@ def cmd_ingest(args) -> int:
     con.print(f"upload {upload_id}: {manifest.filename}, {manifest.size:,} bytes, profile {manifest.source}")
     with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("uploads", [upload_id])
-        with con.status("launching the ingest_upload run"):
-            run_id = launch.launch(instance, "ingest_upload", partition_key=upload_id,
-                                   tags={"equity/launched_by": "equity ingest"})
-        con.print(f"launched run {run_id}")
-        with con.status(f"run {run_id} in progress") as status:
-            run = launch.wait(instance, run_id, on_poll=lambda _: status.update(
-                f"run {run_id}: {launch.latest_message(instance, run_id)}"))
+        try:
+            with con.status("launching the ingest_upload run") as status:
+                run_id = launch.launch(instance, "ingest_upload", partition_key=upload_id,
+                                       tags={"equity/launched_by": "equity ingest"}, slot_timeout_s=args.wait_timeout,
+                                       on_wait=lambda full: status.update(
+                                           f"waiting for the run queue ({'; '.join(full)})"))
+            con.print(f"launched run {run_id}")
+            with con.status(f"run {run_id} in progress") as status:
+                run = launch.wait(instance, run_id, timeout_s=args.wait_timeout, on_poll=lambda _: status.update(
+                    f"run {run_id}: {launch.latest_message(instance, run_id)}"))
+        except TimeoutError as exc:
+            print(f"equity ingest: {exc}", file=sys.stderr)
+            return 1
         failure = launch.failure_message(instance, run_id)
     with store.connect(os.environ[settings.WAREHOUSE_URL_VAR]) as conn:
         summary = store.upload_summary(conn, upload_id)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from orchestration.ingest.validate import WORK_COLUMNS, validate_slice
-from tests.unit.conftest import CODES, staged
+from tests.support.slices import CODES, staged
 
 ADDR = {"property_address": "123 North Main Street", "property_city": "Springfield",
         "property_state": "IL", "property_zip": "62704"}

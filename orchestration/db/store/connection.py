@@ -12,8 +12,6 @@ from orchestration import constants
 
 
 @contextmanager
-
-
 def connect(url: str, *, role: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A connection acting as ``role`` (RLS applies) with the scheduled-job time zone."""
     with psycopg.connect(url, autocommit=autocommit) as conn:

@@ -1,0 +1,110 @@
+"""The suppression list from the operator's side and from the vendors' flags: Do-Not-Call files
+import set-based and take the phones out of exports; a vendor DNC or Litigator flag becomes a
+suppression no later upload can lift; operators add, list and (only where allowed) remove."""
+
+from __future__ import annotations
+
+import csv
+import random
+
+import psycopg
+import pytest
+
+from orchestration import cli
+from orchestration.privacy import suppression
+from orchestration.privacy import pii
+from tests.support import hostile
+from tests.support.stack import leads_checksum, refresh_view, run_ingest, run_job, scalar
+from tests.support.feeds import FRIDAY, feed_meta, seed
+from tests.support.uploads import ingest
+
+
+def test_phone_lines_of_a_registry_file():
+    assert suppression.phone_from_line("8135550142\n") == "+18135550142"
+    assert suppression.phone_from_line("1-813-555-0142") == "+18135550142"
+    assert suppression.phone_from_line("(813) 555 0142") == "+18135550142"
+    for bad in ("", "555-0142", "08135550142", "0135550142", "1135550142", "81355501421", "phone", "22813555014"):
+        assert suppression.phone_from_line(bad) is None, bad
+
+
+def test_a_dnc_file_is_imported_and_its_phones_leave_the_export(db, instance, defs, monkeypatch, tmp_path):
+    seed(db, 20)
+    sealer = pii.environment_sealer()
+    with psycopg.connect(db, autocommit=True) as conn:
+        for lead_id, name in conn.execute("SELECT id, first_name FROM leads").fetchall():
+            conn.execute("UPDATE leads SET phone = %s, phone_verified = true WHERE id = %s",
+                         (sealer.seal("phone", f"+1813555{int(name[4:]):04d}"), lead_id))
+    listed = [f"813555{i:04d}" for i in range(1, 21, 2)]            # the odd leads' phones
+    rng = random.Random(5)
+    noise = [f"{rng.randrange(201, 990)}{rng.randrange(200, 1000)}{rng.randrange(10000):04d}" for _ in range(5000)]
+    path = tmp_path / "dnc.txt"
+    path.write_text("\n".join(listed + noise + ["not a number", "12345", ""]) + "\n")
+    monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
+    assert cli.main(["suppress", "import", str(path), "--reason", "dnc_federal"]) == 0
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM suppressions WHERE reason = 'dnc_federal'").fetchone()[0] == \
+            len(set(listed + noise))
+        assert conn.execute("SELECT count(*) FROM leads WHERE phone_verified").fetchone()[0] == 10
+        event = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'suppressions_imported'").fetchone()[0]
+    assert event["not_numbers"] == 2 and event["leads_unverified"] == 10
+    assert cli.main(["suppress", "import", str(path), "--reason", "dnc_federal"]) == 0    # idempotent
+    assert scalar(db, "SELECT count(*) FROM suppressions") == len(set(listed + noise))
+    # DNC bars calls only: every lead is still e-mailed, the listed phones are not exported
+    refresh_view(db, defs, instance)
+    meta = feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY))
+    with open(meta["export"], newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 20 and meta["phones_withheld"] == 10
+    exported = {r["phone"] for r in rows if r["phone"]}
+    assert len(exported) == 10 and not exported & {"+1" + n for n in listed}
+
+
+def test_operators_add_list_and_remove_only_what_may_be_removed(db, monkeypatch, capsys):
+    monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
+    assert cli.main(["suppress", "add", "--email", " Ann@Example.COM ", "--reason", "unsubscribe"]) == 0
+    assert cli.main(["suppress", "add", "--phone", "(813) 555-0142", "--reason", "dnc_internal"]) == 0
+    blind = pii.environment_sealer().blind          # stored as blind indexes, never as values
+    assert scalar(db, "SELECT array_agg(value ORDER BY value) FROM suppressions") == sorted(
+        [blind("phone", "+18135550142"), blind("email", "ann@example.com")])
+    assert cli.main(["suppress", "remove", "--email", "ann@example.com", "--reason", "unsubscribe"]) == 2
+    assert "cannot be removed" in capsys.readouterr().err
+    assert cli.main(["suppress", "remove", "--phone", "8135550142", "--reason", "dnc_internal"]) == 0
+    assert cli.main(["suppress", "add", "--email", "not-an-email", "--reason", "bounce"]) == 2
+    assert "not a valid email" in capsys.readouterr().err
+    assert cli.main(["suppress", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "email    unsubscribe" in out and blind("email", "ann@example.com") in out
+    assert blind("phone", "+18135550142") not in out and "ann@example.com" not in out
+    with psycopg.connect(db) as conn:
+        kinds = [r[0] for r in conn.execute("SELECT event_type FROM pipeline_events ORDER BY id")]
+    assert kinds == ["suppression_added", "suppression_added", "suppression_removed"]
+
+
+@pytest.mark.parametrize("flag", ["dnc", "litigator"])
+def test_a_vendor_flag_is_a_suppression_a_later_upload_cannot_lift(db, door, instance, defs, flag):
+    header = [*hostile.HEADER, "phone_status", "phone_dnc", "litigator"]
+    [row] = hostile.rows_of(f"vf{flag}", 1)
+    row[hostile.HEADER.index("phone")] = "(813) 555-0199"
+    ingest(db, door, instance, defs, hostile.to_csv([[*row, "connected", "No", "No"]], header=header).encode())
+    assert scalar(db, "SELECT phone_verified FROM leads") is True
+    flagged = [[*row, "connected", "Yes" if flag == "dnc" else "No", "Yes" if flag == "litigator" else "No"]]
+    flagged_upload, result = ingest(db, door, instance, defs, hostile.to_csv(flagged, header=header).encode())
+    merged = {k: v.value for k, v in result.asset_materializations_for_node("leads")[0].metadata.items()}
+    assert merged["phones_unverified"] == 1
+    before = leads_checksum(db)                                   # re-running the upload changes nothing
+    rerun = run_ingest(defs, instance, flagged_upload)
+    assert leads_checksum(db) == before
+    again_meta = {k: v.value for k, v in rerun.asset_materializations_for_node("leads")[0].metadata.items()}
+    assert again_meta["updated"] == 0 and again_meta["phones_unverified"] == 0
+    assert merged["suppressions_added"] == (1 if flag == "dnc" else 2)
+    with psycopg.connect(db) as conn:
+        reasons = {tuple(r) for r in conn.execute("SELECT channel, reason FROM suppressions")}
+    assert reasons == ({("phone", "dnc_federal")} if flag == "dnc" else {("phone", "litigator"), ("address", "litigator")})
+    assert scalar(db, "SELECT phone_verified FROM leads") is False
+    # the vendor's next list no longer flags it: the suppression stays, the phone stays unverified
+    again = [[*row, "connected", "No", "No"]]
+    ingest(db, door, instance, defs, hostile.to_csv(again, header=header).encode() + b"\n")
+    assert scalar(db, "SELECT phone_verified FROM leads") is False
+    assert scalar(db, "SELECT count(*) FROM suppressions") == len(reasons)
+    if flag == "litigator":     # the person and the property are never contacted again
+        assert scalar(db, "SELECT lead_is_suppressed(pii_index(email), pii_index(phone), addr_hash) FROM leads") is True
