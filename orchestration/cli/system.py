@@ -168,8 +168,10 @@ def _parallel(pytest_args: list[str]) -> list[str]:
     Dagster home, made by the session fixtures), tests that share the project's own state (the
     processes `equity ui` and the production commands start) kept on one worker. Left out when
     the caller chooses (``-n``, ``-p no:xdist``) or asks for one test or a debugger."""
-    chosen = {"-n", "--numprocesses", "-p", "--pdb", "-x", "--exitfirst"}
+    chosen = {"-n", "--numprocesses", "--pdb", "-x", "--exitfirst", "-pno:xdist"}
     if any(a in chosen or a.startswith(("-n", "--numprocesses=")) for a in pytest_args):
+        return []
+    if any(a == "-p" and b == "no:xdist" for a, b in zip(pytest_args, pytest_args[1:], strict=False)):
         return []
     if any("::" in a for a in pytest_args):
         return []

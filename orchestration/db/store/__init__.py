@@ -71,10 +71,6 @@ from orchestration.db.store.suppressions import (  # noqa: F401 - re-exported
 )
 from orchestration.db.store.uploads import (  # noqa: F401 - re-exported
     STAGING_COLUMNS_PREFIX,
-    _csv_bytes,
-    _insert_from,
-    _read_slice,
-    _temp_like,
     begin_staging,
     begin_validated_work,
     claim_content,
