@@ -1,8 +1,13 @@
 """The warehouse PostgreSQL, shared by every group. Its URL arrives through ``EC_WAREHOUSE_URL``
 (set by ``equity`` from the running database) when a run starts, never at import."""
 
+from contextlib import AbstractContextManager
+
 import dagster as dg
+import psycopg
 from pydantic import Field
+
+from orchestration.db import store
 
 from orchestration.settings import WAREHOUSE_URL_VAR
 
@@ -16,6 +21,11 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def role_or_none(self) -> str | None:
         return self.role or None
+
+    def connect(self, *, autocommit: bool = False) -> AbstractContextManager[psycopg.Connection]:
+        """A connection to the warehouse acting as the pipeline's role (RLS stays on), in the
+        scheduled jobs' time zone."""
+        return store.connect(self.url, role=self.role_or_none, autocommit=autocommit)
 
 
 @dg.definitions

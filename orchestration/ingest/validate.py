@@ -28,7 +28,6 @@ columns of every valid row are kept to find the in-file groups at the end (``gro
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from orchestration.privacy.blind_index import HEX_CHARS, IndexKey, normalise
+from orchestration.privacy.blind_index import HEX_CHARS, IndexKey, normalise  # noqa: F401 - normalise re-exported
 
 PREFIX = "enc1."
 _URLSAFE = bytes.maketrans(b"+/", b"-_")

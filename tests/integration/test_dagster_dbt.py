@@ -23,13 +23,13 @@ def test_asset_graph_groups_descriptions_and_keys(defs):
     from dagster import AssetKey
     from dagster_dbt import get_asset_key_for_model
 
-    from orchestration.defs.warehouse.dbt import warehouse_dbt_models
+    from orchestration.defs.campaign.marts import campaign_dbt_models
 
     graph = defs.resolve_asset_graph()
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {groups[k] for k in ("landed_file", "leads_staging", "leads_validated", "leads")} == {"ingest"}
     assert groups["analytics/stg_leads"] == groups["analytics/int_lead_scores"] == "warehouse"
-    contactable = get_asset_key_for_model([warehouse_dbt_models], "mv_contactable_leads")
+    contactable = get_asset_key_for_model([campaign_dbt_models], "mv_contactable_leads")
     assert groups[contactable.to_user_string()] == groups["campaign_feed"] == "campaign"
     assert contactable in graph.get(AssetKey("campaign_feed")).parent_keys
     # descriptions come from the models' YAML, never from their SQL

@@ -119,7 +119,7 @@ def raw_upload(ep, body_parts, *, key=None, content_length=None, pause=0.0, clos
     h = signing.sign(full, source="generic", key=key)
     host, port = ep.url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=read_timeout)
-    lines = [f"POST /uploads HTTP/1.1", f"Host: {host}", "Content-Type: text/csv",
+    lines = ["POST /uploads HTTP/1.1", f"Host: {host}", "Content-Type: text/csv",
              f"Content-Length: {content_length or len(full)}"] + [f"{k}: {v}" for k, v in h.items()]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     try:

@@ -1,15 +1,7 @@
-{{ config(
-    indexes=[{'columns': ['lead_id'], 'unique': True}],
-    post_hook=[
-      "update {{ source('warehouse', 'leads') }} l
-          set lead_score = s.lead_score
-         from {{ this }} s
-        where l.id = s.lead_id
-          and l.lead_score is distinct from s.lead_score"
-    ]
-) }}
+{{ config(indexes=[{'columns': ['lead_id'], 'unique': True}]) }}
 
--- A deterministic 0-100 score; each factor is its own column so an operator sees why a lead
+-- A deterministic 0-100 score (the lead_scores asset writes it into leads.lead_score, which the
+-- contactable view and the feeder rank on); each factor is its own column so an operator sees why a lead
 -- ranks where it does. Same inputs on the same date -> same score.
 --   eligibility   30  owner age >= 62 (HECM minimum); 10 at 58-61 (eligible soon); unknown 0
 --   equity        20  estimated equity >= 300k; 15 >= 150k; 10 >= 75k; 5 > 0

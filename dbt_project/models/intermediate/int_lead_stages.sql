@@ -1,3 +1,6 @@
+-- Tagged campaign: it reads the contactable view, so it is built with the campaign's marts.
+{{ config(tags=['campaign']) }}
+
 -- One row per lead: when it reached each stage of the funnel (NULL: not yet), and whether it is
 -- contactable now (in the view this build refreshed). Dates are in the operators' time zone
 -- (every job sets it). The first reply and booking count, later ones do not; an unsubscribe or

@@ -27,15 +27,16 @@
 -- dropping it CASCADE, which would drop this materialized view with it (and block on its readers).
 -- brokers is analysed first: a small table autovacuum may never analyse, and without statistics
 -- the planner walks leads once per broker (5.6 s instead of 0.7 s at 1M leads, see benchmarks/feeder.py).
--- The score comes from leads.lead_score, written back by int_lead_scores, which therefore runs first:
--- depends_on: {{ ref('int_lead_scores') }}
+-- The score comes from leads.lead_score as the lead_scores asset wrote it from int_lead_scores in the
+-- same refresh: the source `scored.leads` is the leads table after that step (which is how the
+-- lineage shows it), so this view is built after the scores are in.
 with leads as (
     select
         id as lead_id, assigned_broker_id as broker_id, lead_score, email, email_verified, first_name,
         last_name, property_address, property_city, property_state, property_zip, estimated_equity,
         campaign_status, consent, consented_at, phone, addr_hash,
         coalesce((melissa_payload ->> 'litigator')::boolean, false) as is_litigator
-    from {{ source('warehouse', 'leads') }}
+    from {{ source('scored', 'leads') }}
 ),
 
 brokers as (

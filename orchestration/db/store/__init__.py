@@ -59,6 +59,7 @@ from orchestration.db.store.leads import (  # noqa: F401 - re-exported
     lead_for_row,
     lead_totals,
     upsert_brokers,
+    write_lead_scores,
 )
 from orchestration.db.store.suppressions import (  # noqa: F401 - re-exported
     add_suppression,

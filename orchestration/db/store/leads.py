@@ -74,3 +74,13 @@ def lead_for_row(conn: psycopg.Connection, upload_id: str, row_number: int):
     found = conn.execute("SELECT lead_id FROM lead_sources WHERE upload_id = %s AND row_number = %s",
                          (upload_id, row_number)).fetchone()
     return found[0] if found else None
+
+
+def write_lead_scores(conn: psycopg.Connection) -> tuple[int, int]:
+    """Copy the refresh's scores (analytics.int_lead_scores) into leads.lead_score, writing only the
+    ones that changed: (scores changed, leads scored)."""
+    changed = conn.execute(
+        "UPDATE leads l SET lead_score = s.lead_score FROM analytics.int_lead_scores s"
+        " WHERE l.id = s.lead_id AND l.lead_score IS DISTINCT FROM s.lead_score").rowcount
+    scored = conn.execute("SELECT count(*) FROM analytics.int_lead_scores").fetchone()[0]
+    return changed, scored

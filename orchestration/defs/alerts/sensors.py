@@ -87,7 +87,3 @@ def alert_on_check_failure(context: dg.SensorEvaluationContext, alert_settings: 
         sent += 1
     context.log.info(f"{sent} check-failure alert(s) sent")
 
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(sensors=[alert_on_run_failure, alert_on_check_failure])

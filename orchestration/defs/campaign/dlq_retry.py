@@ -5,7 +5,6 @@ import dagster as dg
 
 from orchestration import constants
 from orchestration.campaign import dlq
-from orchestration.db import store
 from orchestration.defs.campaign.resources import FeederSettings
 from orchestration.defs.resources import WarehouseResource
 
@@ -13,7 +12,7 @@ from orchestration.defs.resources import WarehouseResource
 @dg.op(description="POST each due export once more; resolve, reschedule or leave for a person.")
 def retry_campaign_pushes(context: dg.OpExecutionContext, warehouse: WarehouseResource,
                           feeder_settings: FeederSettings) -> dg.Output:
-    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+    with warehouse.connect() as conn:
         counts = dlq.retry_campaign_pushes(conn, feeder_settings.endpoint_url,
                                            max_attempts=feeder_settings.dlq_retry_max_attempts,
                                            base_delay_s=feeder_settings.dlq_retry_base_s)
@@ -33,7 +32,3 @@ dlq_retry_schedule = dg.ScheduleDefinition(
     execution_timezone=constants.TIMEZONE, default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every 15 minutes: retry due DLQ items.")
 
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(jobs=[dlq_retry_job], schedules=[dlq_retry_schedule])

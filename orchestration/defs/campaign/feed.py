@@ -17,12 +17,10 @@ import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration import constants
-from orchestration.campaign import feeder
-from orchestration.db import store
+from orchestration.campaign import delivery, feeder
 from orchestration.defs.campaign.resources import FeederSettings
 from orchestration.defs.resources import WarehouseResource
-# the module, not the assets object: this module's own definitions are collected by attribute
-from orchestration.defs.warehouse import dbt as warehouse_dbt
+from orchestration.defs.campaign.marts import campaign_dbt_models
 
 feed_partitions = dg.TimeWindowPartitionsDefinition(
     cron_schedule=constants.FEED_CRON, timezone=constants.TIMEZONE, fmt="%Y-%m-%d", start="2026-01-05",
@@ -51,7 +49,7 @@ def _checks(*, shortfall: int = 0, shortfall_reason: str = "", push_ok: bool = T
 
 
 @dg.asset(partitions_def=feed_partitions, group_name="campaign", kinds={"postgres", "csv"},
-          deps=[get_asset_key_for_model([warehouse_dbt.warehouse_dbt_models], "mv_contactable_leads")],
+          deps=[get_asset_key_for_model([campaign_dbt_models], "mv_contactable_leads")],
           check_specs=FEED_CHECKS,
           description="Up to daily_cap top-scored contactable leads for the feed date, each fed once, ever.")
 def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -73,56 +71,32 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "score_max": result.score_max if result.score_max is not None else 0,
         "by_broker": dg.MetadataValue.json(result.by_broker),
     }
-    push_ok, push = True, "no endpoint configured" if feeder_settings.endpoint_url == "" else "nothing to send"
-    # Every batch of the date without an export gets one now: this run's, or one whose export
-    # failed after its feed committed (a re-run of the date completes it, feeding nobody twice).
-    deliveries = feeder.deliver(warehouse.url, day, Path(feeder_settings.outbox_dir), feeder_settings.consent_links(),
-                                sealer=feeder_settings.sealer(), role=warehouse.role_or_none,
-                                run_id=context.run.run_id)
-    if deliveries:
-        meta["export"] = dg.MetadataValue.path(str(deliveries[-1].export))
-        meta["batch_id"] = deliveries[-1].batch_id
-        meta["exported_rows"] = sum(d.rows for d in deliveries)
-        meta["phones_withheld"] = sum(d.phones_withheld for d in deliveries)
-        if len(deliveries) > 1 or deliveries[-1].batch_id != result.batch_id:
-            meta["recovered_exports"] = dg.MetadataValue.json([str(d.export) for d in deliveries
-                                                               if d.batch_id != result.batch_id])
-    for delivery in deliveries:
-        if feeder_settings.endpoint_url:
-            path = delivery.export
-            post = feeder.post_with_retry(feeder_settings.endpoint_url, path.read_bytes(),
-                                          attempts=feeder_settings.post_attempts,
-                                          backoff_s=feeder_settings.post_backoff_s)
-            meta["post_statuses"] = dg.MetadataValue.json(post.statuses)
-            with store.connect(warehouse.url, role=warehouse.role_or_none) as conn, conn.transaction():
-                for status in post.statuses:
-                    store.record_event(conn, "campaign_post", stage="campaign_feed", run_id=context.run.run_id,
-                                       http_status=status, details={"batch_id": delivery.batch_id})
-                if not post.ok:
-                    # Retried by dlq_retry_job (every 15 minutes, doubling delays) until delivered.
-                    store.record_dlq(conn, "campaign_feed", f"POST of batch {delivery.batch_id} failed: {post.error}",
-                                     {"batch_id": delivery.batch_id, "export": str(path), "statuses": post.statuses},
-                                     retry_in_s=feeder_settings.dlq_retry_base_s)
-            push_ok = push_ok and post.ok
-            push = (f"sent (HTTP {post.statuses[-1]})" if post.ok else
-                    f"failed after {post.attempts} attempts ({post.error}); the export is in the DLQ")
-            if not post.ok:
-                context.log.warning(f"POST to the campaign endpoint failed after {post.attempts} attempts "
-                                    f"({post.error}); the batch is recorded and the export kept in the DLQ")
-    instantly = feeder_settings.push_settings()
-    if instantly.enabled:
-        pushed = feeder.push_date(warehouse.url, day, feeder_settings.consent_links(), instantly,
-                                  sealer=feeder_settings.sealer(), role=warehouse.role_or_none,
-                                  run_id=context.run.run_id)
-        meta["pushed"], meta["push_failed"] = pushed["pushed"], pushed["failed"]
-        meta["push_waited_s"] = pushed["waited_s"]
-        ok = pushed["failed"] == 0
-        push_ok = push_ok and ok
-        push = (push + "; " if feeder_settings.endpoint_url else "") + (
-            f"Instantly: {pushed['pushed']} pushed" if ok else
-            f"Instantly: {pushed['failed']} leads not pushed (see campaign_pushes); re-run this date to retry them")
+    sent = delivery.send(warehouse.url, day, outbox=Path(feeder_settings.outbox_dir),
+                         links=feeder_settings.consent_links(), sealer=feeder_settings.sealer(),
+                         endpoint=feeder_settings.endpoint(), instantly=feeder_settings.push_settings(),
+                         role=warehouse.role_or_none, run_id=context.run.run_id, warn=context.log.warning)
+    meta.update(_sent_metadata(sent, result.batch_id))
+    push_ok, push = sent.ok, sent.summary
     return dg.MaterializeResult(metadata=meta, check_results=_checks(
         shortfall=result.shortfall, shortfall_reason=result.shortfall_reason or "", push_ok=push_ok, push=push))
+
+
+def _sent_metadata(sent: delivery.Sent, batch_id: int | None) -> dict:
+    meta: dict = {}
+    if sent.deliveries:
+        last = sent.deliveries[-1]
+        meta.update({"export": dg.MetadataValue.path(str(last.export)), "batch_id": last.batch_id,
+                     "exported_rows": sum(d.rows for d in sent.deliveries),
+                     "phones_withheld": sum(d.phones_withheld for d in sent.deliveries)})
+        if len(sent.deliveries) > 1 or last.batch_id != batch_id:
+            meta["recovered_exports"] = dg.MetadataValue.json([str(d.export) for d in sent.deliveries
+                                                               if d.batch_id != batch_id])
+    if sent.post_statuses:
+        meta["post_statuses"] = dg.MetadataValue.json(sent.post_statuses)
+    if sent.pushed is not None:
+        meta.update({"pushed": sent.pushed["pushed"], "push_failed": sent.pushed["failed"],
+                     "push_waited_s": sent.pushed["waited_s"]})
+    return meta
 
 
 campaign_feed_job = dg.define_asset_job("campaign_feed_job", selection=[campaign_feed],

@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration import constants
-from orchestration.campaign import feeder, push
+from orchestration.campaign import delivery, feeder, push
 from orchestration.privacy import pii
 
 
@@ -51,6 +51,10 @@ class FeederSettings(dg.ConfigurableResource):
         return push.PushSettings(self.instantly_base_url, self.instantly_api_key, self.instantly_campaign_id,
                                  concurrency=self.push_concurrency, max_attempts=self.push_max_attempts,
                                  backoff_s=self.push_backoff_s)
+
+    def endpoint(self) -> delivery.Endpoint:
+        return delivery.Endpoint(self.endpoint_url, attempts=self.post_attempts, backoff_s=self.post_backoff_s,
+                                 dlq_retry_in_s=self.dlq_retry_base_s)
 
     def sealer(self) -> pii.Sealer:
         return pii.load_sealer(self.pii_keys_file or None, self.index_key_file or None)

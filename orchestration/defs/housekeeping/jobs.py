@@ -11,7 +11,6 @@ from pydantic import Field
 
 from orchestration import constants
 from orchestration.ops import housekeeping
-from orchestration.db import store
 from orchestration.defs.campaign.resources import FeederSettings
 from orchestration.defs.ingest.resources import IngestSettings
 from orchestration.defs.resources import WarehouseResource
@@ -32,7 +31,7 @@ def sweep(context: dg.OpExecutionContext, config: RetentionConfig, ingest: Inges
           feeder_settings: FeederSettings, warehouse: WarehouseResource) -> dg.Output:
     retention = housekeeping.Retention(**{**config.model_dump(), "work_rows_hours": max(
         config.work_rows_hours, ingest.keep_work_rows_hours)})   # never before the ingest's own setting
-    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+    with warehouse.connect() as conn:
         result = housekeeping.sweep(conn, ingest.landing(), outbox=Path(feeder_settings.outbox_dir), retention=retention)
     context.log.info(f"housekeeping: {result.counts()}")
     return dg.Output(None, metadata=result.counts())
@@ -49,7 +48,3 @@ housekeeping_schedule = dg.ScheduleDefinition(
     execution_timezone=constants.TIMEZONE, default_status=dg.DefaultScheduleStatus.RUNNING,
     description="03:15 America/Los_Angeles: the daily sweep.")
 
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(jobs=[housekeeping_job], schedules=[housekeeping_schedule])

@@ -81,7 +81,7 @@ def leads(context: dg.AssetExecutionContext, ingest: IngestSettings,
 
 def _records_reconcile(context: dg.AssetCheckExecutionContext,
                        warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+    with warehouse.connect() as conn:
         result = pipeline.reconcile(store.upload_summary(conn, context.partition_key))
     return dg.AssetCheckResult(
         passed=result.ok, severity=dg.AssetCheckSeverity.ERROR,
@@ -107,7 +107,7 @@ records_reconcile = _upload_check(
 
 def _reject_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
                  ingest: IngestSettings) -> dg.AssetCheckResult:
-    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+    with warehouse.connect() as conn:
         refusal = store.validation_refusal(conn, context.partition_key)
         summary = store.upload_summary(conn, context.partition_key)
     ok, why, rate = pipeline.reject_gate(refusal, summary, ingest.max_reject_percent / 100)
@@ -124,7 +124,7 @@ reject_rate = _upload_check(
 
 def _verification_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
                        ingest: IngestSettings) -> dg.AssetCheckResult:
-    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+    with warehouse.connect() as conn:
         summary = store.upload_summary(conn, context.partition_key)
     ok, why, share = pipeline.verification(summary, ingest.min_verified_percent)
     return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, description=why,

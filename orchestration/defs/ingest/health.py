@@ -27,7 +27,7 @@ def pipeline_health(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
                     health_settings: HealthSettings):
     limits = health_settings.thresholds()
     wanted = {key.name for key in context.selected_asset_check_keys}
-    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+    with warehouse.connect() as conn:
         hour, day = store.door_counts(conn, 1), store.door_counts(conn, 24)
         waiting = store.dlq_needing_a_person(conn)
     ok, why, rate = health.rate_verdict(hour, "bad_signature", limits.max_bad_signature_rate, limits.min_uploads,
@@ -56,8 +56,3 @@ pipeline_health_schedule = dg.ScheduleDefinition(
     name="pipeline_health_schedule", job=pipeline_health_job, cron_schedule="*/15 * * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING, description="Every 15 minutes: door and DLQ health.")
 
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(asset_checks=[pipeline_health], jobs=[pipeline_health_job],
-                          schedules=[pipeline_health_schedule])

@@ -94,7 +94,7 @@ def upload_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings, w
            description="Re-runs the ingest of uploads whose last run failed for a transient reason (lost "
                        "connection, deadlock, lock timeout) once their DLQ retry time has come.")
 def upload_retry_sensor(context: dg.SensorEvaluationContext, ingest: IngestSettings, warehouse: WarehouseResource):
-    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn, conn.transaction():
+    with warehouse.connect() as conn, conn.transaction():
         due = store.due_upload_retries(conn, ingest.max_uploads_per_tick)
     if not due:
         return dg.SkipReason("no transient ingest failure is due for a retry")

@@ -1,71 +1,40 @@
-"""dbt models as Dagster assets (dbt tests become asset checks), the 05:30 refresh job and its
-schedule.
+"""The warehouse's dbt models as Dagster assets (dbt tests become asset checks): staging and the
+intermediate models (scores, lead stages). The marts the campaign reads are the campaign group's
+(``defs/campaign/marts.py``); the refresh job runs both (``defs/warehouse/refresh.py``)."""
 
-The translator puts each model in the group of its folder (``GROUPS``: the marts feed the
-campaign, the rest is the warehouse), takes descriptions from the models' YAML, and leaves keys to
-dagster-dbt's default (schema + model name), which other modules look up with
-``get_asset_key_for_model``.
-"""
-
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource, dbt_assets
 
-from orchestration import constants
 from orchestration.db import store
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.warehouse.project import dbt_project
+from orchestration.defs.warehouse.project import CAMPAIGN_MODELS, Translator, dbt_project
 
-# dbt model folder -> Dagster asset group. The marts feed the campaign; everything else is the
-# warehouse's own modelling.
-GROUPS = {"marts": "campaign"}
-DEFAULT_GROUP = "warehouse"
-
-
-class WarehouseTranslator(DagsterDbtTranslator):
-    """Groups by model folder; descriptions from the YAML, never the raw SQL."""
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] != "model":
-            return super().get_group_name(dbt_resource_props)
-        folder = (dbt_resource_props.get("fqn") or ["", ""])[1]
-        return GROUPS.get(folder, DEFAULT_GROUP)
-
-    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
-        return dbt_resource_props.get("description") or f"dbt {dbt_resource_props['resource_type']} " \
-            f"{dbt_resource_props['name']} (no description in its YAML)"
-
-
-translator = WarehouseTranslator()
+GROUP = "warehouse"
 
 # The brokers table is kept by operators (``equity brokers brokers.csv``), not by a run: an external
 # asset, so the dbt models that read it show where their input comes from.
-brokers = dg.AssetSpec("brokers", group_name=DEFAULT_GROUP, kinds={"postgres"},
+brokers = dg.AssetSpec("brokers", group_name=GROUP, kinds={"postgres"},
                        description="Licensed reverse-mortgage brokers: territories, licensed states, "
                                    "weekly caps. Loaded by operators with `equity brokers FILE.csv`.")
-
-# What the funnel reads besides leads: tables written outside any run of this graph (the feed's
-# batch rows by campaign_feed's SQL, events by the HTTP door, the audit trail by every stage).
-campaign_batch_leads = dg.AssetSpec(
-    "campaign_batch_leads", group_name="campaign", kinds={"postgres"},
-    description="One row per fed lead, with its feed date (written by the campaign_feed asset's "
-                "feed_campaign() pick).")
-lead_events = dg.AssetSpec(
-    "lead_events", group_name="campaign", kinds={"postgres"},
-    description="Signed inbound events (reply, unsubscribe, bounce, complaint, booked) as the POST /events "
-                "door stored them, once per (source, webhook id).")
 pipeline_events = dg.AssetSpec(
-    "pipeline_events", group_name=DEFAULT_GROUP, kinds={"postgres"},
+    "pipeline_events", group_name=GROUP, kinds={"postgres"},
     description="The pipeline's audit trail: every stage's counts, uploads received and staged.")
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=CAMPAIGN_MODELS,
+            dagster_dbt_translator=Translator(GROUP))
 def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from build(context, dbt, warehouse)
+
+
+def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator:
+    """``dbt build`` of the selected models, each materialisation with its row count."""
     invocation = dbt.cli(["build"], context=context)
     nodes = invocation.manifest["nodes"]
-    with store.connect(warehouse.url, role=warehouse.role_or_none, autocommit=True) as conn:
+    with warehouse.connect(autocommit=True) as conn:
         for event in invocation.stream():
             model = _built_model(event, nodes)
             if model:
@@ -84,17 +53,3 @@ def _built_model(event: object, nodes: Mapping[str, Any]) -> Mapping[str, Any] |
     unique_id = event.metadata.get("unique_id")
     node = nodes.get(unique_id.value) if unique_id is not None else None
     return node if node and node["resource_type"] == "model" else None
-
-
-contactable_refresh_job = dg.define_asset_job(
-    "contactable_refresh_job",
-    # the dbt models, then the funnel's figures read from funnel_daily (orchestration/defs/warehouse/funnel.py)
-    selection=dg.AssetSelection.assets(warehouse_dbt_models) | dg.AssetSelection.assets("funnel"),
-    executor_def=dg.in_process_executor,  # one dbt step: no process of its own needed
-    description="Rebuild lead scores, refresh mv_contactable_leads and the funnel (dbt build).")
-
-contactable_refresh = dg.ScheduleDefinition(
-    name="contactable_refresh", job=contactable_refresh_job, cron_schedule=constants.REFRESH_CRON,
-    execution_timezone=constants.TIMEZONE, default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="05:30 PT daily: rebuild scores and refresh mv_contactable_leads.")
-

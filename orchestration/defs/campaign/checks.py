@@ -9,21 +9,17 @@ from dagster_dbt import get_asset_key_for_model
 from orchestration.campaign import contactable
 from orchestration.db import store
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.warehouse import dbt as warehouse_dbt
+from orchestration.defs.campaign.marts import campaign_dbt_models
 
 
-@dg.asset_check(asset=get_asset_key_for_model([warehouse_dbt.warehouse_dbt_models], contactable.VIEW),
+@dg.asset_check(asset=get_asset_key_for_model([campaign_dbt_models], contactable.VIEW),
                 name="contactable_fresh",
                 description="mv_contactable_leads was refreshed after the latest 05:30 (America/Los_Angeles) "
                             "and its latest refresh was not skipped.")
 def contactable_fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+    with warehouse.connect() as conn:
         last = store.last_refresh(conn, contactable.VIEW)
     fresh, why = contactable.freshness(last, datetime.now(UTC))
     return dg.AssetCheckResult(passed=fresh, severity=dg.AssetCheckSeverity.WARN, description=why,
                                metadata={"latest_event": last[0] if last else "none"})
 
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(asset_checks=[contactable_fresh])

@@ -5,18 +5,17 @@ import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration.campaign import funnel as funnel_figures
-from orchestration.db import store
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.warehouse import dbt as warehouse_dbt
+from orchestration.defs.campaign.marts import campaign_dbt_models
 
 
 @dg.asset(group_name="campaign", kinds={"postgres"},
-          deps=[get_asset_key_for_model([warehouse_dbt.warehouse_dbt_models], "funnel_daily")],
+          deps=[get_asset_key_for_model([campaign_dbt_models], "funnel_daily")],
           description="The funnel (uploaded -> merged -> contactable -> fed -> replied -> consented -> booked, "
                       "plus unsubscribed and bounced): the latest day's figures and the last 7 days' totals, "
                       "read from funnel_daily after the refresh.")
 def funnel(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    with store.connect(warehouse.url, role=warehouse.role_or_none) as conn:
+    with warehouse.connect() as conn:
         rows = funnel_figures.by_day(conn, 7)
     week = funnel_figures.totals(rows)
     latest = rows[0] if rows else {}
