@@ -73,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_setup)
     sub.add_parser("status", help="show database, schema and landing status").set_defaults(func=cmd_status)
     sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
-    sub.add_parser("env", help="print export lines for Dagster/dbt/psql").set_defaults(func=cmd_env)
+    e = sub.add_parser("env", help="print export lines for Dagster/dbt/psql")
+    e.add_argument("--example", action="store_true", help="print .env.example instead: every setting, its "
+                                                          "default and meaning (from orchestration/settings.py)")
+    e.set_defaults(func=cmd_env)
     m = sub.add_parser("migrate", help="alembic upgrade/downgrade")
     m.add_argument("direction", nargs="?", choices=["up", "down"], default="up", help="migrate up or down")
     m.add_argument("revision", nargs="?", help="target revision (default head / base)")

@@ -83,6 +83,9 @@ def cmd_stop(args) -> int:
 
 
 def cmd_env(args) -> int:
+    if args.example:
+        sys.stdout.write(settings.env_example())
+        return 0
     rt = _runtime()
     for k, v in rt.env().items():
         print(f"export {k}={json.dumps(v)}")

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from orchestration import constants, settings
+from orchestration import settings
 
 log = logging.getLogger(__name__)
 
@@ -64,40 +64,7 @@ class Runtime:
             "EC_PG_USER": self.user,
             "EC_PG_PASSWORD": self.password,
             "EC_PG_DBNAME": self.warehouse_db,
-            "DAGSTER_HOME": str(settings.dagster_home()),
-            "EC_LANDING_DIR": str(settings.landing_dir()),
-            "EC_OUTBOX_DIR": str(settings.outbox_dir()),
-            "EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file()),
-            "EC_EVENT_KEYS_FILE": str(settings.event_keys_file()),
-            # Sealed e-mails and phones (orchestration.privacy.pii): the data keys and the blind-index key
-            # live in files outside the database.
-            "EC_INDEX_KEY_FILE": str(settings.index_key_file()),
-            "EC_PII_KEYS_FILE": str(settings.pii_keys_file()),
-            # Consent links: derived from the form secret (a file outside the database), opened at
-            # the public address of `equity serve`.
-            "EC_FORM_SECRET_FILE": str(settings.form_secret_file()),
-            "EC_PUBLIC_BASE_URL": os.environ.get("EC_PUBLIC_BASE_URL", "http://127.0.0.1:8080"),
-            # The Instantly push: off unless all three are set.
-            "EC_INSTANTLY_BASE_URL": os.environ.get("EC_INSTANTLY_BASE_URL", ""),
-            "EC_INSTANTLY_API_KEY": os.environ.get("EC_INSTANTLY_API_KEY", ""),
-            "EC_INSTANTLY_CAMPAIGN_ID": os.environ.get("EC_INSTANTLY_CAMPAIGN_ID", ""),
-            # Feeder: the cap, the no-feed days (the US federal calendar unless set), an optional
-            # endpoint each export is POSTed to.
-            "EC_DAILY_FEED_CAP": os.environ.get("EC_DAILY_FEED_CAP", str(constants.DAILY_FEED_CAP)),
-            "EC_FEED_HOLIDAYS": os.environ.get("EC_FEED_HOLIDAYS", "US"),
-            "EC_CAMPAIGN_ENDPOINT_URL": os.environ.get("EC_CAMPAIGN_ENDPOINT_URL", ""),
-            # Quality gates: a file is refused above this reject rate; door health thresholds.
-            "EC_MAX_REJECT_PERCENT": os.environ.get("EC_MAX_REJECT_PERCENT", "20"),
-            # 0: a merge removes its upload's work rows (the file's text); more keeps them that long.
-            "EC_KEEP_WORK_ROWS_HOURS": os.environ.get("EC_KEEP_WORK_ROWS_HOURS", "0"),
-            # Worker processes validating a large upload's slices side by side (0: none; ~1 GB each).
-            "EC_VALIDATION_WORKERS": os.environ.get("EC_VALIDATION_WORKERS", "0"),
-            "EC_MIN_VERIFIED_PERCENT": os.environ.get("EC_MIN_VERIFIED_PERCENT", "10"),
-            "EC_MAX_BAD_SIGNATURE_PERCENT": os.environ.get("EC_MAX_BAD_SIGNATURE_PERCENT", "20"),
-            "EC_MAX_REPLAY_PERCENT": os.environ.get("EC_MAX_REPLAY_PERCENT", "50"),
-            # Alerts: none unless webhooks are configured; links point at the local UI by default.
-            "EC_ALERT_WEBHOOK_URLS": os.environ.get("EC_ALERT_WEBHOOK_URLS", ""),
-            "EC_UI_URL": os.environ.get("EC_UI_URL", "http://127.0.0.1:3000"),
+            **settings.handed_on(),
         }
 
     def with_databases(self, warehouse_db: str, dagster_db: str | None = None) -> "Runtime":

@@ -9,7 +9,21 @@ from pydantic import Field
 
 from orchestration.db import store
 
+from orchestration import settings
 from orchestration.settings import WAREHOUSE_URL_VAR
+
+
+def env_var(name: str) -> dg.EnvVar:
+    """A resource field bound to a setting of ``orchestration.settings.VARIABLES`` (read when a run
+    starts); a name the table does not hold fails when the code loads, not in production."""
+    if name not in settings.DERIVED:
+        settings.variable(name)
+    return dg.EnvVar(name)
+
+
+def env_int(name: str) -> dg.EnvVar:
+    env_var(name)
+    return dg.EnvVar.int(name)
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -30,4 +44,4 @@ class WarehouseResource(dg.ConfigurableResource):
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"warehouse": WarehouseResource(url=dg.EnvVar(WAREHOUSE_URL_VAR))})
+    return dg.Definitions(resources={"warehouse": WarehouseResource(url=env_var(WAREHOUSE_URL_VAR))})

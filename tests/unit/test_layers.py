@@ -20,7 +20,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "orchestration"
 
 # Lowest first. A package may import from its own package and from packages of a lower layer.
 LAYERS: list[set[str]] = [
-    {"constants", "settings"},      # business constants; where each setting comes from
+    {"constants"},                  # business constants
+    {"settings"},                   # the one table of settings, and where each comes from
     {"core", "identity"},           # the landing area, atomic files, refusals; the vocabulary of a property
     {"db"},                         # the database: runtime, migrations, SQL functions, the store
     {"privacy"},                    # sealing, blind indexes, keys, erasure, suppressions

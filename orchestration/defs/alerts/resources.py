@@ -4,6 +4,8 @@ links (``EC_UI_URL``), read when a sensor ticks."""
 import dagster as dg
 from pydantic import Field
 
+from orchestration.defs.resources import env_var
+
 from orchestration.ops import alerts
 
 
@@ -26,4 +28,4 @@ class AlertSettings(dg.ConfigurableResource):
 @dg.definitions
 def resources() -> dg.Definitions:
     return dg.Definitions(resources={"alert_settings": AlertSettings(
-        webhook_urls=dg.EnvVar("EC_ALERT_WEBHOOK_URLS"), ui_base_url=dg.EnvVar("EC_UI_URL"))})
+        webhook_urls=env_var("EC_ALERT_WEBHOOK_URLS"), ui_base_url=env_var("EC_UI_URL"))})

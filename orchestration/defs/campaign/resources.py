@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from orchestration.defs.resources import env_int, env_var
+
 from orchestration import constants
 from orchestration.campaign import delivery, feeder, push
 from orchestration.privacy import pii
@@ -70,9 +72,9 @@ class FeederSettings(dg.ConfigurableResource):
 @dg.definitions
 def resources() -> dg.Definitions:
     return dg.Definitions(resources={"feeder_settings": FeederSettings(
-        outbox_dir=dg.EnvVar("EC_OUTBOX_DIR"), daily_cap=dg.EnvVar.int("EC_DAILY_FEED_CAP"),
-        holidays=dg.EnvVar("EC_FEED_HOLIDAYS"), endpoint_url=dg.EnvVar("EC_CAMPAIGN_ENDPOINT_URL"),
-        form_secret_file=dg.EnvVar("EC_FORM_SECRET_FILE"), public_base_url=dg.EnvVar("EC_PUBLIC_BASE_URL"),
-        pii_keys_file=dg.EnvVar("EC_PII_KEYS_FILE"), index_key_file=dg.EnvVar("EC_INDEX_KEY_FILE"),
-        instantly_base_url=dg.EnvVar("EC_INSTANTLY_BASE_URL"), instantly_api_key=dg.EnvVar("EC_INSTANTLY_API_KEY"),
-        instantly_campaign_id=dg.EnvVar("EC_INSTANTLY_CAMPAIGN_ID"))})
+        outbox_dir=env_var("EC_OUTBOX_DIR"), daily_cap=env_int("EC_DAILY_FEED_CAP"),
+        holidays=env_var("EC_FEED_HOLIDAYS"), endpoint_url=env_var("EC_CAMPAIGN_ENDPOINT_URL"),
+        form_secret_file=env_var("EC_FORM_SECRET_FILE"), public_base_url=env_var("EC_PUBLIC_BASE_URL"),
+        pii_keys_file=env_var("EC_PII_KEYS_FILE"), index_key_file=env_var("EC_INDEX_KEY_FILE"),
+        instantly_base_url=env_var("EC_INSTANTLY_BASE_URL"), instantly_api_key=env_var("EC_INSTANTLY_API_KEY"),
+        instantly_campaign_id=env_var("EC_INSTANTLY_CAMPAIGN_ID"))})

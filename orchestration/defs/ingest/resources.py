@@ -8,7 +8,7 @@ from pydantic import Field
 
 from orchestration.ops import health
 from orchestration.privacy import pii
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import WarehouseResource, env_int, env_var
 from orchestration.ingest import signing
 from orchestration.core.landing import Landing
 from orchestration.ingest.pipeline import Context
@@ -80,14 +80,14 @@ class HealthSettings(dg.ConfigurableResource):
 @dg.definitions
 def resources() -> dg.Definitions:
     return dg.Definitions(resources={
-        "ingest": IngestSettings(landing_dir=dg.EnvVar("EC_LANDING_DIR"),
-                                 upload_keys_file=dg.EnvVar("EC_UPLOAD_KEYS_FILE"),
-                                 index_key_file=dg.EnvVar("EC_INDEX_KEY_FILE"),
-                                 pii_keys_file=dg.EnvVar("EC_PII_KEYS_FILE"),
-                                 max_reject_percent=dg.EnvVar.int("EC_MAX_REJECT_PERCENT"),
-                                 keep_work_rows_hours=dg.EnvVar.int("EC_KEEP_WORK_ROWS_HOURS"),
-                                 validation_workers=dg.EnvVar.int("EC_VALIDATION_WORKERS"),
-                                 min_verified_percent=dg.EnvVar.int("EC_MIN_VERIFIED_PERCENT")),
-        "health_settings": HealthSettings(max_bad_signature_percent=dg.EnvVar.int("EC_MAX_BAD_SIGNATURE_PERCENT"),
-                                          max_replay_percent=dg.EnvVar.int("EC_MAX_REPLAY_PERCENT")),
+        "ingest": IngestSettings(landing_dir=env_var("EC_LANDING_DIR"),
+                                 upload_keys_file=env_var("EC_UPLOAD_KEYS_FILE"),
+                                 index_key_file=env_var("EC_INDEX_KEY_FILE"),
+                                 pii_keys_file=env_var("EC_PII_KEYS_FILE"),
+                                 max_reject_percent=env_int("EC_MAX_REJECT_PERCENT"),
+                                 keep_work_rows_hours=env_int("EC_KEEP_WORK_ROWS_HOURS"),
+                                 validation_workers=env_int("EC_VALIDATION_WORKERS"),
+                                 min_verified_percent=env_int("EC_MIN_VERIFIED_PERCENT")),
+        "health_settings": HealthSettings(max_bad_signature_percent=env_int("EC_MAX_BAD_SIGNATURE_PERCENT"),
+                                          max_replay_percent=env_int("EC_MAX_REPLAY_PERCENT")),
     })
