@@ -25,7 +25,7 @@ from pathlib import Path
 from orchestration.campaign import consent
 from orchestration import constants
 from orchestration.db import store
-from orchestration.core.landing import private_opener
+from orchestration.core.files import write_atomic
 from orchestration.privacy.pii import Sealer
 
 EXPORT_COLUMNS = ["email", "first_name", "last_name", "phone", "company_name", "property_address", "property_city",
@@ -103,11 +103,7 @@ def write_outbox(outbox: Path, feed_date: date, batch_id: int, data: bytes) -> P
     outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
     outbox.chmod(0o700)
     target = outbox / f"campaign_{feed_date.isoformat()}_batch{batch_id}.csv"
-    tmp = target.with_suffix(".csv.part")
-    with open(tmp, "wb", opener=private_opener) as fh:
-        fh.write(data)
-    tmp.replace(target)
-    return target
+    return write_atomic(target, data)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration import constants
+from orchestration.core.files import write_atomic
 
 SIDECAR_SUFFIX = ".sig.json"
 
@@ -75,8 +76,7 @@ class Landing:
         """Move a fully written, fsynced temp file into uploads/ and write its manifest last."""
         target = self.data_path(manifest.upload_id)
         os.replace(temp, target)
-        _write_atomic(self.manifest_path(manifest.upload_id), json.dumps(asdict(manifest), indent=2), self.tmp)
-        _fsync_dir(self.uploads)
+        write_atomic(self.manifest_path(manifest.upload_id), json.dumps(asdict(manifest), indent=2), tmp_dir=self.tmp)
         return target
 
     def quarantine_file(self, temp: Path | None, qid: str, reason: dict, *,
@@ -89,10 +89,10 @@ class Landing:
             with open(temp, "rb") as fh:
                 head = fh.read(keep_bytes)
             if head:
-                _write_atomic_bytes(self.quarantine / f"{qid}.head", head, self.tmp)
+                write_atomic(self.quarantine / f"{qid}.head", head, tmp_dir=self.tmp)
                 reason = {**reason, "head_file": f"{qid}.head", "head_bytes": len(head)}
             temp.unlink(missing_ok=True)
-        _write_atomic(record, json.dumps(reason, indent=2, default=str), self.tmp)
+        write_atomic(record, json.dumps(reason, indent=2, default=str), tmp_dir=self.tmp)
         return record
 
     def read_manifest(self, upload_id: str) -> Manifest:
@@ -121,35 +121,3 @@ class Landing:
         return sorted(p for p in self.incoming.iterdir() if p.name.endswith(SIDECAR_SUFFIX))
 
 
-def private_opener(path, flags):
-    """``open(..., opener=private_opener)``: a new file readable by its owner alone (0600)."""
-    return os.open(path, flags, 0o600)
-
-
-def write_fsynced(path: Path, chunks) -> int:
-    size = 0
-    with open(path, "wb", opener=private_opener) as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-            size += len(chunk)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return size
-
-
-def _write_atomic(path: Path, text: str, tmp_dir: Path) -> None:
-    _write_atomic_bytes(path, text.encode(), tmp_dir)
-
-
-def _write_atomic_bytes(path: Path, data: bytes, tmp_dir: Path) -> None:
-    tmp = tmp_dir / (path.name + "." + secrets.token_hex(4) + ".tmp")
-    write_fsynced(tmp, [data])
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -12,12 +12,11 @@ The event keys file is read again whenever it changes, so a removed secret is re
 from __future__ import annotations
 
 import dataclasses
-import os
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestration.core.files import Reloading
 from orchestration.db import store
 from orchestration.events import webhooks
 from orchestration.events.webhooks import EventRefused
@@ -33,25 +32,19 @@ class EventOutcome:
 
 
 class KeysFile:
-    """The secrets of a keys file, re-read when its modification time or size changes."""
+    """The senders' secrets of a keys file, re-read when it changes; a file that cannot be parsed
+    keeps the last good secrets in force (a half-saved edit neither stops the door nor opens it)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._seen: tuple[int, int] | None = None
-        self._secrets: list[webhooks.EventSecret] = []
-        self._lock = threading.Lock()
+        self._file = Reloading(self.path, webhooks.parse_event_keys, missing=[], what="event keys file")
+
+    @property
+    def error(self) -> str | None:
+        return self._file.error
 
     def secrets(self) -> list[webhooks.EventSecret]:
-        try:
-            st = os.stat(self.path)
-            stamp = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            return []
-        with self._lock:
-            if stamp != self._seen:
-                self._secrets = webhooks.parse_event_keys(self.path.read_text())
-                self._seen = stamp
-            return list(self._secrets)
+        return list(self._file.current())
 
 
 class EventReceiver:

@@ -26,7 +26,8 @@ from typing import IO
 from orchestration import constants
 from orchestration.db import store
 from orchestration.ingest import signing
-from orchestration.core.landing import Landing, Manifest, private_opener
+from orchestration.core.files import private_opener
+from orchestration.core.landing import Landing, Manifest
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from orchestration import constants
+from orchestration.core.files import Reloading
 
 H_SIGNATURE = "X-Signature"
 H_TIMESTAMP = "X-Signature-Timestamp"
@@ -93,36 +92,19 @@ class KeyRing:
     def __init__(self, fixed: Iterable[SigningKey] = (), path: Path | str | None = None):
         self.fixed = list(fixed)
         self.path = Path(path) if path else None
-        self.error: str | None = None
-        self._stamp: tuple[int, int] | None = None
-        self._from_file: list[SigningKey] = []
-        self._lock = threading.Lock()
+        # parse_keys never quotes a secret in its errors
+        self._file = Reloading(self.path, parse_keys, missing=[], what="upload keys file") if self.path else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "KeyRing":
         return cls(parse_keys(env.get("EC_UPLOAD_KEYS", "")), env.get("EC_UPLOAD_KEYS_FILE") or None)
 
+    @property
+    def error(self) -> str | None:
+        return self._file.error if self._file else None
+
     def current(self) -> list[SigningKey]:
-        if self.path is None:
-            return list(self.fixed)
-        try:
-            st = os.stat(self.path)
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
-        with self._lock:
-            if stamp != self._stamp:
-                try:
-                    self._from_file = parse_keys(self.path.read_text()) if stamp else []
-                    self.error = None
-                except (OSError, ValueError) as exc:
-                    error = f"{self.path}: {exc}"  # parse_keys never quotes a secret
-                    if error != self.error:
-                        log.warning("upload keys file not read, the last good keys stay in force: %s", error)
-                    self.error = error
-                else:
-                    self._stamp = stamp
-            return self.fixed + self._from_file
+        return self.fixed + (self._file.current() if self._file else [])
 
 
 def load_keys(env: Mapping[str, str]) -> list[SigningKey]:

@@ -39,7 +39,8 @@ from pathlib import Path
 import psycopg
 
 from orchestration.privacy import blind_index, pii
-from orchestration.core.landing import Landing, private_opener
+from orchestration.core.files import write_atomic
+from orchestration.core.landing import Landing
 
 class NoIndexKey(RuntimeError):
     """Erasures exist but no index key is configured: an erased person could not be recognised."""
@@ -100,10 +101,7 @@ def _redact_csv(path: Path, needles: list[str]) -> int:
         kept.append(record)
     if dropped:
         data = "".join(kept).encode("utf-8", errors="surrogateescape")
-        tmp = path.with_name(path.name + ".redact.tmp")
-        with open(tmp, "wb", opener=private_opener) as fh:
-            fh.write(data)
-        tmp.replace(path)
+        write_atomic(path, data)
     return dropped
 
 
@@ -224,10 +222,7 @@ def _record_redaction(landing: Landing, path: Path, dropped: int) -> None:
     body = path.read_bytes()
     data.update(size=len(body), sha256=hashlib.sha256(body).hexdigest())
     data["redacted_lines"] = int(data.get("redacted_lines", 0)) + dropped
-    tmp = manifest_path.with_name(manifest_path.name + ".tmp")
-    with open(tmp, "w", opener=private_opener) as fh:
-        fh.write(json.dumps(data, indent=2))
-    tmp.replace(manifest_path)
+    write_atomic(manifest_path, json.dumps(data, indent=2))
 
 
 # -- at merge time ------------------------------------------------------------------------------

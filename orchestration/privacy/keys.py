@@ -18,7 +18,6 @@ The ring file is rewritten atomically (a temporary file, 0600, then a rename).
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from orchestration.core.files import write_atomic
 from orchestration.privacy import pii
 
 Log = Callable[[str], None]
@@ -205,13 +205,7 @@ def usage(conn: psycopg.Connection) -> Counter:
 # -- the ring file --------------------------------------------------------------------------------
 
 def _write_ring(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    write_atomic(path, text)
 
 
 def rotate(path: Path, key_id: str) -> pii.KeyRing:
