@@ -3,6 +3,7 @@ the Dagster home, the dbt manifest."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
 import signal
@@ -14,13 +15,13 @@ from pathlib import Path
 from orchestration import settings
 
 
-def _console():
+def console():
     from rich.console import Console
 
     return Console(stderr=False)
 
 
-def _runtime(create: bool = True):
+def database_runtime(create: bool = True):
     from orchestration.db import runtime
 
     return runtime.bring_up(create=create)
@@ -32,7 +33,7 @@ def apply_env(rt) -> dict[str, str]:
     return env
 
 
-def _write_new_secret_file(path: Path, text: str) -> None:
+def write_new_secret_file(path: Path, text: str) -> None:
     """A secrets file readable by its owner only (0600, in a 0700 folder); never overwritten."""
     if path.exists():
         return
@@ -48,20 +49,20 @@ def ensure_key_file() -> Path:
     from orchestration.events import webhooks
 
     path = settings.upload_keys_file()
-    _write_new_secret_file(path, "# active upload keys, one 'key_id:secret' per line (generated for local use)\n"
+    write_new_secret_file(path, "# active upload keys, one 'key_id:secret' per line (generated for local use)\n"
                                  f"local-{datetime.now(UTC):%Y%m}:{secrets.token_hex(32)}\n")
-    _write_new_secret_file(settings.event_keys_file(),
+    write_new_secret_file(settings.event_keys_file(),
                            "# event senders, one 'sender:whsec_...' per line (Standard Webhooks secrets; two\n"
                            "# lines for one sender while its secret is rotated). Generated for local use.\n"
                            f"local:{webhooks.new_secret()}\n")
-    _write_new_secret_file(settings.form_secret_file(), consent.new_form_secret() + "\n")
+    write_new_secret_file(settings.form_secret_file(), consent.new_form_secret() + "\n")
     from orchestration.privacy import blind_index
-    _write_new_secret_file(settings.index_key_file(),
+    write_new_secret_file(settings.index_key_file(),
                            "# blind-index key: erasure suppressions are HMACs under it (keep it with the\n"
                            "# database's backups' keys, never in the database). Generated for local use.\n"
                            + blind_index.new_key_text())
     from orchestration.privacy import pii
-    _write_new_secret_file(settings.pii_keys_file(),
+    write_new_secret_file(settings.pii_keys_file(),
                            "# data keys e-mails and phones are sealed with, one 'key_id:64 hex' per line; the\n"
                            "# last line seals, the others only open (`equity keys rotate|reencrypt|retire`).\n"
                            "# Keep a copy with the backups' keys, never in the database. Generated for local use.\n"
@@ -86,19 +87,19 @@ def prepare_dbt(env: dict[str, str]) -> None:
                    check=True, env={**os.environ, **env})
 
 
-def _warehouse_url() -> str:
+def warehouse_url() -> str:
     """The warehouse this process was pointed at (EC_WAREHOUSE_URL), else the project's own."""
-    return os.environ.get(settings.WAREHOUSE_URL_VAR) or _runtime().warehouse_url
+    return os.environ.get(settings.WAREHOUSE_URL_VAR) or database_runtime().warehouse_url
 
 
-def _reset_signals():
+def reset_signals():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _run_forwarding(cmd: list[str]) -> int:
+def run_forwarding(cmd: list[str]) -> int:
     """Run a long-lived Dagster process with SIGINT/SIGTERM restored in it and forwarded to it."""
-    proc = subprocess.Popen(cmd, cwd=settings.REPO_ROOT, preexec_fn=_reset_signals)
+    proc = subprocess.Popen(cmd, cwd=settings.REPO_ROOT, preexec_fn=reset_signals)
 
     def forward(signum, _frame):
         proc.send_signal(signal.SIGTERM)
@@ -108,7 +109,7 @@ def _run_forwarding(cmd: list[str]) -> int:
     return proc.wait()
 
 
-def _grpc_workspace(host: str, port: int) -> Path:
+def grpc_workspace(host: str, port: int) -> Path:
     """A workspace file naming the code server (written into DAGSTER_HOME: generated, not kept)."""
     path = settings.dagster_home() / "workspace.grpc.yaml"
     path.write_text(f"load_from:\n  - grpc_server:\n      host: {host}\n      port: {port}\n"
@@ -116,5 +117,14 @@ def _grpc_workspace(host: str, port: int) -> Path:
     return path
 
 
-def _dagster_exe(name: str) -> str:
+def dagster_exe(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
+
+
+class ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in --help, except where there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.required or action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration import settings
-from orchestration.cli.common import _runtime
+from orchestration.cli.common import ShowDefaults, database_runtime
 from orchestration.privacy import pii
 
 
@@ -23,7 +23,7 @@ def cmd_keys(args) -> int:
                   "read the ring when a run or request starts; next: `equity keys reencrypt`")
             return 0
         sealer = pii.environment_sealer()
-        rt = _runtime()
+        rt = database_runtime()
         with store.connect(rt.warehouse_url, autocommit=True) as conn:
             if args.action == "reencrypt":
                 print(f"re-sealing under {sealer.ring.active_id} in batches of {args.batch:,} (each commits; "
@@ -60,7 +60,7 @@ def cmd_suppress(args) -> int:
     from orchestration.db import store
     from orchestration.privacy import blind_index, suppression
 
-    rt = _runtime()
+    rt = database_runtime()
     try:
         index = blind_index.load(settings.index_key_file())
     except (OSError, ValueError) as exc:
@@ -125,7 +125,7 @@ def cmd_erase(args) -> int:
     except (pii.KeyRingError, ValueError) as exc:
         print(f"equity erase: {exc}", file=sys.stderr)
         return 2
-    rt = _runtime()
+    rt = database_runtime()
     try:
         with store.connect(rt.warehouse_url) as conn:
             report = erasure.erase(conn, sealer, Landing(settings.landing_dir()),
@@ -140,14 +140,13 @@ def cmd_erase(args) -> int:
 
 
 def cmd_lead(args) -> int:
-    import getpass
 
     from orchestration.db import store
 
     if (args.id is None) == (args.upload is None) or (args.upload is not None and args.row is None):
         print("equity lead show: name a lead id, or --upload ID --row N", file=sys.stderr)
         return 2
-    rt = _runtime()
+    rt = database_runtime()
     with store.connect(rt.warehouse_url) as conn:
         if args.upload is not None:
             lead_id = store.lead_for_row(conn, args.upload, args.row)
@@ -173,19 +172,11 @@ def cmd_lead(args) -> int:
         sealer = None
         print(f"(e-mails and phones stay sealed: {exc})", file=sys.stderr)
     if sealer is not None:
-        opened = 0
-        for channel in ("email", "phone"):
-            if fields.get(channel):
-                fields[channel] = sealer.open(channel, fields[channel])
-                opened += 1
-        owners = [(first, last, sealer.open("email", email), sealer.open("phone", phone), until)
-                  for first, last, email, phone, until in owners]
-        opened += sum(1 for o in owners for v in o[2:4] if v)
-        if opened:
-            with store.connect(rt.warehouse_url) as conn, conn.transaction():
-                store.record_event(conn, "pii_decrypted", stage="lead_show", row_count=opened,
-                                   details={"purpose": "equity lead show", "lead_id": str(fields["id"]),
-                                            "values": opened, "by": getpass.getuser()})
+        from orchestration.privacy.disclosure import open_lead_card
+
+        with store.connect(rt.warehouse_url) as conn, conn.transaction():
+            fields, owners, _ = open_lead_card(conn, sealer, fields, owners, purpose="equity lead show",
+                                               stage="lead_show")
     width = max(len(k) for k in fields)
     for k, v in fields.items():
         print(f"{k:<{width}}  {'' if v is None else v}")
@@ -197,3 +188,84 @@ def cmd_lead(args) -> int:
         for first, last, email, phone, until in owners:
             print(f"  {first or ''} {last or ''}  {email or '-'}  {phone or '-'}  {until:%Y-%m-%d}")
     return 0
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to ``equity``'s subparsers."""
+    sp = sub.add_parser("suppress", help="the suppression list: import a Do-Not-Call file, add, remove, list",
+                        description="Everyone on the list is excluded from the contactable view and the feed, "
+                                    "on every lead that shares the e-mail, phone or address (Do-Not-Call "
+                                    "entries only bar calls: the phone leaves exports). Unsubscribes, "
+                                    "complaints, litigators and erasures cannot be removed.")
+    spa = sp.add_subparsers(dest="action", required=True)
+    si = spa.add_parser("import", help="load a phone list, one number per line (the federal registry's format)",
+                        description="Load a phone list, one number per line (the federal registry's format), "
+                                    "set-based: lines that are not 10-digit US numbers are counted and skipped.",
+                        formatter_class=ShowDefaults)
+    si.add_argument("file", help="the list (10-digit numbers, one per line; millions of lines are fine)")
+    si.add_argument("--reason", required=True, choices=["dnc_federal", "dnc_internal"], help="which list it is")
+    for name, text in (("add", "put one e-mail, phone or address on the list"),
+                       ("remove", "take one entry off the list (DNC and bounce entries only)")):
+        sa = spa.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                            formatter_class=ShowDefaults)
+        one = sa.add_mutually_exclusive_group(required=True)
+        one.add_argument("--email", help="an e-mail address")
+        one.add_argument("--phone", help="a US phone number")
+        one.add_argument("--addr-hash", help="a lead's addr_hash (the property)")
+        sa.add_argument("--reason", required=True, choices=["unsubscribe", "bounce", "complaint", "dnc_internal",
+                                                            "dnc_federal", "litigator", "erasure"],
+                        help="why nobody may contact it")
+    sl = spa.add_parser("list", help="counts by channel and reason, then the newest entries",
+                        description="Counts by channel and reason, then the newest entries.",
+                        formatter_class=ShowDefaults)
+    sl.add_argument("--channel", choices=["email", "phone", "address"], help="only this channel")
+    sl.add_argument("--reason", help="only this reason")
+    sl.add_argument("--limit", type=int, default=20, help="newest entries to show")
+    sp.set_defaults(func=cmd_suppress)
+    er = sub.add_parser("erase", help="erase a person on request (GDPR/CCPA-style): PII removed everywhere",
+                        description="Erase a person: their leads keep only ids and property keys (set "
+                                    "do_not_contact), their values leave previous-owner rows, work rows, DLQ "
+                                    "payloads, inbound events, exports and landed files; "
+                                    "erasure suppressions by blind index (no value stored) keep a later upload "
+                                    "from bringing them back. Prints what it removed; running it again removes "
+                                    "nothing.")
+    who = er.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="the person's e-mail address")
+    who.add_argument("--phone", help="the person's phone number (any US format)")
+    who.add_argument("--lead", help="a lead id: the person who holds it now")
+    er.set_defaults(func=cmd_erase)
+    ks = sub.add_parser("keys", help="the PII data keys: list, rotate, reencrypt, retire",
+                        description="E-mails and phones are sealed (AES-256-GCM) under the data keys of "
+                                    "EC_PII_KEYS_FILE; the last key seals, the others only open. Rotation: "
+                                    "`rotate`, then `reencrypt` (resumable, while the pipeline runs), then "
+                                    "`retire OLD` (refused while anything is sealed under it).")
+    ksa = ks.add_subparsers(dest="action", required=True)
+
+    def key_action(name: str, text: str):
+        return ksa.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+
+    key_action("list", "each key of the ring: its fingerprint (never the key), active or not, and how many "
+                       "values in the warehouse it seals")
+    kr = key_action("rotate", "add a new data key to the ring: it seals from the next run on, the others "
+                              "only open")
+    kr.add_argument("--id", help="the new key's id (letters, digits, '-', '_'; when omitted: k<UTC timestamp>)")
+    ke = key_action("reencrypt", "re-seal every value not under the active key (and seal plain values an older "
+                                 "version stored), in batches that each commit: resumable, safe while the "
+                                 "pipeline runs")
+    ke.add_argument("--batch", type=int, default=2000, help="rows per batch, each its own transaction "
+                                                            "(default: %(default)s)")
+    kt = key_action("retire", "remove a data key from the ring; refused for the active key and while any value "
+                              "is sealed under it")
+    kt.add_argument("id", help="the key id to retire")
+    ks.set_defaults(func=cmd_keys)
+    ld = sub.add_parser("lead", help="show a lead with where it came from (its upload rows)",
+                        description="Show one lead: its fields, its keys, every upload row that became or "
+                                    "merged into it, and its previous owners. Name the lead by id, or by an "
+                                    "upload row (--upload ID --row N: which lead did that row become?).")
+    lsub = ld.add_subparsers(dest="action", required=True)
+    lshow = lsub.add_parser("show", help="print a lead and its sources",
+                            description="Print a lead and its sources, by id or by upload row.")
+    lshow.add_argument("id", nargs="?", help="the lead's id (a UUID)")
+    lshow.add_argument("--upload", help="an upload id (with --row): the lead that row became")
+    lshow.add_argument("--row", type=int, help="the row number in that upload (1 = the first data row)")
+    ld.set_defaults(func=cmd_lead)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from orchestration import settings
-from orchestration.cli.common import _runtime, _warehouse_url
+from orchestration.cli.common import database_runtime, warehouse_url
 
 
 def cmd_report(args) -> int:
@@ -14,7 +14,7 @@ def cmd_report(args) -> int:
     from orchestration.campaign import funnel
     from orchestration.db import store
 
-    rt = _runtime()
+    rt = database_runtime()
     try:
         with store.connect(rt.warehouse_url) as conn:
             rows = funnel.by_day(conn, args.days)
@@ -37,7 +37,7 @@ def cmd_sql(args) -> int:
     if args.action == "show" and not args.name:
         print("equity sql show NAME: name a function (see `equity sql list`)", file=sys.stderr)
         return 2
-    with psycopg.connect(_warehouse_url()) as conn:
+    with psycopg.connect(warehouse_url()) as conn:
         def live(obj) -> str | None:
             return store.function_definition(conn, obj.schema, obj.function_name)
 
@@ -61,3 +61,21 @@ def cmd_sql(args) -> int:
         if text != obj.function_definition:
             print(f"-- note: differs from {obj.path.relative_to(settings.REPO_ROOT)}", file=sys.stderr)
     return 0
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to ``equity``'s subparsers."""
+    q = sub.add_parser("sql", help="the database's functions: list them, or show one's live definition",
+                       description="Every function and trigger has one file under orchestration/db/sql/. "
+                                   "`list` shows each with whether the live database matches its file; "
+                                   "`show NAME` prints the live definition (pg_get_functiondef).")
+    q.add_argument("action", choices=["list", "show"], help="list every function, or show one")
+    q.add_argument("name", nargs="?", help="function name, e.g. merge_validated_leads or auth.uid")
+    q.set_defaults(func=cmd_sql)
+    rp = sub.add_parser("report", help="print a report: the funnel by day",
+                        description="The funnel by day from funnel_daily (built by the daily refresh): rows "
+                                    "uploaded, new leads, contactable, fed, replied, consented, booked, "
+                                    "unsubscribed, bounced, and the reply and booking rates.")
+    rp.add_argument("what", choices=["funnel"], help="which report")
+    rp.add_argument("--days", type=int, default=14, help="how many days back")
+    rp.set_defaults(func=cmd_report)

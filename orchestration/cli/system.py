@@ -13,12 +13,12 @@ from pathlib import Path
 
 from orchestration import settings
 from orchestration.cli.common import (
-    _console,
-    _dagster_exe,
-    _grpc_workspace,
-    _reset_signals,
-    _run_forwarding,
-    _runtime,
+    console,
+    dagster_exe,
+    grpc_workspace,
+    reset_signals,
+    run_forwarding,
+    database_runtime,
     apply_env,
     ensure_dagster_home,
     ensure_key_file,
@@ -33,9 +33,9 @@ SEALED_PII_REVISION = "0018"   # the revision that seals e-mails and phones
 def cmd_setup(args) -> int:
     from orchestration.db import migrate
 
-    con = _console()
+    con = console()
     with con.status("starting the database"):
-        rt = _runtime()
+        rt = database_runtime()
     env = apply_env(rt)
     con.print(f"database: {'embedded PostgreSQL at ' + str(rt.pgdata) if rt.embedded else 'DATABASE_URL server'}"
               f" (warehouse {rt.warehouse_db}, dagster {rt.dagster_db})")
@@ -66,12 +66,12 @@ def cmd_status(args) -> int:
     if info.get("running") or info.get("reachable"):
         from orchestration.db import migrate
 
-        rt = _runtime(create=False)
+        rt = database_runtime(create=False)
         try:
             info["schema_revision"] = migrate.current(rt.warehouse_url)
         except Exception as exc:  # noqa: BLE001 - status must always print
             info["schema_revision"] = f"unknown ({type(exc).__name__})"
-    _console().print_json(json.dumps(info, default=str))
+    console().print_json(json.dumps(info, default=str))
     return 0
 
 
@@ -86,7 +86,7 @@ def cmd_env(args) -> int:
     if args.example:
         sys.stdout.write(settings.env_example())
         return 0
-    rt = _runtime()
+    rt = database_runtime()
     for k, v in rt.env().items():
         print(f"export {k}={json.dumps(v)}")
     return 0
@@ -109,7 +109,7 @@ def _seal_after_upgrade(url: str, before: str | None, log) -> None:
 def cmd_migrate(args) -> int:
     from orchestration.db import migrate
 
-    rt = _runtime()
+    rt = database_runtime()
     if args.direction == "down":
         migrate.downgrade(rt.warehouse_url, args.revision or "base")
     else:
@@ -127,7 +127,7 @@ def cmd_ui(args) -> int:
     exe = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen([str(exe), "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
                              "-h", args.host, "-p", str(args.port)],
-                            cwd=settings.REPO_ROOT, preexec_fn=_reset_signals)
+                            cwd=settings.REPO_ROOT, preexec_fn=reset_signals)
 
     def forward(signum, _frame):
         proc.send_signal(signal.SIGTERM)
@@ -139,24 +139,24 @@ def cmd_ui(args) -> int:
 
 def cmd_code_server(args) -> int:
     """The code location as its own gRPC process (production: restart it to deploy new code)."""
-    _prepared()
-    return _run_forwarding([_dagster_exe("dagster"), "code-server", "start", "-m", "orchestration.definitions",
+    prepared()
+    return run_forwarding([dagster_exe("dagster"), "code-server", "start", "-m", "orchestration.definitions",
                             "-h", args.host, "-p", str(args.port), "--location-name", "equity-connect"])
 
 
 def cmd_webserver(args) -> int:
     """The Dagster UI alone, loading the code from the code server."""
-    _prepared()
+    prepared()
     host, port = args.code_server.rsplit(":", 1)
-    return _run_forwarding([_dagster_exe("dagster-webserver"), "-w", str(_grpc_workspace(host, int(port))),
+    return run_forwarding([dagster_exe("dagster-webserver"), "-w", str(grpc_workspace(host, int(port))),
                             "-h", args.host, "-p", str(args.port)])
 
 
 def cmd_daemon(args) -> int:
     """The Dagster daemon alone (schedules, sensors, the run queue, run monitoring)."""
-    _prepared()
+    prepared()
     host, port = args.code_server.rsplit(":", 1)
-    return _run_forwarding([_dagster_exe("dagster-daemon"), "run", "-w", str(_grpc_workspace(host, int(port)))])
+    return run_forwarding([dagster_exe("dagster-daemon"), "run", "-w", str(grpc_workspace(host, int(port)))])
 
 
 def cmd_demo(args) -> int:
@@ -191,7 +191,46 @@ def cmd_test(args) -> int:
     return code
 
 
-def _prepared() -> None:
+def prepared() -> None:
     """Database up, environment exported, dbt manifest prepared once."""
     manifest_ready = (settings.DBT_PROJECT_DIR / "target" / "manifest.json").exists()
     cmd_setup(argparse.Namespace(skip_dbt=manifest_ready))
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to ``equity``'s subparsers."""
+    s = sub.add_parser("setup", help="start the database, migrate, prepare dbt")
+    s.add_argument("--skip-dbt", action="store_true", help="do not prepare the dbt manifest")
+    s.set_defaults(func=cmd_setup)
+    sub.add_parser("status", help="show database, schema and landing status").set_defaults(func=cmd_status)
+    sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
+    e = sub.add_parser("env", help="print export lines for Dagster/dbt/psql")
+    e.add_argument("--example", action="store_true", help="print .env.example instead: every setting, its "
+                                                          "default and meaning (from orchestration/settings.py)")
+    e.set_defaults(func=cmd_env)
+    m = sub.add_parser("migrate", help="alembic upgrade/downgrade")
+    m.add_argument("direction", nargs="?", choices=["up", "down"], default="up", help="migrate up or down")
+    m.add_argument("revision", nargs="?", help="target revision (default head / base)")
+    m.set_defaults(func=cmd_migrate)
+    d = sub.add_parser("demo", help="run the main job on bundled sample data and print a summary")
+    d.add_argument("--rows", type=int, default=0, help="generate this many rows instead of the bundled file")
+    d.set_defaults(func=cmd_demo)
+    t = sub.add_parser("test", help="set up and run pytest (no tests collected = failure)")
+    t.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest as they are")
+    t.set_defaults(func=cmd_test)
+    u = sub.add_parser("ui", help="open the Dagster UI (dagster dev)")
+    u.add_argument("--host", default="127.0.0.1", help="interface the UI listens on")
+    u.add_argument("--port", type=int, default=3000, help="port of the UI")
+    u.set_defaults(func=cmd_ui)
+    cs = sub.add_parser("code-server", help="production: the code location as its own gRPC process")
+    cs.add_argument("--host", default="127.0.0.1", help="interface the code server listens on")
+    cs.add_argument("--port", type=int, default=4266, help="port of the code server")
+    cs.set_defaults(func=cmd_code_server)
+    ws = sub.add_parser("webserver", help="production: the Dagster UI alone, code from the code server")
+    ws.add_argument("--host", default="127.0.0.1", help="interface the UI listens on")
+    ws.add_argument("--port", type=int, default=3000, help="port of the UI")
+    ws.add_argument("--code-server", default="127.0.0.1:4266", help="host:port of `equity code-server`")
+    ws.set_defaults(func=cmd_webserver)
+    dm = sub.add_parser("daemon", help="production: the Dagster daemon alone (schedules, sensors, run queue)")
+    dm.add_argument("--code-server", default="127.0.0.1:4266", help="host:port of `equity code-server`")
+    dm.set_defaults(func=cmd_daemon)

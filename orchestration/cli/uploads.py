@@ -8,31 +8,21 @@ import os
 import sys
 from pathlib import Path
 
-from orchestration import settings
-from orchestration.cli.common import _console, _runtime
-from orchestration.cli.system import _prepared, cmd_setup
-from orchestration.privacy import pii
+from orchestration import constants, settings
+from orchestration.cli.common import console, database_runtime
+from orchestration.cli.system import prepared, cmd_setup
 
 
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from orchestration.campaign.consent_desk import ConsentDesk
-    from orchestration.core.landing import Landing
-    from orchestration.events.receiver import EventReceiver, KeysFile
-    from orchestration.ingest import signing
-    from orchestration.ingest.receipt import Receiver
-    from orchestration.web.app import create_app
+    from orchestration.web.app import environment_app
 
     cmd_setup(argparse.Namespace(skip_dbt=True))
-    # The keys file is re-read whenever it changes: a removed key is refused at once, no restart.
-    receiver = Receiver(Landing(settings.landing_dir()), signing.KeyRing.from_env(os.environ),
-                        os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes,
-                        max_per_key=args.max_uploads_per_key, body_idle_timeout_s=args.body_timeout)
-    events = EventReceiver(KeysFile(settings.event_keys_file()), os.environ[settings.WAREHOUSE_URL_VAR],
-                           sealer=pii.environment_sealer())
-    desk = ConsentDesk(os.environ[settings.WAREHOUSE_URL_VAR])
-    uvicorn.run(create_app(receiver, events, desk), host=args.host, port=args.port, log_level="info")
+    # The keys files are re-read whenever they change: a removed key is refused at once, no restart.
+    app = environment_app(os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes,
+                          max_per_key=args.max_uploads_per_key, body_idle_timeout_s=args.body_timeout)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -71,7 +61,7 @@ def cmd_brokers(args) -> int:
 
     from orchestration.db import store
 
-    rt = _runtime()
+    rt = database_runtime()
     with open(args.file, newline="") as fh, store.connect(rt.warehouse_url) as conn, conn.transaction():
         n = store.upsert_brokers(conn, list(csv.DictReader(fh)))
     print(f"{n} brokers loaded (upserted by nmls_number)")
@@ -92,7 +82,7 @@ def cmd_ingest(args) -> int:
     from orchestration.ingest import pipeline
     from orchestration.runs import launch
 
-    _prepared()
+    prepared()
     landing = Landing(settings.landing_dir())
     upload_id = _latest_upload(landing) if args.latest else args.upload_id
     if not upload_id:
@@ -104,7 +94,7 @@ def cmd_ingest(args) -> int:
         print(f"equity ingest: no accepted upload {upload_id!r} in {landing.uploads} "
               "(`equity ingest --latest` takes the newest)", file=sys.stderr)
         return 2
-    con = _console()
+    con = console()
     con.print(f"upload {upload_id}: {manifest.filename}, {manifest.size:,} bytes, profile {manifest.source}")
     with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("uploads", [upload_id])
@@ -148,3 +138,42 @@ def cmd_ingest(args) -> int:
         return 0
     print(f"equity ingest: the run failed: {failure or 'see the run in the UI'}", file=sys.stderr)
     return 1
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to ``equity``'s subparsers."""
+    b = sub.add_parser("brokers", help="load/update brokers from a CSV (company_name, nmls_number, "
+                       "license_states, territory_zip_codes as ';' lists, max_leads_per_week)")
+    b.add_argument("file", help="brokers CSV (see orchestration/sample_data/brokers.csv)")
+    b.set_defaults(func=cmd_brokers)
+    sv = sub.add_parser("serve", help="run the HTTP app: uploads, signed events, consent links")
+    sv.add_argument("--host", default="127.0.0.1", help="interface the endpoint listens on")
+    sv.add_argument("--port", type=int, default=8080, help="port of the endpoint")
+    sv.add_argument("--max-bytes", type=int, default=constants.MAX_UPLOAD_BYTES,
+                    help="largest body accepted (bytes); larger uploads get 413")
+    sv.add_argument("--body-timeout", type=float, default=constants.BODY_IDLE_TIMEOUT_S,
+                    help="seconds a body may send nothing before it is refused (408)")
+    sv.add_argument("--max-uploads-per-key", type=int, default=constants.MAX_UPLOADS_PER_KEY,
+                    help="bodies one key may stream at once; more get 429")
+    sv.set_defaults(func=cmd_serve)
+    up = sub.add_parser("upload", help="sign a CSV and POST it to the upload endpoint")
+    up.add_argument("file", help="the CSV to send")
+    up.add_argument("--source", required=True, choices=constants.SOURCES, help="the file's column profile")
+    up.add_argument("--url", default=os.environ.get("EC_UPLOAD_URL", "http://127.0.0.1:8080"),
+                    help="the upload endpoint (EC_UPLOAD_URL); the key comes from EC_UPLOAD_KEY or the local key file")
+    up.set_defaults(func=cmd_upload)
+    ig = sub.add_parser("ingest", help="run the ingest job for one upload and print its counts",
+                        description="Runs ingest_upload for the upload's partition — the job the sensor "
+                                    "launches — as a run recorded in the Dagster instance (the UI shows it "
+                                    "and can re-execute it). Exits 1 when the run fails.")
+    which = ig.add_mutually_exclusive_group(required=True)
+    which.add_argument("upload_id", nargs="?", help="an accepted upload id (as `equity upload` printed it)")
+    which.add_argument("--latest", action="store_true", help="the newest accepted upload")
+    ig.add_argument("--wait-timeout", type=float, default=3600.0, metavar="SECONDS",
+                    help="give up waiting (for the run queue's slot, then for the run) after this long; "
+                         "a run already started goes on")
+    ig.set_defaults(func=cmd_ingest)
+    sg = sub.add_parser("sign", help="write FILE.sig.json for a signed drop into the landing directory")
+    sg.add_argument("file", help="the CSV to sign")
+    sg.add_argument("--source", required=True, choices=constants.SOURCES, help="the file's column profile")
+    sg.set_defaults(func=cmd_sign)

@@ -25,7 +25,6 @@ from rich.table import Table
 from orchestration import constants, settings
 from orchestration.campaign import feeder
 from orchestration.runs import launch, local_runs
-from orchestration.privacy import pii
 
 SAMPLE = settings.SAMPLE_DATA_DIR / "batchdata_sample.csv"
 BROKERS = settings.SAMPLE_DATA_DIR / "brokers.csv"
@@ -71,9 +70,7 @@ def run_demo(rows: int = 0) -> int:
     from orchestration.dev import samples
     from orchestration.ingest import signing
     from orchestration.ingest.client import upload_file
-    from orchestration.web.app import create_app
-    from orchestration.core.landing import Landing
-    from orchestration.ingest.receipt import Receiver
+    from orchestration.web.app import environment_app
 
     defs = load()
     con = Console()
@@ -87,10 +84,9 @@ def run_demo(rows: int = 0) -> int:
         sample = settings.landing_dir() / ".tmp" / f"generated_{rows}.csv"
         sample.parent.mkdir(parents=True, exist_ok=True)
         sample.write_bytes(samples.to_csv_bytes(samples.generate(rows, seed=int(time.time()))))
-    receiver = Receiver(Landing(settings.landing_dir()),
-                        signing.load_keys({"EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file())}), url)
+    app = environment_app(url, upload_keys=signing.load_keys({"EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file())}))
     instance = DagsterInstance.get()
-    with local_runs.EndpointThread(create_app(receiver)) as endpoint:
+    with local_runs.EndpointThread(app) as endpoint:
         con.print(f"[bold]1.[/] upload {sample.name} ({sample.stat().st_size:,} bytes) to {endpoint.url}/uploads")
         status, payload = upload_file(Path(sample), "batchdata", endpoint.url)
         con.print(f"   → {status} {payload.get('code')}: {payload.get('message')}")
@@ -147,18 +143,15 @@ def close_the_loop(url: str, export: Path) -> list[str]:
 
     import httpx
 
-    from orchestration.campaign.consent_desk import ConsentDesk
     from orchestration.events import webhooks
-    from orchestration.events.receiver import EventReceiver, KeysFile
-    from orchestration.web.app import create_app
-    from orchestration.core.landing import Landing
-    from orchestration.ingest.receipt import Receiver
+    from orchestration.events.receiver import KeysFile
+    from orchestration.web.app import environment_app
 
     with export.open(newline="") as fh:
         rows = list(csv.DictReader(fh))[:3]
     keys = KeysFile(settings.event_keys_file())
     sender = keys.secrets()[0]
-    app = create_app(Receiver(Landing(settings.landing_dir()), [], url), EventReceiver(keys, url, sealer=pii.environment_sealer()), ConsentDesk(url))
+    app = environment_app(url, upload_keys=[])
     now = datetime.now(ZoneInfo("UTC")).isoformat()
     plan = [("reply", 0), ("booked", 0), ("reply", 1), ("unsubscribe", 2)]
     out = []

@@ -1,7 +1,7 @@
 """Alerts to people: a Slack-compatible JSON POST per failed run or failed asset check.
 
 Pure logic, free of Dagster: building the message and posting it (several URLs, retried with
-backoff). The sensors in ``orchestration/defs/alerts.py`` feed it.
+backoff). The sensors in ``orchestration/defs/alerts/sensors.py`` feed it.
 
 No alert carries PII: the text is built only from names the pipeline controls (job, asset,
 partition, check, run id) and from the pipeline's own one-line reasons, which quote no value of a

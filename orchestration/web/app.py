@@ -153,3 +153,24 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None,
     if desk is not None:
         routes.append(Route("/consent/{token}", consent_page, methods=["GET", "POST"]))
     return Starlette(routes=routes)
+
+
+def environment_app(database_url: str, *, upload_keys: list[signing.SigningKey] | signing.KeyRing | None = None,
+                    **receiver_limits) -> Starlette:
+    """The three doors as this environment configures them: uploads verified with the upload keys
+    (``EC_UPLOAD_KEYS`` and the file ``EC_UPLOAD_KEYS_FILE``, re-read when it changes, unless
+    ``upload_keys`` is given) into the landing directory, events verified with the event keys file
+    and sealed with the environment's keys, consent links redeemed at the consent desk.
+    ``receiver_limits`` go to the upload ``Receiver`` (max_bytes, max_per_key, body timeouts).
+    The one wiring of the HTTP app: ``equity serve`` and the demo both use it."""
+    import os
+
+    from orchestration import settings
+    from orchestration.core.landing import Landing
+    from orchestration.events.receiver import KeysFile
+    from orchestration.privacy import pii
+
+    keys = signing.KeyRing.from_env(os.environ) if upload_keys is None else upload_keys
+    receiver = Receiver(Landing(settings.landing_dir()), keys, database_url, **receiver_limits)
+    events = EventReceiver(KeysFile(settings.event_keys_file()), database_url, sealer=pii.environment_sealer())
+    return create_app(receiver, events, ConsentDesk(database_url))

@@ -129,3 +129,12 @@ def test_the_reader_sees_imports_inside_functions(tmp_path):
 if __name__ == "__main__":
     for unit, targets in sorted(import_graph().items(), key=lambda kv: RANK.get(kv[0], 99)):
         print(f"{unit:12} -> {', '.join(sorted(targets, key=lambda t: RANK.get(t, 99))) or '-'}")
+
+
+def test_the_cli_parses_calls_and_prints():
+    """Commands call a capability and print: no SQL, no crypto, no pandas of their own."""
+    forbidden = {".execute(": "SQL", ".copy(": "SQL", "sealer.open(": "crypto", ".seal(": "crypto",
+                 "import pandas": "pandas", "hashlib": "crypto", "hmac.": "crypto"}
+    found = [f"{path.name}: {what} ({needle})" for path in sorted((PACKAGE / "cli").glob("*.py"))
+             for needle, what in forbidden.items() if needle in path.read_text()]
+    assert found == []
