@@ -7,6 +7,8 @@ from datetime import date
 
 import psycopg
 
+from orchestration.db import store
+
 STAGES = ("uploaded_rows", "merged", "contactable", "fed", "replied", "consented", "booked", "unsubscribed",
           "bounced")
 
@@ -14,12 +16,7 @@ STAGES = ("uploaded_rows", "merged", "contactable", "fed", "replied", "consented
 def by_day(conn: psycopg.Connection, days: int) -> list[dict]:
     """One row per day of the last ``days`` days that has any figure (all sources and brokers
     summed), newest first, with the day's reply and booking rates."""
-    sums = ", ".join(f"sum({s})::bigint AS {s}" for s in STAGES)
-    cur = conn.execute(
-        f"SELECT day, {sums} FROM analytics.funnel_daily WHERE day > current_date - %s"
-        " GROUP BY day ORDER BY day DESC", (days,))
-    names = [d.name for d in cur.description]
-    rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    rows = store.funnel_by_day(conn, STAGES, days)
     for r in rows:
         r["reply_rate"] = round(r["replied"] / r["fed"], 4) if r["fed"] else None
         r["booking_rate"] = round(r["booked"] / r["fed"], 4) if r["fed"] else None

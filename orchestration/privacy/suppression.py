@@ -77,17 +77,8 @@ def import_phones(conn: psycopg.Connection, lines: Iterable[str], reason: str, s
     t0 = time.perf_counter()
     counts = {"lines": 0, "bad": 0}
     with conn.transaction():
-        conn.execute("CREATE TEMP TABLE _dnc_import (value text) ON COMMIT DROP")
-        with conn.cursor().copy("COPY _dnc_import (value) FROM STDIN") as copy:
-            batch: list[str] = []
-            for phone in _valid_numbers(lines, counts):
-                batch.append(index.of("phone", phone))
-                if len(batch) >= 50_000:
-                    copy.write("\n".join(batch) + "\n")
-                    batch = []
-            if batch:
-                copy.write("\n".join(batch) + "\n")
-        added, unverified = store.suppress_imported_phones(conn, reason, source)
+        indexes = (index.of("phone", phone) for phone in _valid_numbers(lines, counts))
+        added, unverified = store.suppress_imported_phones(conn, indexes, reason, source)
         result = ImportResult(counts["lines"], counts["lines"] - counts["bad"], counts["bad"], added, unverified,
                               time.perf_counter() - t0)
         store.record_event(conn, "suppressions_imported", stage="suppressions", row_count=added,

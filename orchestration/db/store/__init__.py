@@ -28,6 +28,7 @@ from orchestration.db.store.audit import (  # noqa: F401 - re-exported
     supersede_upload_failures,
 )
 from orchestration.db.store.campaign import (  # noqa: F401 - re-exported
+    funnel_by_day,
     add_consent_tokens,
     batch_brokers,
     batch_consent_tokens,

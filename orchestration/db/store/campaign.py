@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 
 from orchestration.db.store.audit import record_event
 
@@ -143,3 +144,13 @@ def record_push(conn: psycopg.Connection, batch_id: int, outcome) -> None:
         " error = EXCLUDED.error, pushed_at = now()",
         (outcome.lead_id, batch_id, "pushed" if outcome.ok else "failed", outcome.attempts, outcome.status,
          outcome.error))
+
+
+def funnel_by_day(conn: psycopg.Connection, stages: tuple[str, ...], days: int) -> list[dict]:
+    """analytics.funnel_daily summed over sources and brokers, one row per day of the last
+    ``days`` days, newest first: {"day", <stage>: count, ...}."""
+    sums = sql.SQL(", ").join(sql.SQL("sum({s})::bigint AS {s}").format(s=sql.Identifier(s)) for s in stages)
+    cur = conn.execute(sql.SQL("SELECT day, {sums} FROM analytics.funnel_daily WHERE day > current_date - %s"
+                               " GROUP BY day ORDER BY day DESC").format(sums=sums), (days,))
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
