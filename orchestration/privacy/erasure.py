@@ -38,6 +38,7 @@ from pathlib import Path
 
 import psycopg
 
+from orchestration.db import store
 from orchestration.privacy import blind_index, pii
 from orchestration.core.files import write_atomic
 from orchestration.core.landing import Landing
@@ -78,15 +79,10 @@ def _tokens_of(row: dict) -> tuple[set[str], set[str]]:
 
 def _find_leads(conn: psycopg.Connection, key: blind_index.IndexKey, *, email: str | None, phone: str | None,
                 lead_id: str | None) -> list[dict]:
-    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
     if lead_id:
-        return cur.execute("SELECT * FROM leads WHERE id = %s", (lead_id,)).fetchall()
-    channel, field, value = ("email", "address", email) if email else ("phone", "number", phone)
-    index = key.of(channel, value)
-    return cur.execute(
-        f"SELECT * FROM leads WHERE pii_index({channel}) = %(i)s"
-        f"   OR EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(melissa_payload -> '{channel}s', '[]')) AS x"
-        f"              WHERE pii_index(x ->> '{field}') = %(i)s)", {"i": index}).fetchall()
+        return store.leads_of_person(conn, lead_id=lead_id)
+    channel, value = ("email", email) if email else ("phone", phone)
+    return store.leads_of_person(conn, channel=channel, index=key.of(channel, value))
 
 
 def _redact_csv(path: Path, needles: list[str]) -> int:
@@ -140,52 +136,20 @@ def erase(conn: psycopg.Connection, sealer: pii.Sealer, landing: Landing, outbox
             if row.get("addr_hash") and row.get("owner_key"):
                 owners.add(f"{row['addr_hash']}|{row['owner_key']}")
         entries = sorted(indexes) + [("owner", key.of("owner", o)) for o in owners]
-        with conn.cursor() as cur:
-            for channel, value in entries:
-                cur.execute("INSERT INTO suppressions (channel, value, reason, source) VALUES (%s, %s, 'erasure', %s)"
-                            " ON CONFLICT DO NOTHING", (channel, value, source))
-                report.suppressions_added += cur.rowcount
+        report.suppressions_added = sum(store.add_suppression(conn, channel, value, "erasure", source)
+                                        for channel, value in entries)
         ids = [row["id"] for row in leads]
         report.lead_ids = [str(i) for i in ids]
         email_list, phone_list = sorted(emails), sorted(phones)
         index_list = sorted(v for _, v in indexes)
-        report.leads = conn.execute(
-            "UPDATE leads SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL, age = NULL,"
-            " email_verified = false, phone_verified = false, email_verification_codes = '{}',"
-            " phone_verification_codes = '{}', melissa_payload = '{}', owner_key = NULL, broker_notes = NULL,"
-            " consent = false, consented_at = NULL, consent_method = NULL, campaign_status = 'do_not_contact',"
-            " erased_at = now()"
-            " WHERE id = ANY(%s) AND (erased_at IS NULL OR email IS NOT NULL OR phone IS NOT NULL"
-            "   OR first_name IS NOT NULL OR last_name IS NOT NULL OR melissa_payload <> '{}')",
-            (ids,)).rowcount
-        report.owner_history_rows = conn.execute(
-            "UPDATE lead_owner_history SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL,"
-            " owner_key = NULL, melissa_payload = NULL, broker_notes = NULL"
-            " WHERE pii_index(email) = ANY(%(i)s) OR pii_index(phone) = ANY(%(i)s)", {"i": index_list}).rowcount
-        report.work_rows = conn.execute(
-            "DELETE FROM leads_validated WHERE pii_index(email) = ANY(%(i)s) OR pii_index(phone) = ANY(%(i)s)",
-            {"i": index_list}).rowcount
+        report.leads = store.erase_leads(conn, ids)
+        report.owner_history_rows = store.erase_owner_history(conn, index_list)
         needles = email_list + [f for p in phone_list for f in _phone_forms(p)]
         like = [f"%{n}%" for n in needles]
+        report.work_rows = store.erase_work_rows(conn, index_list, like)
         if needles:
-            report.work_rows += conn.execute(
-                "DELETE FROM leads_staging s WHERE s::text ILIKE ANY(%s)", (like,)).rowcount
-            # A sealed record carries the blind indexes of the e-mails and phones in it; a plain one
-            # (written before records were sealed) is searched as text.
-            report.dlq_payloads = conn.execute(
-                "UPDATE pipeline_dlq SET payload = jsonb_build_object('erased_at', now(), 'reason_kept', true)"
-                "   || jsonb_strip_nulls(jsonb_build_object('upload_id', payload->'upload_id',"
-                "      'row_number', payload->'row_number', 'line', payload->'line', 'status', payload->'status'))"
-                " WHERE payload -> 'pii_index' ?| %s::text[] OR payload::text ILIKE ANY(%s)",
-                (index_list, like)).rowcount
-            report.lead_events = conn.execute(
-                "UPDATE lead_events SET email = NULL, phone = NULL, data = '{}'"
-                " WHERE lead_id = ANY(%s) OR pii_index(email) = ANY(%s) OR pii_index(phone) = ANY(%s)"
-                "    OR data::text ILIKE ANY(%s)", (ids, index_list, index_list, like)).rowcount
-        elif ids:
-            report.lead_events = conn.execute(
-                "UPDATE lead_events SET email = NULL, phone = NULL, data = '{}' WHERE lead_id = ANY(%s)",
-                (ids,)).rowcount
+            report.dlq_payloads = store.scrub_dlq_of_person(conn, index_list, like)
+        report.lead_events = store.erase_lead_events(conn, ids, index_list, like)
         # Files within retention.
         if needles:
             if outbox is not None and outbox.exists():
@@ -202,12 +166,9 @@ def erase(conn: psycopg.Connection, sealer: pii.Sealer, landing: Landing, outbox
                     path.unlink()
                     report.quarantine_heads += 1
         if opened:
-            conn.execute("INSERT INTO pipeline_events (event_type, stage, row_count, details)"
-                         " VALUES ('pii_decrypted', 'erase', %s, %s)",
-                         (opened, psycopg.types.json.Jsonb({"purpose": "erasure: find the person's lines in files",
-                                                            "values": opened})))
-        conn.execute("INSERT INTO pipeline_events (event_type, stage, details) VALUES ('erasure', 'erase', %s)",
-                     (psycopg.types.json.Jsonb({**report.counts(), "lead_ids": report.lead_ids}),))
+            store.record_event(conn, "pii_decrypted", stage="erase", row_count=opened,
+                               details={"purpose": "erasure: find the person's lines in files", "values": opened})
+        store.record_event(conn, "erasure", stage="erase", details={**report.counts(), "lead_ids": report.lead_ids})
     return report
 
 
@@ -235,29 +196,13 @@ def erased_rows(conn: psycopg.Connection, sealer: pii.Sealer | None, upload_id: 
     E-mails and phones are matched in SQL by the blind index their tokens carry. The owner at a
     property is an HMAC of its address key and owner key, computed here only for the rows at an
     erased lead's address. Nothing runs while no erasure exists."""
-    wanted = {(c, v) for c, v in conn.execute("SELECT channel, value FROM suppressions WHERE reason = 'erasure'")}
+    wanted = store.erasure_entries(conn)
     if not wanted:
         return {}
     if sealer is None:
         raise NoIndexKey("erasure suppressions exist but no index key is configured (EC_INDEX_KEY_FILE): "
                          "without it an erased person could not be recognised, so nothing is merged")
-    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-    rows = cur.execute(
-        "WITH gone AS (SELECT channel, value FROM suppressions WHERE reason = 'erasure' AND channel IN ('email', 'phone'))"
-        " SELECT v.row_number, v.email, v.phone, v.melissa_payload, NULL AS owner FROM leads_validated v"
-        " WHERE v.upload_id = %(u)s AND ("
-        "   pii_index(v.email) IN (SELECT value FROM gone WHERE channel = 'email')"
-        "   OR pii_index(v.phone) IN (SELECT value FROM gone WHERE channel = 'phone')"
-        "   OR EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(v.melissa_payload -> 'emails', '[]')) AS x"
-        "              WHERE pii_index(x ->> 'address') IN (SELECT value FROM gone WHERE channel = 'email'))"
-        "   OR EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(v.melissa_payload -> 'phones', '[]')) AS x"
-        "              WHERE pii_index(x ->> 'number') IN (SELECT value FROM gone WHERE channel = 'phone')))"
-        " UNION ALL"
-        " SELECT v.row_number, v.email, v.phone, v.melissa_payload, v.addr_hash || '|' || v.owner_key"
-        " FROM leads_validated v"
-        " WHERE v.upload_id = %(u)s AND v.owner_key IS NOT NULL"
-        "   AND v.addr_hash IN (SELECT addr_hash FROM leads WHERE erased_at IS NOT NULL AND addr_hash IS NOT NULL)",
-        {"u": upload_id}).fetchall()
+    rows = store.rows_naming_erased(conn, upload_id)
     found: dict[int, set[str]] = {}
     for row in rows:
         if row["owner"] is not None and ("owner", sealer.index.of("owner", row["owner"])) not in wanted:
@@ -275,15 +220,7 @@ def scrub_rows(conn: psycopg.Connection, landing: Landing, upload_id: str, found
     if not found:
         return 0
     numbers = sorted(found)
-    conn.execute(
-        "DELETE FROM leads_staging s USING leads_validated v, unnest(coalesce(v.member_rows, ARRAY[v.row_number])) AS m(n)"
-        " WHERE v.upload_id = %(u)s AND v.row_number = ANY(%(r)s) AND s.upload_id = %(u)s AND s.row_number = m.n",
-        {"u": upload_id, "r": numbers})
-    scrubbed = conn.execute(
-        "UPDATE leads_validated SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL, age = NULL,"
-        " email_verified = false, phone_verified = false, email_verification_codes = '{}',"
-        " phone_verification_codes = '{}', melissa_payload = '{}', owner_key = NULL"
-        " WHERE upload_id = %s AND row_number = ANY(%s)", (upload_id, numbers)).rowcount
+    scrubbed = store.scrub_upload_rows(conn, upload_id, numbers)
     needles = sorted({f for values in found.values() for v in values
                       for f in (_phone_forms(v) if v.startswith("+") else [v])})
     path = landing.data_path(upload_id)

@@ -7,6 +7,7 @@
 - ``leads``         leads, brokers, a lead's card and lineage, inbound events
 - ``campaign``      feed, batches, exports, consent tokens, pushes
 - ``suppressions``  the suppression list
+- ``erasure``       a person's erasure across those tables; upload rows naming an erased person
 
 SQL that serves one capability lives here too, not in the capability: a reader of the database
 finds every statement the pipeline sends in this package, the SQL files and dbt.
@@ -52,6 +53,17 @@ from orchestration.db.store.connection import (  # noqa: F401 - re-exported
     function_definition,
     relation_row_count,
     set_lock_timeout,
+)
+from orchestration.db.store.erasure import (  # noqa: F401 - re-exported
+    erase_lead_events,
+    erase_leads,
+    erase_owner_history,
+    erase_work_rows,
+    erasure_entries,
+    leads_of_person,
+    rows_naming_erased,
+    scrub_dlq_of_person,
+    scrub_upload_rows,
 )
 from orchestration.db.store.leads import (  # noqa: F401 - re-exported
     LEAD_CARD_FIELDS,
