@@ -25,61 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from orchestration.core.files import write_atomic
+from orchestration.db import store
+from orchestration.db.store.sealed import PLACES, Place
 from orchestration.privacy import pii
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Place:
-    """A column that holds sealed values: a channel column (``email``/``phone``), a skip-trace
-    payload (``payload``: its phones' numbers and e-mails' addresses) or a DLQ payload (``record``)."""
-
-    table: str
-    key: tuple[str, ...]
-    column: str
-    kind: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.table}.{self.column}"
-
-
-PLACES = (
-    Place("leads", ("id",), "email", "email"),
-    Place("leads", ("id",), "phone", "phone"),
-    Place("leads", ("id",), "melissa_payload", "payload"),
-    Place("lead_owner_history", ("id",), "email", "email"),
-    Place("lead_owner_history", ("id",), "phone", "phone"),
-    Place("lead_owner_history", ("id",), "melissa_payload", "payload"),
-    Place("lead_events", ("id",), "email", "email"),
-    Place("lead_events", ("id",), "phone", "phone"),
-    Place("leads_validated", ("upload_id", "row_number"), "email", "email"),
-    Place("leads_validated", ("upload_id", "row_number"), "phone", "phone"),
-    Place("leads_validated", ("upload_id", "row_number"), "melissa_payload", "payload"),
-    Place("pipeline_dlq", ("id",), "payload", "record"),
-)
-
-
-def _stale(place: Place, active: str) -> sql.Composable:
-    """SQL: this row's value at ``place`` holds something not sealed under ``active``."""
-    col = sql.Identifier(place.column)
-    if place.kind in ("email", "phone"):
-        return sql.SQL("({c} IS NOT NULL AND ({c} NOT LIKE 'enc1.%%' OR split_part({c}, '.', 3) <> {a}))").format(
-            c=col, a=sql.Literal(active))
-    if place.kind == "payload":
-        return sql.SQL(
-            "EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce({c} -> 'phones', '[]')"
-            "                  || coalesce({c} -> 'emails', '[]')) AS x,"
-            "        coalesce(x ->> 'number', x ->> 'address') AS v"
-            "        WHERE v IS NOT NULL AND (v NOT LIKE 'enc1.%%' OR split_part(v, '.', 3) <> {a}))").format(
-            c=col, a=sql.Literal(active))
-    return sql.SQL("({c} ? 'row' OR {c} ? 'text' OR ({c} ? 'record' AND split_part({c} ->> 'record', '.', 2) <> {a}))"
-                   ).format(c=col, a=sql.Literal(active))
 
 
 def _reseal_payload(sealer: pii.Sealer, payload: dict) -> dict:
@@ -125,36 +78,21 @@ def reencrypt(conn: psycopg.Connection, sealer: pii.Sealer, *, batch: int = 2000
     active = sealer.ring.active_id
     out = []
     for place in PLACES:
-        keys = sql.SQL(", ").join(map(sql.Identifier, place.key))
         after: tuple | None = None
         done = skipped = 0
         t0 = time.perf_counter()
         while True:
-            where = _stale(place, active)
-            if after is not None:
-                where = sql.SQL("({k}) > ({v}) AND {w}").format(
-                    k=keys, v=sql.SQL(", ").join(sql.Placeholder() * len(after)), w=where)
             with conn.transaction():
-                rows = conn.execute(sql.SQL("SELECT {k}, {c} FROM {t} WHERE {w} ORDER BY {k} LIMIT {n}").format(
-                    k=keys, c=sql.Identifier(place.column), t=sql.Identifier(place.table), w=where,
-                    n=sql.Literal(batch)), after or ()).fetchall()
+                rows = store.stale_batch(conn, place, active, after, batch)
                 if not rows:
                     break
-                match = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in place.key)
-                update = sql.SQL("UPDATE {t} SET {c} = %s WHERE {m} AND {c} = %s").format(
-                    t=sql.Identifier(place.table), c=sql.Identifier(place.column), m=match)
-                params = [(_reseal(sealer, place, value), *key,
-                           Jsonb(value) if place.kind in ("payload", "record") else value)
-                          for *key, value in rows]
-                with conn.cursor() as cur:     # one pipelined round of statements, not one per row
-                    cur.executemany(update, params)
-                    written = cur.rowcount
+                written = store.write_resealed(conn, place, [
+                    (_reseal(sealer, place, value), *key, Jsonb(value) if place.kind in ("payload", "record") else value)
+                    for *key, value in rows])
                 done += written
                 skipped += len(rows) - written
-                conn.execute("INSERT INTO pipeline_events (event_type, stage, run_id, row_count, details)"
-                             " VALUES ('pii_decrypted', 'keys', %s, %s, %s)",
-                             (run_id, len(rows), Jsonb({"purpose": "reencrypt", "place": place.name,
-                                                        "active_key": active})))
+                store.record_event(conn, "pii_decrypted", stage="keys", run_id=run_id, row_count=len(rows),
+                                   details={"purpose": "reencrypt", "place": place.name, "active_key": active})
                 after = tuple(rows[-1][:-1])
             log(f"  {place.name}: {done:,} re-sealed ({time.perf_counter() - t0:.1f}s)")
         out.append(Progress(place.name, done, skipped))
@@ -165,41 +103,15 @@ def reencrypt(conn: psycopg.Connection, sealer: pii.Sealer, *, batch: int = 2000
 def blind_plain_suppressions(conn: psycopg.Connection, sealer: pii.Sealer) -> int:
     """Suppressions an older version stored as plain e-mails and phones become blind indexes."""
     with conn.transaction():
-        rows = conn.execute("SELECT channel, value, reason, source, created_at FROM suppressions"
-                            " WHERE channel IN ('email', 'phone') AND value !~ '^[0-9a-f]{32}$'").fetchall()
-        for channel, value, reason, source, created in rows:
-            conn.execute("INSERT INTO suppressions (channel, value, reason, source, created_at)"
-                         " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                         (channel, sealer.blind(channel, value), reason, source, created))
-            conn.execute("DELETE FROM suppressions WHERE channel = %s AND value = %s AND reason = %s",
-                         (channel, value, reason))
+        rows = store.plain_suppressions(conn)
+        for row in rows:
+            store.replace_suppression_value(conn, row, sealer.blind(row[0], row[1]))
     return len(rows)
 
 
 def usage(conn: psycopg.Connection) -> Counter:
     """How many sealed values each key id seals across PLACES ('(plain)': values not sealed at all)."""
-    counts: Counter = Counter()
-    for place in PLACES:
-        col, table = sql.Identifier(place.column), sql.Identifier(place.table)
-        if place.kind in ("email", "phone"):
-            q = sql.SQL("SELECT CASE WHEN {c} LIKE 'enc1.%%' THEN split_part({c}, '.', 3) ELSE '(plain)' END, count(*)"
-                        " FROM {t} WHERE {c} IS NOT NULL GROUP BY 1").format(c=col, t=table)
-        elif place.kind == "payload":
-            q = sql.SQL("SELECT CASE WHEN v LIKE 'enc1.%%' THEN split_part(v, '.', 3) ELSE '(plain)' END, count(*)"
-                        " FROM {t}, jsonb_array_elements(coalesce({c} -> 'phones', '[]')"
-                        "                                || coalesce({c} -> 'emails', '[]')) AS x,"
-                        "      coalesce(x ->> 'number', x ->> 'address') AS v WHERE v IS NOT NULL GROUP BY 1"
-                        ).format(c=col, t=table)
-        else:
-            q = sql.SQL("SELECT CASE WHEN {c} ? 'record' THEN split_part({c} ->> 'record', '.', 2) ELSE '(plain)' END,"
-                        " count(*) FROM {t} WHERE {c} ?| ARRAY['record', 'row', 'text'] GROUP BY 1").format(c=col, t=table)
-        for kid, n in conn.execute(q, ()).fetchall():
-            counts[kid] += n
-    n = conn.execute("SELECT count(*) FROM suppressions WHERE channel IN ('email', 'phone')"
-                     " AND value !~ '^[0-9a-f]{32}$'").fetchone()[0]
-    if n:
-        counts["(plain)"] += n
-    return counts
+    return store.sealed_usage(conn)
 
 
 # -- the ring file --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 - ``leads``         leads, brokers, a lead's card and lineage, inbound events
 - ``campaign``      feed, batches, exports, consent tokens, pushes
 - ``suppressions``  the suppression list
+- ``sealed``        where sealed values are kept: re-encryption walks, usage per key
 - ``erasure``       a person's erasure across those tables; upload rows naming an erased person
 
 SQL that serves one capability lives here too, not in the capability: a reader of the database
@@ -73,6 +74,15 @@ from orchestration.db.store.leads import (  # noqa: F401 - re-exported
     lead_totals,
     upsert_brokers,
     write_lead_scores,
+)
+from orchestration.db.store.sealed import (  # noqa: F401 - re-exported
+    PLACES,
+    Place,
+    plain_suppressions,
+    replace_suppression_value,
+    sealed_usage,
+    stale_batch,
+    write_resealed,
 )
 from orchestration.db.store.suppressions import (  # noqa: F401 - re-exported
     add_suppression,
