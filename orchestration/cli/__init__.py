@@ -50,7 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if argv[:1] == ["test"] and not set(argv[1:2]) & {"-h", "--help"}:
+        # Everything after `test` is pytest's, options first included (`equity test -x -k name`):
+        # argparse's REMAINDER would refuse a leading option as one of equity's own.
+        args = parser.parse_args(["test"])
+        args.pytest_args = argv[2:] if argv[1:2] == ["--"] else argv[1:]
+    else:
+        args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 
 
