@@ -7,6 +7,7 @@ set the environment first.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Variable:
     handed_on: bool = False
     example: str | None = None
     is_path: bool = False
+    secret: bool = False        # a value that must not be printed (``equity env`` masks it)
 
 
 def _v(name, default, meaning, **kw) -> Variable:
@@ -53,7 +55,7 @@ def _v(name, default, meaning, **kw) -> Variable:
 VARIABLES: tuple[Variable, ...] = (
     _v("DATABASE_URL", "", "Use an existing PostgreSQL >= 15 instead of the embedded one (Supabase, RDS, local "
        "server). Dagster's storage then goes to <db>_dagster when the role may create it, else the same "
-       "database.", example="postgresql://user:password@host:5432/equity_connect"),
+       "database.", example="postgresql://user:password@host:5432/equity_connect", secret=True),
     _v("", "", ""),
     _v("EC_PGDATA", "./.pgdata", "Embedded server data directory (as root the server runs as OS user pgserver and "
        "grants g+rx,o+rx on the parent folders it must traverse — it says so when it does).", is_path=True,
@@ -70,9 +72,10 @@ VARIABLES: tuple[Variable, ...] = (
     _v("EC_UPLOAD_KEYS_FILE", "./.secrets/upload_keys", "Verifier keys: a file of 'key_id:secret' lines (created "
        "with a random local key if missing).", handed_on=True, is_path=True),
     _v("EC_UPLOAD_KEYS", "", "Extra verifier keys given inline, 'key_id:secret' lines (beside the file's; for a "
-       "container whose secrets arrive as variables).", example="vendor-a:replace-with-the-shared-secret"),
+       "container whose secrets arrive as variables).", example="vendor-a:replace-with-the-shared-secret",
+       secret=True),
     _v("EC_UPLOAD_KEY", "", "A sender's own key for `equity upload` / `equity sign`.",
-       example="vendor-a:replace-with-the-shared-secret"),
+       example="vendor-a:replace-with-the-shared-secret", secret=True),
     _v("EC_UPLOAD_URL", "http://127.0.0.1:8080", "Where `equity upload` sends files."),
     _v("", "", ""),
     _v("EC_EVENT_KEYS_FILE", "./.secrets/event_keys", "Inbound events (POST /events, Standard Webhooks): a file of "
@@ -95,12 +98,13 @@ VARIABLES: tuple[Variable, ...] = (
     _v("", "", ""),
     _v("EC_INSTANTLY_BASE_URL", "", "The Instantly push (API v2) is off unless base URL, API key and campaign "
        "are all set.", handed_on=True, example="https://api.instantly.ai"),
-    _v("EC_INSTANTLY_API_KEY", "", "Instantly API v2 key (a secret: never in the repository).", handed_on=True),
+    _v("EC_INSTANTLY_API_KEY", "", "Instantly API v2 key (a secret: never in the repository).", handed_on=True,
+       secret=True),
     _v("EC_INSTANTLY_CAMPAIGN_ID", "", "The Instantly campaign leads are added to.", handed_on=True),
     _v("", "", ""),
     _v("EC_ALERT_WEBHOOK_URLS", "", "Alerts: failed runs and failed asset checks are POSTed (Slack-compatible JSON: "
        "{\"text\": ...} plus fields) to every URL here, separated by commas or spaces. Empty: no alerts.",
-       handed_on=True, example="https://hooks.slack.com/services/T000/B000/XXXX"),
+       handed_on=True, example="https://hooks.slack.com/services/T000/B000/XXXX", secret=True),
     _v("EC_UI_URL", "http://127.0.0.1:3000", "The Dagster UI's address, for the links in alerts.", handed_on=True),
     _v("", "", ""),
     _v("EC_DAILY_FEED_CAP", str(constants.DAILY_FEED_CAP), "Feeder: leads fed per feed date.", handed_on=True),
@@ -143,6 +147,18 @@ def value(name: str) -> str:
     if row.is_path:
         return str(Path(raw).expanduser().resolve() if raw else (REPO_ROOT / row.default).resolve())
     return row.default if raw is None else raw
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+
+
+def masked(name: str, text: str) -> str:
+    """``text`` safe to print as the value of ``name``: a secret setting or password shows as
+    ``***`` (empty stays empty), a password inside a URL as ``user:***@``."""
+    row = _BY_NAME.get(name)
+    if (row is not None and row.secret) or name == "EC_PG_PASSWORD":
+        return "***" if text else ""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def handed_on() -> dict[str, str]:

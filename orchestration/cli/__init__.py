@@ -34,6 +34,7 @@ from orchestration.cli.common import ShowDefaults
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="equity", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--version", action="version", version=f"equity {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     _add = sub.add_parser
 
@@ -46,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     for group in (system, uploads, privacy, reports):
         group.register(sub)
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("equity-connect")
+    except PackageNotFoundError:    # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:

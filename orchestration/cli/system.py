@@ -88,7 +88,7 @@ def cmd_env(args) -> int:
         return 0
     rt = database_runtime()
     for k, v in rt.env().items():
-        print(f"export {k}={json.dumps(v)}")
+        print(f"export {k}={json.dumps(v if args.show_secrets else settings.masked(k, v))}")
     return 0
 
 
@@ -109,9 +109,14 @@ def _seal_after_upgrade(url: str, before: str | None, log) -> None:
 def cmd_migrate(args) -> int:
     from orchestration.db import migrate
 
+    if args.direction == "down":
+        refusal = _downgrade_refusal(args)
+        if refusal:
+            print(f"equity migrate down: {refusal}", file=sys.stderr)
+            return 2
     rt = database_runtime()
     if args.direction == "down":
-        migrate.downgrade(rt.warehouse_url, args.revision or "base")
+        migrate.downgrade(rt.warehouse_url, args.revision)
     else:
         before = migrate.current(rt.warehouse_url)
         migrate.upgrade(rt.warehouse_url, args.revision or "head")
@@ -119,6 +124,24 @@ def cmd_migrate(args) -> int:
         _seal_after_upgrade(rt.warehouse_url, before, print)
     print(f"schema at revision {migrate.current(rt.warehouse_url)}")
     return 0
+
+
+def _downgrade_refusal(args, stdin=None) -> str | None:
+    """Why a downgrade does not run, or None. A downgrade drops what later revisions made (``base``:
+    the whole schema and its data), so it needs a named target and a confirmation: ``--yes``, or
+    typing the target at a terminal's prompt."""
+    if not args.revision:
+        return ("name the revision to go down to (e.g. 0017, or base to drop the whole schema); "
+                "`equity migrate down` has no default")
+    if args.yes:
+        return None
+    stdin = stdin or sys.stdin
+    if not stdin.isatty():
+        return f"going down to {args.revision} drops data: add --yes to confirm (stdin is not a terminal)"
+    print(f"Going down to {args.revision} drops every table, column and row the later revisions made.")
+    print(f"Type {args.revision} to go on: ", end="", flush=True)
+    answer = stdin.readline().strip()
+    return None if answer == args.revision else f"not confirmed ({answer!r} is not {args.revision!r}); nothing changed"
 
 
 def cmd_ui(args) -> int:
@@ -207,10 +230,14 @@ def register(sub) -> None:
     e = sub.add_parser("env", help="print export lines for Dagster/dbt/psql")
     e.add_argument("--example", action="store_true", help="print .env.example instead: every setting, its "
                                                           "default and meaning (from orchestration/settings.py)")
+    e.add_argument("--show-secrets", action="store_true", help="print passwords and API keys as they are "
+                                                               "(masked as *** otherwise)")
     e.set_defaults(func=cmd_env)
     m = sub.add_parser("migrate", help="alembic upgrade/downgrade")
     m.add_argument("direction", nargs="?", choices=["up", "down"], default="up", help="migrate up or down")
-    m.add_argument("revision", nargs="?", help="target revision (default head / base)")
+    m.add_argument("revision", nargs="?", help="target revision (up: default head; down: required, base drops "
+                                               "the whole schema)")
+    m.add_argument("--yes", action="store_true", help="down: confirm without a prompt (scripts, CI)")
     m.set_defaults(func=cmd_migrate)
     d = sub.add_parser("demo", help="run the main job on bundled sample data and print a summary")
     d.add_argument("--rows", type=int, default=0, help="generate this many rows instead of the bundled file")

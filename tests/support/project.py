@@ -39,7 +39,8 @@ CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOM
 
 def _project_env() -> dict[str, str]:
     """The environment `equity` gives its own processes (what `equity env` prints)."""
-    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "equity"), "env"], cwd=REPO_ROOT,
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "equity"), "env", "--show-secrets"],
+                         cwd=REPO_ROOT,
                          env=CLEAN_ENV, capture_output=True, text=True, check=True).stdout
     return {k.removeprefix("export "): json.loads(v) for k, v in (line.split("=", 1) for line in out.splitlines())}
 

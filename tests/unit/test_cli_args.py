@@ -33,3 +33,39 @@ def test_equity_test_help_is_equitys(capsys):
         cli.main(["test", "--help"])
     assert exit_.value.code == 0
     assert "pytest" in capsys.readouterr().out
+
+
+class _Terminal:
+    def __init__(self, answer: str):
+        self.answer = answer
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.answer + "\n"
+
+
+@pytest.mark.parametrize("argv", [["migrate", "down"], ["migrate", "down", "base"], ["migrate", "down", "0017"]])
+def test_migrate_down_needs_a_target_and_a_confirmation(argv, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))     # not a terminal: only --yes confirms
+    monkeypatch.setattr(system, "database_runtime", lambda **kw: pytest.fail("no database is touched"))
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert ("no default" in err) if len(argv) == 2 else ("--yes" in err)
+
+
+@pytest.mark.parametrize("answer, refused", [("0017", False), ("base", True), ("", True), ("yes", True)])
+def test_at_a_terminal_the_target_is_typed_again(answer, refused):
+    import argparse
+
+    args = argparse.Namespace(revision="0017", yes=False)
+    assert (system._downgrade_refusal(args, stdin=_Terminal(answer)) is not None) == refused
+
+
+def test_yes_confirms_without_a_prompt():
+    import argparse
+
+    assert system._downgrade_refusal(argparse.Namespace(revision="base", yes=True)) is None

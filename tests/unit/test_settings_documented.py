@@ -71,3 +71,22 @@ def test_a_path_set_empty_means_its_default(monkeypatch, tmp_path):
 def test_a_name_outside_the_table_is_refused():
     with pytest.raises(KeyError, match="EC_NOT_A_SETTING is not in"):
         settings.variable("EC_NOT_A_SETTING")
+
+
+@pytest.mark.parametrize("name, value, shown", [
+    ("EC_INSTANTLY_API_KEY", "sk-live-123", "***"),
+    ("EC_INSTANTLY_API_KEY", "", ""),
+    ("EC_PG_PASSWORD", "hunter2", "***"),
+    ("EC_ALERT_WEBHOOK_URLS", "https://hooks.slack.com/services/T0/B0/abc", "***"),
+    ("EC_WAREHOUSE_URL", "postgresql://app:s3cr%40t@db.example.com:5432/ec", "postgresql://app:***@db.example.com:5432/ec"),
+    ("EC_DAGSTER_STORAGE_URL", "postgresql+psycopg2://postgres:@/dagster?host=/x", "postgresql+psycopg2://postgres:@/dagster?host=/x"),
+    ("EC_LANDING_DIR", "/srv/landing", "/srv/landing"),
+])
+def test_equity_env_masks_secrets(name, value, shown):
+    assert settings.masked(name, value) == shown
+
+
+def test_every_secret_setting_is_masked():
+    for row in settings.VARIABLES:
+        if row.secret:
+            assert settings.masked(row.name, "a-secret-value") == "***", row.name
