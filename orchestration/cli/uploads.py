@@ -16,13 +16,14 @@ from orchestration.cli.system import prepared, cmd_setup
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from orchestration.web.app import environment_app
+    from orchestration.web.app import environment_app, log_config
 
     cmd_setup(argparse.Namespace(skip_dbt=True))
     # The keys files are re-read whenever they change: a removed key is refused at once, no restart.
     app = environment_app(os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes,
                           max_per_key=args.max_uploads_per_key, body_idle_timeout_s=args.body_timeout)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # The access log stays on, with capability paths (consent tokens) redacted.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", log_config=log_config())
     return 0
 
 

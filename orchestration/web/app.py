@@ -11,6 +11,8 @@ docs/upload-protocol.md. Events: see orchestration/events/receiver.py and docs/e
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -174,3 +176,39 @@ def environment_app(database_url: str, *, upload_keys: list[signing.SigningKey] 
     receiver = Receiver(Landing(settings.landing_dir()), keys, database_url, **receiver_limits)
     events = EventReceiver(KeysFile(settings.event_keys_file()), database_url, sealer=pii.environment_sealer())
     return create_app(receiver, events, ConsentDesk(database_url))
+
+
+# Paths that are capabilities: whoever holds the URL may act (a consent token is single-use proof
+# that the link's owner clicked). They never reach a log; the access log keeps the route only.
+CAPABILITY_PATHS = re.compile(r"(/consent/)[^/?#\s]+")
+
+
+def redact(path: str) -> str:
+    """A request path fit for a log: every capability segment replaced by ``<redacted>``."""
+    return CAPABILITY_PATHS.sub(r"\1<redacted>", path)
+
+
+class RedactCapabilities(logging.Filter):
+    """A filter for uvicorn's access log (whose records carry the path as their third argument)
+    and any other record whose message holds a capability path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def log_config() -> dict:
+    """uvicorn's own logging configuration with the capability filter on its access and error logs:
+    what ``equity serve`` runs with."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_capabilities"] = {"()": f"{__name__}.RedactCapabilities"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_capabilities")
+    return config

@@ -119,3 +119,32 @@ def test_an_export_lost_after_the_feed_committed_is_written_by_a_rerun(db, insta
     assert len(fed_ids(db)) == 250
     again = feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY))
     assert again["fed"] == 0 and "export" not in again                       # nothing left to deliver
+
+
+def test_no_consent_token_reaches_the_servers_log(db, instance, defs, tmp_path, capfd):
+    """`equity serve`'s logging (uvicorn's access log on, capability paths redacted): after a
+    consent round trip and a few probes, no token is anywhere in the server's output."""
+    from orchestration.campaign.consent_desk import ConsentDesk
+    from orchestration.core.landing import Landing
+    from orchestration.ingest.receipt import Receiver
+    from orchestration.runs.local_runs import EndpointThread
+    from orchestration.web.app import create_app, log_config
+
+    seed(db, 2)
+    refresh_view(db, defs, instance)
+    rows = export_rows(feed_meta(run_job(defs, instance, "campaign_feed_job", FRIDAY)))
+    app = create_app(Receiver(Landing(tmp_path / "landing"), [], db), desk=ConsentDesk(db))
+    tokens = [r["consent_url"].rsplit("/", 1)[1] for r in rows]
+    with EndpointThread(app, log_level="info", log_config=log_config()) as ep:
+        capfd.readouterr()
+        for token in tokens:
+            url = f"{ep.url}/consent/{token}"
+            assert httpx.get(url, timeout=10).status_code == 200
+            assert httpx.post(url, data={"agree": "yes"}, timeout=10).status_code == 200
+            assert httpx.get(f"{url}?again=1", timeout=10).status_code == 410
+        assert httpx.get(f"{ep.url}/consent/{tokens[0][:-2]}xy", timeout=10).status_code == 404
+    out = capfd.readouterr()
+    logged = out.out + out.err
+    assert "/consent/<redacted>" in logged and "200" in logged      # the access log is on
+    for token in tokens:
+        assert token not in logged and token[:12] not in logged
