@@ -26,6 +26,7 @@ from orchestration.campaign import consent
 from orchestration import constants
 from orchestration.db import store
 from orchestration.core.files import write_atomic
+from orchestration.core import outbound
 from orchestration.privacy.pii import Sealer
 
 EXPORT_COLUMNS = ["email", "first_name", "last_name", "phone", "company_name", "property_address", "property_city",
@@ -116,25 +117,13 @@ class PostResult:
 
 def post_with_retry(url: str, data: bytes, *, attempts: int = 4, backoff_s: float = 1.0,
                     sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0) -> PostResult:
-    """POST the export; retry 429 and 5xx (and connection errors) with exponential backoff."""
+    """POST the export (``orchestration.core.outbound``: 2xx only is delivered; 429, 5xx and connection
+    errors retry with capped backoff, honouring Retry-After)."""
     import httpx
 
-    statuses: list[int] = []
-    error = None
-    for attempt in range(1, attempts + 1):
-        try:
-            resp = httpx.post(url, content=data, headers={"Content-Type": "text/csv"}, timeout=timeout)
-            statuses.append(resp.status_code)
-            if resp.status_code < 400:
-                return PostResult(True, attempt, statuses)
-            error = f"HTTP {resp.status_code}"
-            if resp.status_code != 429 and resp.status_code < 500:
-                break  # a 4xx other than 429 will not get better by retrying
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
-        if attempt < attempts:
-            sleep(backoff_s * 2 ** (attempt - 1))
-    return PostResult(False, len(statuses) or attempts, statuses, error)
+    sent = outbound.deliver(lambda: httpx.post(url, content=data, headers={"Content-Type": "text/csv"}, timeout=timeout),
+                            attempts=attempts, backoff_s=backoff_s, sleep=sleep)
+    return PostResult(sent.ok, sent.attempts, sent.statuses, sent.error)
 
 
 @dataclass

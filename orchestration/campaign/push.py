@@ -20,7 +20,8 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+
+from orchestration.core.outbound import deliver, retry_after_s  # noqa: F401 - retry_after_s re-exported
 
 PATH = "/api/v2/leads"
 
@@ -70,44 +71,17 @@ def lead_body(row: dict, campaign_id: str) -> dict:
     return body
 
 
-def retry_after_s(value: str | None, now: float | None = None) -> float | None:
-    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), None if unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
-
-
 def push_one(client, settings: PushSettings, row: dict, sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    import httpx
-
     body = lead_body(row, settings.campaign_id)
-    status = error = None
-    waited = 0.0
-    for attempt in range(1, settings.max_attempts + 1):
-        try:
-            resp = client.post(settings.base_url.rstrip("/") + PATH, json=body,
-                               headers={"Authorization": f"Bearer {settings.api_key}"})
-            status = resp.status_code
-            if status < 300:
-                return Outcome(row["lead_id"], True, attempt, status, None, waited)
-            error = f"HTTP {status}"
-            if status != 429 and 400 <= status < 500:
-                break
-            wait = retry_after_s(resp.headers.get("retry-after")) if status == 429 else None
-        except httpx.HTTPError as exc:
-            status, error, wait = None, type(exc).__name__, None
-        if attempt < settings.max_attempts:
-            delay = min(wait if wait is not None else settings.backoff_s * 2 ** (attempt - 1), settings.max_wait_s)
-            waited += delay
-            sleep(delay)
-    return Outcome(row["lead_id"], False, attempt, status, error, waited)
+    sent = deliver(lambda: client.post(settings.base_url.rstrip("/") + PATH, json=body,
+                                       headers={"Authorization": f"Bearer {settings.api_key}"}),
+                   attempts=settings.max_attempts, backoff_s=settings.backoff_s, max_delay_s=settings.max_wait_s,
+                   sleep=sleep)
+    # a transport error has no status, and is named by its class only (its text may quote the request)
+    transport = not sent.ok and sent.error is not None and not sent.error.startswith("HTTP")
+    status = None if transport else sent.status
+    error = None if sent.ok else (sent.error.split(":", 1)[0] if transport else sent.error)
+    return Outcome(row["lead_id"], sent.ok, sent.attempts, status, error, sent.waited_s)
 
 
 def push_rows(rows: list[dict], settings: PushSettings, record: Callable[[Outcome], None],

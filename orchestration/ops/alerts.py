@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
+from orchestration.core.outbound import deliver
+
 # The one error class whose message is written to be shown: every pipeline refusal or failure.
 SAFE_ERRORS = ("StageFailed", "Failure")
 
@@ -67,20 +69,8 @@ def post(alert: Alert, urls: Iterable[str], *, attempts: int = 4, backoff_s: flo
     Returns {url: "sent" | reason} (a URL's failure never stops the others)."""
     out = {}
     for url in urls:
-        delay, result = backoff_s, "not sent"
-        for attempt in range(1, attempts + 1):
-            try:
-                resp = httpx.post(url, json=alert.payload(), timeout=timeout_s)
-                if resp.status_code < 300:
-                    result = "sent"
-                    break
-                result = f"HTTP {resp.status_code}"
-                if resp.status_code != 429 and resp.status_code < 500:
-                    break
-            except httpx.HTTPError as exc:
-                result = type(exc).__name__
-            if attempt < attempts:
-                sleep(delay)
-                delay *= 2
-        out[url] = result
+        sent = deliver(lambda url=url: httpx.post(url, json=alert.payload(), timeout=timeout_s),
+                       attempts=attempts, backoff_s=backoff_s, sleep=sleep)
+        # a transport error is named by its class only (its text may quote the URL, a secret)
+        out[url] = "sent" if sent.ok else (sent.error.split(":", 1)[0] if sent.error else "not sent")
     return out

@@ -153,6 +153,28 @@ def test_post_retries_429_and_5xx_then_gives_up_on_4xx():
         assert not bad.ok and bad.statuses == [400]
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_from_the_campaign_endpoint_is_not_a_delivery(status):
+    """httpx does not follow redirects, so the export never reached anyone: not delivered (the DLQ
+    keeps it), and where the redirect pointed is in the error."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from orchestration.runs.local_runs import EndpointThread
+
+    hits = []
+
+    async def moved(request):
+        hits.append(len(await request.body()))
+        return Response(status_code=status, headers={"location": "https://elsewhere.example/import"})
+
+    with EndpointThread(Starlette(routes=[Route("/import", moved, methods=["POST"])])) as ep:
+        got = feeder.post_with_retry(ep.url + "/import", b"email\n", sleep=lambda s: pytest.fail("no retry"))
+    assert not got.ok and got.statuses == [status] and hits == [6]
+    assert "elsewhere.example" in got.error and "not a delivery" in got.error
+
+
 def test_a_post_that_keeps_failing_leaves_the_batch_fed_and_the_export_in_the_dlq(db, instance, defs):
     """The campaign endpoint answers 503 to every attempt: the feed itself stands (leads fed once,
     export kept), each attempt is an event with its HTTP status, and the DLQ holds the export."""
