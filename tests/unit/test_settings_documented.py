@@ -52,6 +52,7 @@ def test_every_handed_on_setting_reaches_the_processes_equity_starts(monkeypatch
     monkeypatch.setenv("EC_DAILY_FEED_CAP", "17")
     monkeypatch.setenv("EC_FEED_HOLIDAYS", "")
     monkeypatch.delenv("EC_UI_URL", raising=False)
+    monkeypatch.delenv("EC_LANDING_DIR", raising=False)   # a test worker points it at its own
     env = Runtime("h", 1, "u", "p", "w", "d", False, None).env()
     assert {v.name for v in settings.VARIABLES if v.handed_on} <= set(env)
     assert set(settings.DERIVED) <= set(env)
