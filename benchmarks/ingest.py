@@ -70,8 +70,7 @@ def _sealer(keys: tuple[str, str]) -> pii.Sealer:
     return pii.load_sealer(*keys)
 
 
-def _ingest_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, str], workers: int | None,
-                  queue) -> None:
+def _ingest_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, str], workers: int) -> dict:
     """Runs in a fresh (spawned) interpreter so its memory is the ingest's alone."""
     ctx = pipeline.Context(database_url=url, landing=Landing(landing_dir), log=lambda m: print("   ", m, flush=True),
                            max_reject_rate=1.0, sealer=_sealer(keys), validation_workers=workers)
@@ -88,28 +87,58 @@ def _ingest_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, s
         workers = result.counts.get("validation_workers", 0) * result.counts.get("worker_peak_rss_mb", 0)
         stage_rss[name] = _peak_rss_mb() + workers
     total = time.perf_counter() - t0
-    queue.put({"stages": stages, "total": total, "stage_rss_mb": stage_rss,
-               "peak_rss_mb": max(stage_rss.values())})
+    return {"stages": stages, "total": total, "stage_rss_mb": stage_rss,
+            "peak_rss_mb": max(stage_rss.values())}
 
 
-def _rerun_merge_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, str], queue) -> None:
+def _rerun_merge_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, str]) -> tuple[float, dict]:
     ctx = pipeline.Context(database_url=url, landing=Landing(landing_dir), log=lambda m: None, sealer=_sealer(keys))
     pipeline.stage(ctx, upload_id)          # the merge removed the work rows: a re-run re-stages them
     pipeline.validate_upload(ctx, upload_id)
     t = time.perf_counter()
     counts = pipeline.merge(ctx, upload_id).counts
-    queue.put((time.perf_counter() - t, counts))
+    return time.perf_counter() - t, counts
+
+
+def _child(target, args, queue) -> None:
+    """Run ``target(*args)`` in the child and hand back ("ok", result) or ("error", traceback)."""
+    import traceback
+
+    try:
+        queue.put(("ok", target(*args)))
+    except BaseException:
+        queue.put(("error", traceback.format_exc()))
+        raise
+
+
+def in_child(target, *args):
+    """``target(*args)`` in a fresh (spawned) process, so its peak RSS is its own. A child that
+    raises fails the benchmark with its traceback; one that dies without a word (killed, out of
+    memory) fails it at once with its exit code instead of leaving the benchmark waiting."""
+    import queue as queue_module
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(target, args, q))
+    p.start()
+    while True:
+        try:
+            status, value = q.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if not p.is_alive():
+                raise RuntimeError(f"the benchmark's child process died (exit code {p.exitcode}) "
+                                   "without a result") from None
+    p.join()
+    if status == "error":
+        raise RuntimeError("the benchmark's child process failed:\n" + value)
+    return value
 
 
 def rerun_merge(url: str, landing: Landing, upload_id: str, keys: tuple[str, str]) -> None:
     """Re-run an upload already merged: every row matches, nothing may change."""
     checkpoint(url)
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_rerun_merge_child, args=(url, str(landing.root), upload_id, keys, q))
-    p.start()
-    seconds, counts = q.get()
-    p.join()
+    seconds, counts = in_child(_rerun_merge_child, url, str(landing.root), upload_id, keys)
     print(f"\n== re-run of leads for upload {upload_id} (idempotence; not a target) ==\n"
           f"  {seconds:.2f} s   {counts}")
 
@@ -137,12 +166,7 @@ def run_ingest(url: str, landing: Landing, csv_path: Path, keys: tuple[str, str]
     outcome = receiver.receive_file(csv_path, body_headers, received_at=datetime.now(UTC), door="benchmark")
     assert outcome.accepted, outcome
     checkpoint(url)
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_ingest_child, args=(url, str(landing.root), outcome.upload_id, keys, workers, q))
-    p.start()
-    res = q.get()
-    p.join()
+    res = in_child(_ingest_child, url, str(landing.root), outcome.upload_id, keys, workers)
     res["upload_id"] = outcome.upload_id
     return res
 
@@ -233,8 +257,9 @@ def main() -> int:
     ap.add_argument("--warm-leads", type=int, default=1_000_000,
                     help="rows leads holds before the warm run (topped up with synthetic leads)")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    ap.add_argument("--validation-workers", type=int, default=None,
-                    help="worker processes validating slices side by side (default: the pipeline's own choice)")
+    ap.add_argument("--validation-workers", type=int, default=int(settings.value("EC_VALIDATION_WORKERS") or 0),
+                    help="worker processes validating slices side by side (default: EC_VALIDATION_WORKERS, "
+                         "else 0: the run's own process)")
     args = ap.parse_args()
 
     base = runtime.bring_up(create=False)

@@ -1,0 +1,1 @@
+"""Benchmark scripts (each runnable as `python benchmarks/NAME.py`; importable for their tests)."""
