@@ -184,7 +184,33 @@ def test_broker_cannot_read_pipeline_tables(world, table):
 def test_anon_sees_nothing(world, table):
     conn, *_ = world
     act_as(conn, "anon")
-    assert count(conn, table) == 0
+    # not zero rows through RLS alone: no privilege at all, so a missing policy could not leak
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        count(conn, table)
+
+
+def test_anon_holds_no_privilege_on_anything_of_the_project(world):
+    conn, *_ = world
+    held = conn.execute(
+        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ("
+        "   (c.relkind <> 'S' AND (has_table_privilege('anon', c.oid, 'SELECT') OR has_table_privilege('anon', c.oid, 'INSERT')"
+        "     OR has_table_privilege('anon', c.oid, 'UPDATE') OR has_table_privilege('anon', c.oid, 'DELETE')"
+        "     OR has_table_privilege('anon', c.oid, 'TRUNCATE')))"
+        "   OR (c.relkind = 'S' AND has_sequence_privilege('anon', c.oid, 'USAGE')))").fetchall()
+    assert held == []
+    assert not conn.execute("SELECT has_table_privilege('anon', 'alembic_version', 'SELECT')").fetchone()[0]
+    own_auth = conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = 'auth' AND pg_get_userbyid(p.proowner) = current_user"
+        "   AND has_function_privilege('anon', p.oid, 'EXECUTE')").fetchall()
+    assert own_auth == []
+    # what the migrating role creates later gives anon nothing either (Supabase's defaults would)
+    conn.execute("CREATE TABLE later_table (id int)")
+    conn.execute("CREATE SEQUENCE later_seq")
+    assert conn.execute("SELECT has_table_privilege('anon', 'later_table', 'SELECT'),"
+                        " has_sequence_privilege('anon', 'later_seq', 'USAGE')").fetchone() == (False, False)
+    conn.execute("ROLLBACK")
 
 
 @pytest.mark.parametrize("role", ["service_role", "pipeline_writer"])
