@@ -160,7 +160,7 @@ def register(sub) -> None:
     up = sub.add_parser("upload", help="sign a CSV and POST it to the upload endpoint")
     up.add_argument("file", help="the CSV to send")
     up.add_argument("--source", required=True, choices=constants.SOURCES, help="the file's column profile")
-    up.add_argument("--url", default=os.environ.get("EC_UPLOAD_URL", "http://127.0.0.1:8080"),
+    up.add_argument("--url", default=settings.value("EC_UPLOAD_URL"),
                     help="the upload endpoint (EC_UPLOAD_URL); the key comes from EC_UPLOAD_KEY or the local key file")
     up.set_defaults(func=cmd_upload)
     ig = sub.add_parser("ingest", help="run the ingest job for one upload and print its counts",
