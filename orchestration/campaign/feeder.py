@@ -107,12 +107,8 @@ def write_outbox(outbox: Path, feed_date: date, batch_id: int, data: bytes) -> P
     return write_atomic(target, data)
 
 
-@dataclass
-class PostResult:
-    ok: bool
-    attempts: int
-    statuses: list[int] = field(default_factory=list)
-    error: str | None = None
+# What a POST of an export came to (ok, attempts, statuses, error): the one outbound delivery result.
+PostResult = outbound.Delivery
 
 
 def post_with_retry(url: str, data: bytes, *, attempts: int = 4, backoff_s: float = 1.0,
@@ -121,9 +117,9 @@ def post_with_retry(url: str, data: bytes, *, attempts: int = 4, backoff_s: floa
     errors retry with capped backoff, honouring Retry-After)."""
     import httpx
 
-    sent = outbound.deliver(lambda: httpx.post(url, content=data, headers={"Content-Type": "text/csv"}, timeout=timeout),
+    return outbound.deliver(lambda: httpx.post(url, content=data, headers={"Content-Type": "text/csv"},
+                                               timeout=timeout),
                             attempts=attempts, backoff_s=backoff_s, sleep=sleep)
-    return PostResult(sent.ok, sent.attempts, sent.statuses, sent.error)
 
 
 @dataclass
