@@ -92,14 +92,21 @@ def warehouse_url() -> str:
     return os.environ.get(settings.WAREHOUSE_URL_VAR) or database_runtime().warehouse_url
 
 
-def reset_signals():
+# Files a Dagster process writes (compute logs, run files) hold what runs print: the user's alone.
+PRIVATE_UMASK = 0o077
+
+
+def dagster_child_setup():
+    """In each Dagster process ``equity`` starts: SIGINT/SIGTERM restored (a backgrounded dagster
+    ignores both) and files created private to this user (umask 077)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.umask(PRIVATE_UMASK)
 
 
 def run_forwarding(cmd: list[str]) -> int:
     """Run a long-lived Dagster process with SIGINT/SIGTERM restored in it and forwarded to it."""
-    proc = subprocess.Popen(cmd, cwd=settings.REPO_ROOT, preexec_fn=reset_signals)
+    proc = subprocess.Popen(cmd, cwd=settings.REPO_ROOT, preexec_fn=dagster_child_setup)
 
     def forward(signum, _frame):
         proc.send_signal(signal.SIGTERM)

@@ -16,7 +16,7 @@ from orchestration.cli.common import (
     console,
     dagster_exe,
     grpc_workspace,
-    reset_signals,
+    dagster_child_setup,
     run_forwarding,
     database_runtime,
     apply_env,
@@ -150,7 +150,7 @@ def cmd_ui(args) -> int:
     exe = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen([str(exe), "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
                              "-h", args.host, "-p", str(args.port)],
-                            cwd=settings.REPO_ROOT, preexec_fn=reset_signals)
+                            cwd=settings.REPO_ROOT, preexec_fn=dagster_child_setup)
 
     def forward(signum, _frame):
         proc.send_signal(signal.SIGTERM)

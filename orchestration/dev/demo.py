@@ -67,6 +67,7 @@ def run_demo(rows: int = 0) -> int:
 
     from orchestration.db import store
     from orchestration.definitions import load
+    from orchestration.core.files import write_atomic
     from orchestration.dev import samples
     from orchestration.ingest import signing
     from orchestration.ingest.client import upload_file
@@ -82,8 +83,9 @@ def run_demo(rows: int = 0) -> int:
     sample = SAMPLE
     if rows:
         sample = settings.landing_dir() / ".tmp" / f"generated_{rows}.csv"
-        sample.parent.mkdir(parents=True, exist_ok=True)
-        sample.write_bytes(samples.to_csv_bytes(samples.generate(rows, seed=int(time.time()))))
+        sample.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # generated people, but shaped like real ones: private like every file in the landing area
+        write_atomic(sample, samples.to_csv_bytes(samples.generate(rows, seed=int(time.time()))))
     app = environment_app(url, upload_keys=signing.load_keys({"EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file())}))
     instance = DagsterInstance.get()
     with local_runs.EndpointThread(app) as endpoint:

@@ -13,6 +13,7 @@ started, the UI launched or another terminal launched alike. A wait has a timeou
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,6 +79,9 @@ def launcher(instance: dg.DagsterInstance) -> Iterator[Callable[..., str]]:
     its event log, which the UI shows, keeps everything. Leaving the block shuts the code server
     down once the runs it started have finished executing.
     """
+    # The code server and run workers started from here write compute logs and run files: private
+    # to this user, like the Dagster processes `equity` starts (the database is already up).
+    os.umask(0o077)
     from dagster._cli.job import _create_run
     from dagster._cli.workspace.cli_target import get_workspace_from_cli_opts
     from dagster_shared.cli import WorkspaceOpts

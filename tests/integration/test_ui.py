@@ -45,6 +45,7 @@ def ui(embedded):
 
 def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
     proc, port = ui
+    started = time.time() - 1
     deadline = time.monotonic() + 240
     data = None
     while time.monotonic() < deadline and proc.poll() is None:
@@ -77,6 +78,11 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
         "analytics/funnel_daily": "campaign", "funnel": "campaign"}
     assert all(a["description"] for a in repo["assetNodes"])
     reexecute_a_launched_run(port)
+    # what the runs wrote under DAGSTER_HOME (compute logs: what runs print) is this user's alone
+    written = [p for p in (REPO_ROOT / ".dagster_home" / "storage").rglob("*")   # CLEAN_ENV: the default home
+               if p.is_file() and p.stat().st_mtime >= started]
+    assert written, "the runs wrote no compute log"
+    assert [str(p) for p in written if p.stat().st_mode & 0o077] == []
 
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
