@@ -1,1 +1,3 @@
-"""The campaign: the weekday feed of top-scored contactable leads, its job and 06:00 schedule."""
+"""The campaign group: the dbt marts it reads (mv_contactable_leads, funnel_daily) and their
+freshness check, the funnel's figures, the weekday feed with its job and 06:00 schedule, and the
+DLQ retry of failed pushes."""

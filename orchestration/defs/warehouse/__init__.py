@@ -1,1 +1,2 @@
-"""The warehouse: the dbt project (staging -> scores -> mv_contactable_leads) and its 05:30 refresh."""
+"""The warehouse group: the dbt project's staging and intermediate models, the score write-back
+(``lead_scores``) and the 05:30 refresh job that also builds the campaign's marts."""
