@@ -158,6 +158,11 @@ def masked(name: str, text: str) -> str:
     row = _BY_NAME.get(name)
     if (row is not None and row.secret) or name == "EC_PG_PASSWORD":
         return "***" if text else ""
+    return scrub_urls(text)
+
+
+def scrub_urls(text: str) -> str:
+    """``text`` with the password of every URL in it shown as ``***``."""
     return _URL_PASSWORD.sub(r"\1***@", text)
 
 

@@ -69,7 +69,31 @@ def main(argv: list[str] | None = None) -> int:
         args.pytest_args = argv[2:] if argv[1:2] == ["--"] else argv[1:]
     else:
         args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        reason = _one_line_reason(exc)
+        if reason is None:
+            raise
+        print(f"equity {args.command}: {reason}", file=sys.stderr)
+        return 1
+
+
+def _one_line_reason(exc: Exception) -> str | None:
+    """What a person can act on, in one line, for the failures that are the environment's rather
+    than a bug (the database unreachable, a key file unreadable); None for anything else."""
+    import psycopg
+
+    from orchestration import settings
+    from orchestration.privacy import pii
+
+    if isinstance(exc, psycopg.OperationalError):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (f"cannot reach the database ({settings.scrub_urls(first)}); check "
+                "DATABASE_URL, or run `equity setup` to start the embedded one")
+    if isinstance(exc, pii.KeyRingError):
+        return f"{exc} (see EC_PII_KEYS_FILE and EC_INDEX_KEY_FILE)"
+    return None
 
 
 if __name__ == "__main__":

@@ -69,3 +69,27 @@ def test_yes_confirms_without_a_prompt():
     import argparse
 
     assert system._downgrade_refusal(argparse.Namespace(revision="base", yes=True)) is None
+
+
+@pytest.mark.parametrize("argv", [["sql", "list"], ["report", "funnel"], ["suppress", "list"]])
+def test_an_unreachable_database_is_one_line_not_a_traceback(argv):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": "postgresql://someone:hunter2pw@127.0.0.1:1/nowhere"}
+    env.pop("EC_WAREHOUSE_URL", None)
+    out = subprocess.run([sys.executable, "-m", "orchestration", *argv], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert f"equity {argv[0]}: cannot reach the database" in out.stderr and "DATABASE_URL" in out.stderr
+    assert "hunter2pw" not in out.stderr + out.stdout
+
+
+def test_urls_in_a_message_lose_their_password():
+    from orchestration import settings
+
+    text = 'failed for postgresql://app:s3cret@db:5432/x and https://u:p@h/ but not "http://h/a:b@c"'
+    assert settings.scrub_urls(text) == ('failed for postgresql://app:***@db:5432/x and https://u:***@h/ '
+                                         'but not "http://h/a:b@c"')
