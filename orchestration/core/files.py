@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_NO_STAMP = (-1, -1)      # no file has it: "nothing found broken" (None is a missing file's stamp)
 
 
 def private_opener(path, flags):
@@ -74,6 +75,7 @@ class Reloading(Generic[T]):
         self.path, self.parse, self.missing, self.what = Path(path), parse, missing, what
         self.error: str | None = None
         self._stamp: tuple[int, int] | None = None
+        self._broken: tuple[int, int] | None = _NO_STAMP  # the stamp of the file last found unreadable
         self._value: T = missing
         self._lock = threading.Lock()
 
@@ -84,15 +86,16 @@ class Reloading(Generic[T]):
         except FileNotFoundError:
             stamp = None
         with self._lock:
-            if stamp != self._stamp:
+            # a file already found broken is not read again until it changes (the door asks per request)
+            if stamp != self._stamp and stamp != self._broken:
                 try:
                     self._value = self.parse(self.path.read_text()) if stamp else self.missing
                 except (OSError, ValueError) as exc:
                     error = f"{self.path}: {exc}"
                     if error != self.error:
                         log.warning("%s not read, the last good one stays in force: %s", self.what, error)
-                    self.error = error
+                    self.error, self._broken = error, stamp
                 else:
-                    self.error = None
+                    self.error, self._broken = None, _NO_STAMP
                     self._stamp = stamp
             return self._value

@@ -54,6 +54,9 @@ def test_reloading_follows_edits_and_keeps_the_last_good_value(tmp_path):
     assert follow.current() == [1, 2]
     _bump(path, "1 2 x")
     assert follow.current() == [1, 2] and "numbers" in follow.error
+    reads = []
+    follow.parse = lambda text: reads.append(text) or [int(x) for x in text.split()]
+    assert follow.current() == [1, 2] and reads == []        # a broken file is not re-read until it changes
     _bump(path, "3")
     assert follow.current() == [3] and follow.error is None
     path.unlink()
