@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+
 @dataclass(frozen=True)
 class Place:
     """A column that holds sealed values: a channel column (``email``/``phone``), a skip-trace
