@@ -17,7 +17,7 @@
     equity sql list | show NAME                the database's functions, live, against their files
     equity suppress import FILE --reason R | add | remove | list   the suppression list (DNC files, opt-outs)
     equity erase --email E | --phone P | --lead ID   erase a person on request
-    equity keys list | rotate | reencrypt | retire ID   the data keys e-mails and phones are sealed with
+    equity keys init | list | rotate | reencrypt | retire ID   key files; the data keys e-mails and phones are sealed with
     equity report funnel [--days N]            the funnel by day (uploaded ... fed, replied, booked)
 """
 
@@ -61,6 +61,9 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else list(argv)
+    from orchestration import settings
+
+    settings.load_env_file()    # the repository's .env fills what the environment leaves unset
     parser = build_parser()
     if argv[:1] == ["test"] and not set(argv[1:2]) & {"-h", "--help"}:
         # Everything after `test` is pytest's, options first included (`equity test -x -k name`):
@@ -85,12 +88,15 @@ def _one_line_reason(exc: Exception) -> str | None:
     import psycopg
 
     from orchestration import settings
+    from orchestration.ops import keyfiles
     from orchestration.privacy import pii
 
     if isinstance(exc, psycopg.OperationalError):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return (f"cannot reach the database ({settings.scrub_urls(first)}); check "
                 "DATABASE_URL, or run `equity setup` to start the embedded one")
+    if isinstance(exc, keyfiles.KeysNotReady):
+        return str(exc)
     if isinstance(exc, pii.KeyRingError):
         return f"{exc} (see EC_PII_KEYS_FILE and EC_INDEX_KEY_FILE)"
     return None

@@ -1,15 +1,13 @@
-"""Helpers every command group shares: the runtime, the environment it exports, key files,
-the Dagster home, the dbt manifest."""
+"""Helpers every command group shares: the runtime, the environment it exports, the Dagster home
+and the processes started in it, the dbt manifest."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration import settings
@@ -31,43 +29,6 @@ def apply_env(rt) -> dict[str, str]:
     env = rt.env()
     os.environ.update(env)
     return env
-
-
-def write_new_secret_file(path: Path, text: str) -> None:
-    """A secrets file readable by its owner only (0600, in a 0700 folder); never overwritten."""
-    if path.exists():
-        return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.parent.chmod(0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-
-
-def ensure_key_file() -> Path:
-    from orchestration.campaign import consent
-    from orchestration.events import webhooks
-
-    path = settings.upload_keys_file()
-    write_new_secret_file(path, "# active upload keys, one 'key_id:secret' per line (generated for local use)\n"
-                                 f"local-{datetime.now(UTC):%Y%m}:{secrets.token_hex(32)}\n")
-    write_new_secret_file(settings.event_keys_file(),
-                           "# event senders, one 'sender:whsec_...' per line (Standard Webhooks secrets; two\n"
-                           "# lines for one sender while its secret is rotated). Generated for local use.\n"
-                           f"local:{webhooks.new_secret()}\n")
-    write_new_secret_file(settings.form_secret_file(), consent.new_form_secret() + "\n")
-    from orchestration.privacy import blind_index
-    write_new_secret_file(settings.index_key_file(),
-                           "# blind-index key: erasure suppressions are HMACs under it (keep it with the\n"
-                           "# database's backups' keys, never in the database). Generated for local use.\n"
-                           + blind_index.new_key_text())
-    from orchestration.privacy import pii
-    write_new_secret_file(settings.pii_keys_file(),
-                           "# data keys e-mails and phones are sealed with, one 'key_id:64 hex' per line; the\n"
-                           "# last line seals, the others only open (`equity keys rotate|reencrypt|retire`).\n"
-                           "# Keep a copy with the backups' keys, never in the database. Generated for local use.\n"
-                           + pii.new_key_line(f"k{datetime.now(UTC):%Y%m}"))
-    return path
 
 
 def ensure_dagster_home() -> Path:
@@ -104,9 +65,19 @@ def dagster_child_setup():
     os.umask(PRIVATE_UMASK)
 
 
+def dagster_cwd() -> Path:
+    """Where Dagster's processes run: DAGSTER_HOME, not the repository. Dagster's command-line tools
+    load a ``.env`` of their working folder over the environment; ``equity`` has already applied the
+    repository's ``.env`` under its own rule (the environment wins), so they must not apply it again
+    under theirs. The package is installed, so nothing needs the repository as working folder."""
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
 def run_forwarding(cmd: list[str]) -> int:
     """Run a long-lived Dagster process with SIGINT/SIGTERM restored in it and forwarded to it."""
-    proc = subprocess.Popen(cmd, cwd=settings.REPO_ROOT, preexec_fn=dagster_child_setup)
+    proc = subprocess.Popen(cmd, cwd=dagster_cwd(), preexec_fn=dagster_child_setup)
 
     def forward(signum, _frame):
         proc.send_signal(signal.SIGTERM)

@@ -16,6 +16,8 @@ def cmd_keys(args) -> int:
     from orchestration.privacy import keys
 
     path = settings.pii_keys_file()
+    if args.action == "init":
+        return _keys_init()
     try:
         if args.action == "rotate":
             ring = keys.rotate(path, args.id or f"k{datetime.now(UTC):%Y%m%d%H%M%S}")
@@ -51,6 +53,25 @@ def cmd_keys(args) -> int:
     except (pii.KeyRingError, ValueError, OSError) as exc:
         print(f"equity keys: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _keys_init() -> int:
+    """Create each key file that does not exist (never one that does), then say where each is."""
+    from orchestration.ops import keyfiles
+
+    rt = database_runtime()
+    try:
+        created = {kf.variable for kf in keyfiles.create_missing(rt.warehouse_url)}
+    except keyfiles.KeysNotReady as exc:
+        print(f"equity keys init: {exc}", file=sys.stderr)
+        return 2
+    for kf in keyfiles.KEY_FILES:
+        state = "created" if kf.variable in created else "present"
+        print(f"{state:8} {kf.variable:20} {kf.path}  ({kf.what})")
+    if created:
+        print("Back up the new files with the other keys, apart from the database's backups; give each sender "
+              "its upload key and each event sender its secret.")
     return 0
 
 
@@ -234,7 +255,7 @@ def register(sub) -> None:
     who.add_argument("--phone", help="the person's phone number (any US format)")
     who.add_argument("--lead", help="a lead id: the person who holds it now")
     er.set_defaults(func=cmd_erase)
-    ks = sub.add_parser("keys", help="the PII data keys: list, rotate, reencrypt, retire",
+    ks = sub.add_parser("keys", help="the key files and the PII data keys: init, list, rotate, reencrypt, retire",
                         description="E-mails and phones are sealed (AES-256-GCM) under the data keys of "
                                     "EC_PII_KEYS_FILE; the last key seals, the others only open. Rotation: "
                                     "`rotate`, then `reencrypt` (resumable, while the pipeline runs), then "
@@ -244,6 +265,9 @@ def register(sub) -> None:
     def key_action(name: str, text: str):
         return ksa.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
 
+    key_action("init", "create every key file that does not exist yet (upload keys, event senders, form "
+                       "secret, PII data keys, blind-index key); never replaces one. The only way keys are made "
+                       "for a deployment: no running process creates a key")
     key_action("list", "each key of the ring: its fingerprint (never the key), active or not, and how many "
                        "values in the warehouse it seals")
     kr = key_action("rotate", "add a new data key to the ring: it seals from the next run on, the others "

@@ -21,9 +21,10 @@ from orchestration.cli.common import (
     database_runtime,
     apply_env,
     ensure_dagster_home,
-    ensure_key_file,
+    dagster_cwd,
     prepare_dbt,
 )
+from orchestration.ops import keyfiles
 from orchestration.privacy import pii
 
 
@@ -31,6 +32,14 @@ SEALED_PII_REVISION = "0018"   # the revision that seals e-mails and phones
 
 
 def cmd_setup(args) -> int:
+    """Set up for development: on the embedded database, missing key files are created."""
+    return setup(skip_dbt=args.skip_dbt, create_keys=True)
+
+
+def setup(*, skip_dbt: bool, create_keys: bool) -> int:
+    """Database up and migrated, environment exported, Dagster home and landing folder made, dbt
+    manifest prepared (unless ``skip_dbt``). Key files are created only when ``create_keys`` and the
+    database is the embedded (development) one; otherwise missing ones are named."""
     from orchestration.db import migrate
 
     con = console()
@@ -43,13 +52,19 @@ def cmd_setup(args) -> int:
     with con.status("migrating"):
         migrate.upgrade(rt.warehouse_url)
     con.print(f"schema at revision {migrate.current(rt.warehouse_url)}")
-    ensure_key_file()
+    if create_keys and rt.embedded:
+        for kf in keyfiles.create_missing(rt.warehouse_url):
+            con.print(f"created {kf.what}: {kf.path} ({kf.variable}; back it up with the other keys)")
+    elif create_keys and keyfiles.missing():
+        names = ", ".join(kf.variable for kf, _ in keyfiles.missing())
+        con.print(f"[yellow]key files missing ({names}): with DATABASE_URL set, `equity setup` creates no key; "
+                  "restore them from the backup of keys, or create them once with `equity keys init`[/yellow]")
     _seal_after_upgrade(rt.warehouse_url, before, con.print)
     ensure_dagster_home()
     from orchestration.core.landing import Landing
 
     Landing(settings.landing_dir()).ensure()
-    if not args.skip_dbt:
+    if not skip_dbt:
         with con.status("preparing the dbt manifest"):
             prepare_dbt(env)
         con.print("dbt manifest prepared")
@@ -120,7 +135,6 @@ def cmd_migrate(args) -> int:
     else:
         before = migrate.current(rt.warehouse_url)
         migrate.upgrade(rt.warehouse_url, args.revision or "head")
-        ensure_key_file()
         _seal_after_upgrade(rt.warehouse_url, before, print)
     print(f"schema at revision {migrate.current(rt.warehouse_url)}")
     return 0
@@ -146,11 +160,12 @@ def _downgrade_refusal(args, stdin=None) -> str | None:
 
 def cmd_ui(args) -> int:
     """Run `dagster dev` with SIGINT/SIGTERM restored (a backgrounded dagster ignores both)."""
-    cmd_setup(argparse.Namespace(skip_dbt=False))
+    setup(skip_dbt=False, create_keys=True)
+    _ready_to_seal(keyfiles.SERVE, keyfiles.RUNS)
     exe = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen([str(exe), "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
                              "-h", args.host, "-p", str(args.port)],
-                            cwd=settings.REPO_ROOT, preexec_fn=dagster_child_setup)
+                            cwd=dagster_cwd(), preexec_fn=dagster_child_setup)
 
     def forward(signum, _frame):
         proc.send_signal(signal.SIGTERM)
@@ -162,7 +177,7 @@ def cmd_ui(args) -> int:
 
 def cmd_code_server(args) -> int:
     """The code location as its own gRPC process (production: restart it to deploy new code)."""
-    prepared()
+    prepared(keyfiles.RUNS)
     return run_forwarding([dagster_exe("dagster"), "code-server", "start", "-m", "orchestration.definitions",
                             "-h", args.host, "-p", str(args.port), "--location-name", "equity-connect"])
 
@@ -183,7 +198,8 @@ def cmd_daemon(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    cmd_setup(argparse.Namespace(skip_dbt=False))
+    setup(skip_dbt=False, create_keys=True)
+    _ready_to_seal(keyfiles.SERVE, keyfiles.RUNS)
     from orchestration.dev.demo import run_demo
 
     return run_demo(rows=args.rows)
@@ -205,7 +221,7 @@ def _parallel(pytest_args: list[str]) -> list[str]:
 
 
 def cmd_test(args) -> int:
-    cmd_setup(argparse.Namespace(skip_dbt=False))
+    setup(skip_dbt=False, create_keys=True)
     code = subprocess.call([sys.executable, "-m", "pytest", *_parallel(args.pytest_args), *args.pytest_args],
                            cwd=settings.REPO_ROOT)
     if code == 5:
@@ -214,15 +230,26 @@ def cmd_test(args) -> int:
     return code
 
 
-def prepared() -> None:
-    """Database up, environment exported, dbt manifest prepared once."""
-    manifest_ready = (settings.DBT_PROJECT_DIR / "target" / "manifest.json").exists()
-    cmd_setup(argparse.Namespace(skip_dbt=manifest_ready))
+def prepared(*purposes: str, skip_dbt: bool | None = None) -> None:
+    """Database up, environment exported, dbt manifest prepared once; then, for a process that
+    holds keys (``purposes``: keyfiles.SERVE, keyfiles.RUNS), its key files present and fitting the
+    warehouse — or KeysNotReady. Never creates a key."""
+    if skip_dbt is None:
+        skip_dbt = (settings.DBT_PROJECT_DIR / "target" / "manifest.json").exists()
+    setup(skip_dbt=skip_dbt, create_keys=False)
+    if purposes:
+        _ready_to_seal(*purposes)
+
+
+def _ready_to_seal(*purposes: str) -> None:
+    keyfiles.require(*purposes)
+    keyfiles.check_warehouse(os.environ[settings.WAREHOUSE_URL_VAR])
 
 
 def register(sub) -> None:
     """Add this group's subcommands to ``equity``'s subparsers."""
-    s = sub.add_parser("setup", help="start the database, migrate, prepare dbt")
+    s = sub.add_parser("setup", help="start the database, migrate, prepare dbt; on the embedded database, "
+                                     "create missing key files")
     s.add_argument("--skip-dbt", action="store_true", help="do not prepare the dbt manifest")
     s.set_defaults(func=cmd_setup)
     sub.add_parser("status", help="show database, schema and landing status").set_defaults(func=cmd_status)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from orchestration import constants, settings
 from orchestration.cli.common import console, database_runtime
-from orchestration.cli.system import prepared, cmd_setup
+from orchestration.cli.system import prepared
+from orchestration.ops import keyfiles
 
 
 def cmd_serve(args) -> int:
@@ -18,7 +19,7 @@ def cmd_serve(args) -> int:
 
     from orchestration.web.app import environment_app, log_config
 
-    cmd_setup(argparse.Namespace(skip_dbt=True))
+    prepared(keyfiles.SERVE, skip_dbt=True)
     # The keys files are re-read whenever they change: a removed key is refused at once, no restart.
     app = environment_app(os.environ[settings.WAREHOUSE_URL_VAR], max_bytes=args.max_bytes,
                           max_per_key=args.max_uploads_per_key, body_idle_timeout_s=args.body_timeout)
@@ -83,7 +84,7 @@ def cmd_ingest(args) -> int:
     from orchestration.ingest import pipeline
     from orchestration.runs import launch
 
-    prepared()
+    prepared(keyfiles.RUNS)
     landing = Landing(settings.landing_dir())
     upload_id = _latest_upload(landing) if args.latest else args.upload_id
     if not upload_id:

@@ -109,6 +109,31 @@ def blind_plain_suppressions(conn: psycopg.Connection, sealer: pii.Sealer) -> in
     return len(rows)
 
 
+def warehouse_mismatch(conn: psycopg.Connection, sealer: pii.Sealer) -> str | None:
+    """Why ``sealer`` is not what the warehouse's e-mails and phones were sealed and indexed with
+    (one line naming the file to restore), or None when it is — or when nothing is sealed yet.
+
+    A sample (the oldest and newest leads), not a census: a wrong file is wrong for every value, and
+    ``equity keys list`` counts every value per key when a census is wanted."""
+    from cryptography.exceptions import InvalidTag
+
+    for channel, token in store.sealed_sample(conn):
+        kid = pii.key_id_of(token)
+        if kid not in sealer.ring.keys:
+            return (f"the warehouse holds {channel}s sealed under data key {kid!r}, which EC_PII_KEYS_FILE "
+                    f"({', '.join(sealer.ring.keys)}) does not hold: restore the key file from the backup "
+                    "of keys (a new key cannot open them)")
+        try:
+            sealer.open(channel, token)
+        except InvalidTag:
+            return (f"data key {kid!r} of EC_PII_KEYS_FILE does not open the {channel}s sealed under that id: "
+                    "this is not the key file they were sealed with; restore it from the backup of keys")
+        except ValueError:
+            return ("EC_INDEX_KEY_FILE is not the key the warehouse's e-mails and phones were indexed with "
+                    "(suppressions and erasures would match nothing): restore it from the backup of keys")
+    return None
+
+
 def usage(conn: psycopg.Connection) -> Counter:
     """How many sealed values each key id seals across PLACES ('(plain)': values not sealed at all)."""
     return store.sealed_usage(conn)

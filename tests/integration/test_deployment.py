@@ -3,7 +3,7 @@
 environment) on the embedded PostgreSQL. A signed upload is picked up by the sensor in the daemon,
 whose run succeeds; the code server is killed, the webserver reports the location down, and it
 recovers once the code server is back. A run whose worker process is killed (kill -9, the OOM
-killer) is marked failed instead of staying STARTED."""
+killer) is marked failed instead of staying STARTED, and the daemon retries it once."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ LOCATION = """{ workspaceOrError { ... on Workspace { locationEntries { name
 RELOAD = """mutation { reloadRepositoryLocation(repositoryLocationName: "equity-connect") {
     __typename ... on WorkspaceLocationEntry { locationOrLoadError { __typename } } } }"""
 RUNS = """query($uid: String!) { runsOrError(filter: {tags: [{key: "dagster/partition", value: $uid}]}) {
-    ... on Runs { results { runId status } } } }"""
+    ... on Runs { results { runId status tags { key value } } } } }"""
 LOGS = """query($runId: ID!) { logsForRun(runId: $runId) { ... on EventConnection {
     events { __typename ... on MessageEvent { message } } } } }"""
 
@@ -122,6 +122,17 @@ def test_three_processes_run_an_upload_fail_a_killed_run_and_survive_a_code_serv
     messages = " ".join(e.get("message") or "" for e in
                         _graphql(web, LOGS, {"runId": killed["runId"]})["logsForRun"]["events"])
     assert "Run execution process for" in messages and "signal 9" in messages
+
+    # A crash is retried once by the daemon (run_retries in dagster.yaml), and the retry finishes the upload.
+    def retried():
+        runs = _graphql(web, RUNS, {"uid": slow})["runsOrError"]["results"]
+        retries = [r for r in runs if {"key": "dagster/parent_run_id", "value": killed["runId"]} in r["tags"]]
+        return retries[0] if retries and retries[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    retry = wait_for("the crashed run's automatic retry to finish", retried, timeout=300, every=3)
+    assert retry["status"] == "SUCCESS", f"retry {retry['runId']}: see .pytest_daemon.log"
+    assert {"key": "dagster/retry_number", "value": "1"} in retry["tags"]
+    assert len(_graphql(web, RUNS, {"uid": slow})["runsOrError"]["results"]) == 2     # once, not again
 
     procs["code"].stop(signal.SIGKILL)
     down = _graphql(web, RELOAD)["reloadRepositoryLocation"]

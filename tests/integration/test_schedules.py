@@ -94,3 +94,11 @@ def test_refresh_schedule_evaluates_to_a_run_at_0530_on_friday_and_after_dst(def
         data = refresh.evaluate_tick(build_schedule_context(scheduled_execution_time=when))
         assert len(data.run_requests) == 1 and data.run_requests[0].partition_key is None
     assert refresh.job_name == "contactable_refresh_job"
+
+
+def test_the_instance_retries_a_crashed_run_once_and_a_failed_step_never(instance):
+    """What the daemon does with a failed run is the instance's run_retries (dagster.yaml, copied into
+    DAGSTER_HOME as `equity` does): one retry, for a crash only."""
+    assert instance.run_retries_enabled
+    assert instance.run_retries_max_retries == 1
+    assert instance.run_retries_retry_on_asset_or_op_failure is False

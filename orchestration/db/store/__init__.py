@@ -80,6 +80,7 @@ from orchestration.db.store.sealed import (  # noqa: F401 - re-exported
     Place,
     plain_suppressions,
     replace_suppression_value,
+    sealed_sample,
     sealed_usage,
     stale_batch,
     write_resealed,

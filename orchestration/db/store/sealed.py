@@ -125,3 +125,16 @@ def sealed_usage(conn: psycopg.Connection) -> Counter:
     if n:
         counts["(plain)"] += n
     return counts
+
+
+def sealed_sample(conn: psycopg.Connection, per_end: int = 20) -> list[tuple[str, str]]:
+    """(channel, token) of the oldest and the newest leads' sealed e-mails and phones (lead ids are
+    time-ordered, so both ends are primary-key range reads, cheap at any size of ``leads``)."""
+    out: list[tuple[str, str]] = []
+    for channel in ("email", "phone"):
+        col = sql.Identifier(channel)
+        q = sql.SQL("(SELECT {c} FROM leads WHERE {c} LIKE 'enc1.%%' ORDER BY id LIMIT {n})"
+                    " UNION ALL (SELECT {c} FROM leads WHERE {c} LIKE 'enc1.%%' ORDER BY id DESC LIMIT {n})"
+                    ).format(c=col, n=sql.Literal(per_end))
+        out += [(channel, r[0]) for r in conn.execute(q).fetchall()]
+    return out

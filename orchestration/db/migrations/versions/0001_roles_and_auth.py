@@ -36,7 +36,8 @@ def upgrade() -> None:
             END IF;
           END LOOP;
           -- A non-superuser migrator (as on Supabase/RDS) must be able to SET ROLE to the pipeline role.
-          IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+          IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+             AND NOT pg_has_role(current_user, 'pipeline_writer', 'MEMBER') THEN
             EXECUTE format('GRANT pipeline_writer TO %I', current_user);
           END IF;
         END

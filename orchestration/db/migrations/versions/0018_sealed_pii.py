@@ -54,18 +54,22 @@ def upgrade() -> None:
     )
     # No column statistics of a file's text: ANALYZE would copy sample values of the staged
     # e-mails and phones into pg_statistic, a logged catalog (and so into the WAL and backups).
+    # Statistics already gathered are dropped too. A hosted database's owner is no superuser and
+    # may not touch pg_statistic, but "changing" a column to its own type is an owner's right,
+    # rewrites nothing (the type is binary-identical) and discards that column's statistics.
     op.execute(
         """
         DO $$
-        DECLARE c text;
+        DECLARE c record;
         BEGIN
-          FOR c IN SELECT attname FROM pg_attribute WHERE attrelid = 'leads_staging'::regclass AND attnum > 0
-                     AND NOT attisdropped AND attname NOT IN ('upload_id', 'row_number', 'source_profile', 'loaded_at')
+          FOR c IN SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+                    WHERE attrelid = 'leads_staging'::regclass AND attnum > 0 AND NOT attisdropped
+                      AND attname NOT IN ('upload_id', 'row_number', 'source_profile', 'loaded_at')
           LOOP
-            EXECUTE format('ALTER TABLE leads_staging ALTER COLUMN %I SET STATISTICS 0', c);
+            EXECUTE format('ALTER TABLE leads_staging ALTER COLUMN %I SET STATISTICS 0', c.attname);
+            EXECUTE format('ALTER TABLE leads_staging ALTER COLUMN %I TYPE %s', c.attname, c.type);
           END LOOP;
         END $$;
-        DELETE FROM pg_statistic WHERE starelid = 'leads_staging'::regclass;
         """
     )
     sqlfiles.apply(*CHANGED)
