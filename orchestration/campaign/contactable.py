@@ -15,6 +15,9 @@ from orchestration import constants
 
 VIEW = "mv_contactable_leads"
 DAILY_REFRESH = time(5, 30)
+# The refresh due at 05:30 must be done before the 06:00 feed reads the view: a check at 05:45 sees
+# it as still running, one from 05:55 on calls it missed.
+REFRESH_GRACE = timedelta(minutes=25)
 
 
 def last_due(now: datetime) -> datetime:
@@ -37,3 +40,16 @@ def freshness(last: tuple[str, datetime] | None, now: datetime) -> tuple[bool, s
     if at < due:
         return False, f"not refreshed since {due.strftime('%Y-%m-%d %H:%M %Z')} (latest refresh: {when})"
     return True, f"refreshed at {when}"
+
+
+def on_time(last: tuple[str, datetime] | None, now: datetime) -> tuple[bool, bool, str]:
+    """(passed, is_error, why) for the check that runs every 15 minutes: the refresh due at 05:30 is
+    judged from 05:55 on (before, the previous morning's is the one due). A refresh missed past
+    that deadline — the daemon down, the job failed — is an error, so it alerts; a skipped one
+    (another refresh held the lock) is a warning."""
+    fresh, why = freshness(last, now - REFRESH_GRACE)
+    if fresh:
+        return True, False, why
+    skipped = last is not None and last[0] == "refresh_skipped"
+    deadline = (last_due(now - REFRESH_GRACE) + REFRESH_GRACE).astimezone(ZoneInfo(constants.TIMEZONE))
+    return False, not skipped, f"{why} (deadline {deadline:%H:%M %Z})"

@@ -19,7 +19,9 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from datetime import time as time_of_day
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from orchestration.campaign import consent
@@ -70,6 +72,28 @@ def is_feed_day(day: date, holidays: str | Iterable[str] = ()) -> tuple[bool, st
     if name:
         return False, f"{day.isoformat()} is a holiday ({name}): no feed"
     return True, ""
+
+
+FEED_DEADLINE = time_of_day(6, 30)     # the 06:00 feed, with room for a slow morning
+
+
+def fed_today(now: datetime, holidays: str | Iterable[str], ran: tuple[datetime, int] | None) -> tuple[bool, str]:
+    """(passed, why): on a feed day, from 06:30 America/Los_Angeles, a feed run must have been
+    recorded for today's date (``ran``: when the latest did, and how many it fed for the date —
+    none fed is still a feed that ran, its shortfall says why)."""
+    zone = ZoneInfo(constants.TIMEZONE)
+    local = now.astimezone(zone)
+    day = local.date()
+    ok, why = is_feed_day(day, holidays)
+    if not ok:
+        return True, why
+    if local.time() < FEED_DEADLINE:
+        return True, f"the feed for {day} is due at 06:00; it is judged from {FEED_DEADLINE:%H:%M}"
+    if ran is None:
+        return False, (f"no feed has run for {day} (due 06:00 America/Los_Angeles, checked from "
+                       f"{FEED_DEADLINE:%H:%M}): is the daemon running? Launch or backfill campaign_feed for {day}")
+    at, fed = ran
+    return True, f"the feed for {day} ran at {at.astimezone(zone):%H:%M %Z}: {fed} fed for the date"
 
 
 def inert(value: object) -> str:

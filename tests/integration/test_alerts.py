@@ -8,12 +8,14 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
+import psycopg
 import pytest
 
 from orchestration.ops import alerts
 from orchestration.defs.alerts.resources import AlertSettings
 from orchestration.runs.local_runs import tick_sensor
 from tests.support import hostile
+from tests.support.stack import run_job
 from tests.support.uploads import ingest, miscounting_merge
 
 
@@ -128,3 +130,18 @@ def test_only_the_pipelines_own_reasons_are_quoted():
         == "upload x refused"
     assert alerts.safe_reason("CharacterNotInRepertoire", "invalid byte ... jane@x.com") == \
         "failed with CharacterNotInRepertoire (details in the run's log)"
+
+
+def test_a_missed_refresh_is_alerted_by_the_health_job(db, instance, defs, hook, monkeypatch):
+    """No refresh for two days (the daemon was down): the next health run fails contactable_fresh at
+    ERROR and the check-failure sensor posts it."""
+    before = tick_sensor(defs, instance, "alert_on_check_failure")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("INSERT INTO pipeline_events (event_type, stage, created_at) VALUES "
+                     "('view_refreshed', 'mv_contactable_leads', now() - interval '49 hours')")
+    assert run_job(defs, instance, "pipeline_health_job").success
+    monkeypatch.setenv("EC_ALERT_WEBHOOK_URLS", hook.url)
+    tick_sensor(defs, instance, "alert_on_check_failure", cursor=before.cursor)
+    posted = [b for b in hook.bodies if b["check"] == "contactable_fresh"]
+    assert len(posted) == 1, hook.bodies
+    assert posted[0]["asset"] == "analytics/mv_contactable_leads" or "mv_contactable_leads" in posted[0]["asset"]

@@ -3,8 +3,13 @@ reason when signatures fail, replays pile up or a DLQ item waits for a person.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import psycopg
 
+from orchestration import constants, settings
+from orchestration.campaign import feeder
 from orchestration.ops import health
 from tests.support.stack import run_job
 
@@ -27,11 +32,40 @@ def receipts(db, accepted: int, refused: dict[str, int], hours_ago: float = 0.1)
                              " now() - make_interval(secs => %s))", (code, hours_ago * 3600))
 
 
+def morning_done(db, refreshed_hours_ago: float = 0.1, fed: bool = True) -> None:
+    """The refresh and the feed recorded the way they record themselves."""
+    today = datetime.now(UTC).astimezone(ZoneInfo(constants.TIMEZONE)).date()
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("INSERT INTO pipeline_events (event_type, stage, created_at) VALUES ('view_refreshed', "
+                     "'mv_contactable_leads', now() - make_interval(secs => %s))", (refreshed_hours_ago * 3600,))
+        if fed:
+            conn.execute("INSERT INTO pipeline_events (event_type, stage, row_count, details) VALUES ('fed', "
+                         "'campaign_feed', 7, jsonb_build_object('feed_date', %s::text, 'fed_for_date', 7))",
+                         (today.isoformat(),))
+
+
 def test_a_quiet_pipeline_passes_every_health_check(db, instance, defs):
     receipts(db, 10, {"bad_signature": 1, "replay": 1})
+    morning_done(db)
     got = checks(defs, instance)
-    assert set(got) == {"hmac_failure_rate", "duplicate_upload_rate", "dlq_needs_a_person"}
+    assert set(got) == {"hmac_failure_rate", "duplicate_upload_rate", "dlq_needs_a_person", "contactable_fresh",
+                        "fed_today"}
     assert all(c.passed for c in got.values()), {k: c.description for k, c in got.items()}
+
+
+def test_a_missed_morning_fails_at_error_from_the_health_job(db, instance, defs):
+    """The daemon was down: the latest refresh is two days old and no feed ran today. The check that
+    runs every 15 minutes says so at ERROR (what the alert sensor posts); whether today's feed was
+    due yet depends on the hour and the calendar, so that verdict is the rule's for this moment."""
+    morning_done(db, refreshed_hours_ago=49, fed=False)
+    now = datetime.now(UTC)
+    got = checks(defs, instance)
+    stale = got["contactable_fresh"]
+    assert not stale.passed and stale.severity.value == "ERROR" and "not refreshed since" in stale.description
+    fed = got["fed_today"]
+    expected, why = feeder.fed_today(now, settings.value("EC_FEED_HOLIDAYS"), None)
+    assert fed.passed is expected and fed.severity.value == "ERROR"
+    assert fed.description.split(":")[0] == why.split(":")[0]
 
 
 def test_failing_signatures_and_replays_and_stuck_dlq_items_are_flagged(db, instance, defs):

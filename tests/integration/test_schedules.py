@@ -63,7 +63,7 @@ def test_holiday_tick_skips_with_a_reason():
     assert isinstance(res, SkipReason) and "holiday" in res.skip_message
 
 
-def test_thanksgiving_is_skipped_by_the_configured_calendar(defs):
+def test_thanksgiving_is_skipped_by_the_configured_calendar(stack, defs):   # stack: the environment it reads
     """The deployed resource reads EC_FEED_HOLIDAYS (default: the US federal calendar)."""
     settings = defs.get_repository_def().get_top_level_resources()["feeder_settings"]
     ctx = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 26, 6, 0, tzinfo=LA),

@@ -100,3 +100,58 @@ def test_contactable_freshness_rules():
     # Before 05:30 the previous day's refresh is the one due.
     early = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)           # 04:00 PDT
     assert contactable.freshness(("view_refreshed", datetime(2026, 3, 9, 12, 31, tzinfo=UTC)), early)[0] is True
+
+
+def test_contactable_on_time_judges_the_0530_refresh_from_0555():
+    from datetime import UTC, datetime, timedelta
+
+    from orchestration.campaign import contactable
+
+    yesterday = ("view_refreshed", datetime(2026, 3, 9, 12, 31, tzinfo=UTC))     # 05:31 PDT the day before
+    # 2026-03-10 in Los Angeles is PDT (UTC-7): 05:30 = 12:30Z, the deadline 05:55 = 12:55Z.
+    for minute in range(0, 60, 5):
+        now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC) + timedelta(minutes=minute)
+        passed, is_error, why = contactable.on_time(yesterday, now)
+        late = now >= datetime(2026, 3, 10, 12, 55, tzinfo=UTC)
+        assert passed is not late, (now, why)
+        assert is_error is late
+        if late:
+            assert "deadline 05:55 PDT" in why
+    today = ("view_refreshed", datetime(2026, 3, 10, 12, 34, tzinfo=UTC))
+    assert contactable.on_time(today, datetime(2026, 3, 10, 23, 0, tzinfo=UTC))[0] is True
+    skipped = ("refresh_skipped", datetime(2026, 3, 10, 12, 31, tzinfo=UTC))
+    passed, is_error, why = contactable.on_time(skipped, datetime(2026, 3, 10, 14, 0, tzinfo=UTC))
+    assert not passed and not is_error and "skipped" in why                     # a warning, not an error
+    passed, is_error, _ = contactable.on_time(None, datetime(2026, 3, 10, 14, 0, tzinfo=UTC))
+    assert not passed and is_error
+    # In winter (PST, UTC-8) the deadline moves with the clock: 05:55 PST = 13:55Z.
+    january = ("view_refreshed", datetime(2026, 1, 13, 13, 31, tzinfo=UTC))
+    assert contactable.on_time(january, datetime(2026, 1, 14, 13, 50, tzinfo=UTC))[0] is True
+    assert contactable.on_time(january, datetime(2026, 1, 14, 13, 56, tzinfo=UTC))[:2] == (False, True)
+
+
+def test_fed_today_is_holiday_aware_and_judged_from_0630():
+    from datetime import UTC, datetime, timedelta
+
+    from orchestration.campaign import feeder
+
+    ran = (datetime(2026, 12, 3, 14, 2, tzinfo=UTC), 250)
+    thursday_0629 = datetime(2026, 12, 3, 14, 29, tzinfo=UTC)             # PST: 06:29
+    assert feeder.fed_today(thursday_0629, "US", None)[0] is True          # not judged yet
+    late, why = feeder.fed_today(thursday_0629 + timedelta(minutes=1), "US", None)
+    assert late is False and "no feed has run for 2026-12-03" in why and "backfill" in why
+    ok, why = feeder.fed_today(thursday_0629 + timedelta(hours=3), "US", ran)
+    assert ok and "250 fed" in why and "06:02 PST" in why
+    ok, why = feeder.fed_today(datetime(2026, 12, 3, 20, 0, tzinfo=UTC), "US", (ran[0], 0))
+    assert ok                                                               # a feed that fed none still ran
+    assert feeder.fed_today(datetime(2026, 12, 5, 20, 0, tzinfo=UTC), "US", None) == (
+        True, "Saturday 2026-12-05 is a weekend day: no feed")
+    ok, why = feeder.fed_today(datetime(2026, 11, 26, 20, 0, tzinfo=UTC), "US", None)    # Thanksgiving
+    assert ok and "holiday" in why
+    ok, _ = feeder.fed_today(datetime(2026, 11, 26, 20, 0, tzinfo=UTC), "", None)     # no calendar: a feed day
+    assert not ok
+    ok, _ = feeder.fed_today(datetime(2026, 12, 4, 20, 0, tzinfo=UTC), "2026-12-04", None)   # a configured date
+    assert ok
+    # Late in the evening in Los Angeles is already tomorrow in UTC: the day is the operators'.
+    evening = datetime(2026, 12, 4, 7, 0, tzinfo=UTC)                      # Thu 23:00 PST
+    assert feeder.fed_today(evening, "US", None)[1].startswith("no feed has run for 2026-12-03")

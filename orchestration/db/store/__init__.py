@@ -42,6 +42,7 @@ from orchestration.db.store.campaign import (  # noqa: F401 - re-exported
     fed_count,
     feed_campaign,
     last_refresh,
+    latest_feed_run,
     mark_exported,
     pushed_leads,
     record_consent,

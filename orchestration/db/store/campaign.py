@@ -70,6 +70,14 @@ def cleanup_consent_tokens(conn: psycopg.Connection) -> int:
     return int(conn.execute("SELECT cleanup_consent_tokens()").fetchone()[0])
 
 
+def latest_feed_run(conn: psycopg.Connection, feed_date) -> tuple | None:
+    """(when, fed for the date) of the latest feed run recorded for ``feed_date``, if any."""
+    return conn.execute("SELECT created_at, coalesce((details ->> 'fed_for_date')::int, row_count, 0)"
+                        " FROM pipeline_events WHERE event_type = 'fed' AND stage = 'campaign_feed'"
+                        " AND details ->> 'feed_date' = %s ORDER BY id DESC LIMIT 1",
+                        (feed_date.isoformat(),)).fetchone()
+
+
 def last_refresh(conn: psycopg.Connection, view: str) -> tuple[str, datetime] | None:
     """(view_refreshed | refresh_skipped, when) of the view's latest refresh attempt, if any."""
     return conn.execute("SELECT event_type, created_at FROM pipeline_events WHERE stage = %s AND event_type IN"

@@ -1,11 +1,12 @@
 """Health checks of the upload door and the DLQ, evaluated every 15 minutes by
-``pipeline_health_job`` (thresholds: ``HealthSettings``, from EC_MAX_BAD_SIGNATURE_PERCENT and
+``pipeline_health_job`` with the campaign's freshness checks (defs/campaign/checks.py) (thresholds: ``HealthSettings``, from EC_MAX_BAD_SIGNATURE_PERCENT and
 EC_MAX_REPLAY_PERCENT)."""
 
 import dagster as dg
 
 from orchestration.ops import health
 from orchestration.db import store
+from orchestration.defs.campaign.checks import contactable_fresh, fed_today
 from orchestration.defs.ingest.resources import HealthSettings
 from orchestration.defs.resources import WarehouseResource
 
@@ -49,10 +50,13 @@ def pipeline_health(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
 
 
 pipeline_health_job = dg.define_asset_job(
-    "pipeline_health_job", selection=dg.AssetSelection.checks(pipeline_health), executor_def=dg.in_process_executor,
-    description="Door and DLQ health checks (no asset is materialised).")
+    "pipeline_health_job", selection=dg.AssetSelection.checks(pipeline_health, contactable_fresh, fed_today),
+    executor_def=dg.in_process_executor,
+    description="Door and DLQ health, and whether the morning's refresh and feed happened (checks only: no asset "
+                "is materialised).")
 
 pipeline_health_schedule = dg.ScheduleDefinition(
     name="pipeline_health_schedule", job=pipeline_health_job, cron_schedule="*/15 * * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING, description="Every 15 minutes: door and DLQ health.")
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every 15 minutes: door and DLQ health, the contactable view's freshness, today's feed.")
 
