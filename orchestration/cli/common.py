@@ -13,10 +13,23 @@ from pathlib import Path
 from orchestration import settings
 
 
-def console():
+def console(*, stderr: bool = False):
+    """The terminal's rich console; ``stderr=True`` when stdout carries JSON (``--json``)."""
     from rich.console import Console
 
-    return Console(stderr=False)
+    return Console(stderr=stderr)
+
+
+def emit_json(data) -> None:
+    """``--json``: one JSON document on stdout (dates and ids as strings), for scripts and spreadsheets."""
+    import json
+
+    sys.stdout.write(json.dumps(data, default=str, indent=2, ensure_ascii=False) + "\n")
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of text "
+                                                            "(messages go to stderr)")
 
 
 def database_runtime(create: bool = True):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration import settings
-from orchestration.cli.common import ShowDefaults, database_runtime
+from orchestration.cli.common import ShowDefaults, add_json_flag, database_runtime, emit_json
 from orchestration.privacy import pii
 
 
@@ -41,6 +41,14 @@ def cmd_keys(args) -> int:
             elif args.action == "retire":
                 ring = keys.retire(path, args.id, keys.usage(conn))
                 print(f"{args.id} retired; {path} holds {', '.join(ring.keys)} (active {ring.active_id})")
+            elif args.json:
+                used = keys.usage(conn)
+                ring = [{"key_id": kid, "fingerprint": pii.sha_of_key(key), "in_ring": True,
+                         "active": kid == sealer.ring.active_id, "values": used.get(kid, 0)}
+                        for kid, key in sealer.ring.keys.items()]
+                ring += [{"key_id": kid, "fingerprint": None, "in_ring": False, "active": False, "values": used[kid]}
+                         for kid in sorted(set(used) - set(sealer.ring.keys) - {"(plain)"})]
+                emit_json({"ring_file": str(path), "keys": ring, "not_sealed": used.get("(plain)", 0)})
             else:
                 used = keys.usage(conn)
                 for kid, key in sealer.ring.keys.items():
@@ -108,6 +116,12 @@ def cmd_suppress(args) -> int:
                 else:
                     done = suppression.remove(conn, channel, value, args.reason, who=getpass.getuser(), index=index)
                     print("removed" if done else "not on the list")
+            elif args.json:
+                cols = ("channel", "value", "reason", "source", "created_at")
+                emit_json({"counts": [{"channel": c, "reason": r, "entries": n}
+                                      for c, r, n in store.suppression_counts(conn)],
+                           "newest": [dict(zip(cols, row)) for row in
+                                      store.latest_suppressions(conn, args.channel, args.reason, args.limit)]})
             else:
                 for channel, reason, n in store.suppression_counts(conn):
                     print(f"{channel:8} {reason:13} {n:>12,}")
@@ -198,6 +212,13 @@ def cmd_lead(args) -> int:
         with store.connect(rt.warehouse_url) as conn, conn.transaction():
             fields, owners, _ = open_lead_card(conn, sealer, fields, owners, purpose="equity lead show",
                                                stage="lead_show")
+    if args.json:
+        emit_json({"lead": fields,
+                   "sources": [{"upload_id": u, "row_number": n, "received_at": at} for u, n, at in sources],
+                   "previous_owners": [{"first_name": f, "last_name": la, "email": e, "phone": ph, "owned_until": t}
+                                       for f, la, e, ph, t in owners],
+                   "sealed": sealer is None})
+        return 0
     width = max(len(k) for k in fields)
     for k, v in fields.items():
         print(f"{k:<{width}}  {'' if v is None else v}")
@@ -242,6 +263,7 @@ def register(sub) -> None:
     sl.add_argument("--channel", choices=["email", "phone", "address"], help="only this channel")
     sl.add_argument("--reason", help="only this reason")
     sl.add_argument("--limit", type=int, default=20, help="newest entries to show")
+    add_json_flag(sl)
     sp.set_defaults(func=cmd_suppress)
     er = sub.add_parser("erase", help="erase a person on request (GDPR/CCPA-style): PII removed everywhere",
                         description="Erase a person: their leads keep only ids and property keys (set "
@@ -268,8 +290,8 @@ def register(sub) -> None:
     key_action("init", "create every key file that does not exist yet (upload keys, event senders, form "
                        "secret, PII data keys, blind-index key); never replaces one. The only way keys are made "
                        "for a deployment: no running process creates a key")
-    key_action("list", "each key of the ring: its fingerprint (never the key), active or not, and how many "
-                       "values in the warehouse it seals")
+    add_json_flag(key_action("list", "each key of the ring: its fingerprint (never the key), active or not, and "
+                                     "how many values in the warehouse it seals"))
     kr = key_action("rotate", "add a new data key to the ring: it seals from the next run on, the others "
                               "only open")
     kr.add_argument("--id", help="the new key's id (letters, digits, '-', '_'; when omitted: k<UTC timestamp>)")
@@ -292,4 +314,5 @@ def register(sub) -> None:
     lshow.add_argument("id", nargs="?", help="the lead's id (a UUID)")
     lshow.add_argument("--upload", help="an upload id (with --row): the lead that row became")
     lshow.add_argument("--row", type=int, help="the row number in that upload (1 = the first data row)")
+    add_json_flag(lshow)
     ld.set_defaults(func=cmd_lead)

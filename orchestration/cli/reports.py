@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from orchestration import settings
-from orchestration.cli.common import database_runtime, warehouse_url
+from orchestration.cli.common import add_json_flag, database_runtime, emit_json, warehouse_url
 
 
 def cmd_report(args) -> int:
@@ -22,6 +22,9 @@ def cmd_report(args) -> int:
         print("equity report funnel: funnel_daily is not built yet: run the refresh (`equity demo`, or "
               "contactable_refresh_job in the UI)", file=sys.stderr)
         return 2
+    if args.json:
+        emit_json({"report": "funnel", "days": args.days, "rows": rows})
+        return 0
     if not rows:
         print(f"no funnel activity in the last {args.days} days")
         return 0
@@ -78,4 +81,5 @@ def register(sub) -> None:
                                     "unsubscribed, bounced, and the reply and booking rates.")
     rp.add_argument("what", choices=["funnel"], help="which report")
     rp.add_argument("--days", type=int, default=14, help="how many days back")
+    add_json_flag(rp)
     rp.set_defaults(func=cmd_report)

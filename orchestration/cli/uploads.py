@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from pathlib import Path
 
 from orchestration import constants, settings
-from orchestration.cli.common import console, database_runtime
+from orchestration.cli.common import add_json_flag, console, database_runtime, emit_json
 from orchestration.cli.system import prepared
 from orchestration.ops import keyfiles
 
@@ -96,7 +95,7 @@ def cmd_ingest(args) -> int:
         print(f"equity ingest: no accepted upload {upload_id!r} in {landing.uploads} "
               "(`equity ingest --latest` takes the newest)", file=sys.stderr)
         return 2
-    con = console()
+    con = console(stderr=args.json)
     con.print(f"upload {upload_id}: {manifest.filename}, {manifest.size:,} bytes, profile {manifest.source}")
     with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("uploads", [upload_id])
@@ -117,6 +116,16 @@ def cmd_ingest(args) -> int:
     with store.connect(os.environ[settings.WAREHOUSE_URL_VAR]) as conn:
         summary = store.upload_summary(conn, upload_id)
     staged, validated, merged = (summary.get(k) or {} for k in ("staged", "validated", "merged"))
+    if args.json:
+        rec = pipeline.reconcile(summary) if run.status.value == "SUCCESS" else None
+        emit_json({"upload_id": upload_id, "file": manifest.filename, "bytes": manifest.size,
+                   "profile": manifest.source, "run_id": run_id, "status": run.status.value,
+                   "stages": {"leads_staging": staged, "leads_validated": validated, "leads": merged},
+                   "warnings": (staged or {}).get("warnings") or [],
+                   "reconciliation": None if rec is None else {"records": rec.records, "accounted": rec.accounted, "parts": rec.parts,
+                                                               "ok": rec.ok, "problems": list(rec.problems)},
+                   "failure": None if run.status.value == "SUCCESS" else (failure or "see the run in the UI")})
+        return 0 if run.status.value == "SUCCESS" else 1
     rows = [
         ("leads_staging", staged, ("records", "rows", "malformed_rows")),
         ("leads_validated", validated, ("valid", "rejected", "in_file_duplicates", "unique")),
@@ -171,6 +180,7 @@ def register(sub) -> None:
     which = ig.add_mutually_exclusive_group(required=True)
     which.add_argument("upload_id", nargs="?", help="an accepted upload id (as `equity upload` printed it)")
     which.add_argument("--latest", action="store_true", help="the newest accepted upload")
+    add_json_flag(ig)
     ig.add_argument("--wait-timeout", type=float, default=3600.0, metavar="SECONDS",
                     help="give up waiting (for the run queue's slot, then for the run) after this long; "
                          "a run already started goes on")

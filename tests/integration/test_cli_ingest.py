@@ -4,6 +4,7 @@ re-execute it), per-stage counts printed, and the exit code telling success from
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,11 +42,15 @@ def test_equity_ingest_runs_one_upload_as_a_real_run(stack, db, door, instance):
     resp = send(door, "".join(lines).encode())
     uid = resp.json()["upload_id"]
 
-    out = equity(stack, "ingest", "--latest")
+    out = equity(stack, "ingest", "--latest", "--json")   # (the text form: test_ui runs it as the README does)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert f"upload {uid}" in out.stdout
-    assert "records 6, rows 5, malformed_rows 1" in out.stdout
-    assert "reconciliation: 6 of 6 records accounted for" in out.stdout
+    assert f"upload {uid}" in out.stderr                     # progress goes to stderr, stdout is the document
+    doc = json.loads(out.stdout)
+    assert doc["upload_id"] == uid and doc["status"] == "SUCCESS" and doc["failure"] is None
+    staged = doc["stages"]["leads_staging"]
+    assert (staged["records"], staged["rows"], staged["malformed_rows"]) == (6, 5, 1)
+    assert doc["reconciliation"]["records"] == doc["reconciliation"]["accounted"] == 6
+    assert doc["reconciliation"]["ok"] is True
 
     runs = instance.get_runs()
     run = next(r for r in runs if r.tags.get("dagster/partition") == uid)
@@ -59,6 +64,11 @@ def test_equity_ingest_fails_loudly_and_knows_unknown_ids(stack, db, door):
     out = equity(stack, "ingest", uid)
     assert out.returncode == 1
     assert "the run failed: upload" in out.stderr and "header but no data rows" in out.stderr
+
+    out = equity(stack, "ingest", uid, "--json")                  # the failure as JSON, exit 1 still
+    doc = json.loads(out.stdout)
+    assert out.returncode == 1 and doc["status"] == "FAILURE" and "header but no data rows" in doc["failure"]
+    assert doc["upload_id"] == uid and doc["reconciliation"] is None
 
     out = equity(stack, "ingest", "20990101T000000Z-00000000")
     assert out.returncode == 2 and "no accepted upload '20990101T000000Z-00000000'" in out.stderr

@@ -215,6 +215,11 @@ def test_equity_lead_show_prints_a_lead_its_sources_and_previous_owners(db, monk
     assert details["purpose"] == "equity lead show" and details["values"] == 2 and "@" not in json.dumps(details)
     assert cli.main(["lead", "show", "--upload", second, "--row", "1"]) == 0
     assert lead_id in capsys.readouterr().out
+    assert cli.main(["lead", "show", lead_id, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["lead"]["id"] == lead_id and doc["lead"]["email"] == "bob@example.com" and not doc["sealed"]
+    assert [s["upload_id"] for s in doc["sources"]] == [first, second]
+    assert [(o["first_name"], o["email"]) for o in doc["previous_owners"]] == [("Ann", "ann@example.com")]
     assert cli.main(["lead", "show", "--upload", second, "--row", "7"]) == 1
     assert "became no lead" in capsys.readouterr().err
     assert cli.main(["lead", "show", "not-a-uuid"]) == 2

@@ -3,6 +3,7 @@ nor any file of the server's data directory (after a CHECKPOINT) nor Dagster's h
 them in plain text, while the export carries the right values; key rotation re-seals everything
 while an ingest runs, and dedupe keeps matching across keys."""
 
+import json
 import os
 import random
 import re
@@ -180,6 +181,12 @@ def test_rotation_reseals_everything_while_an_ingest_runs_and_dedupe_still_match
     listed = capsys.readouterr().out
     assert re.search(rf"{old} .* opens only +\d", listed) and re.search(r"test-k2 .* active +0 values", listed)
     assert "c1" * 8 not in listed                                        # fingerprints, never keys
+    assert cli.main(["keys", "list", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by_id = {k["key_id"]: k for k in doc["keys"]}
+    assert by_id["test-k2"]["active"] and by_id["test-k2"]["values"] == 0 and not by_id[old]["active"]
+    assert by_id[old]["values"] > 0 and all(k["in_ring"] for k in doc["keys"])
+    assert "c1" * 8 not in json.dumps(doc)
 
     # The second list names ten people of the first at the same addresses with new phones, and
     # ten new people: it is ingested while re-encryption walks the warehouse in small batches.

@@ -4,6 +4,7 @@ suppression no later upload can lift; operators add, list and (only where allowe
 
 from __future__ import annotations
 
+import json
 import csv
 import random
 
@@ -75,6 +76,11 @@ def test_operators_add_list_and_remove_only_what_may_be_removed(db, monkeypatch,
     out = capsys.readouterr().out
     assert "email    unsubscribe" in out and blind("email", "ann@example.com") in out
     assert blind("phone", "+18135550142") not in out and "ann@example.com" not in out
+    assert cli.main(["suppress", "list", "--json", "--channel", "email"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {"channel": "email", "reason": "unsubscribe", "entries": 1} in doc["counts"]
+    assert [(e["channel"], e["value"], e["reason"]) for e in doc["newest"]] == [
+        ("email", blind("email", "ann@example.com"), "unsubscribe")]
     with psycopg.connect(db) as conn:
         kinds = [r[0] for r in conn.execute("SELECT event_type FROM pipeline_events ORDER BY id")]
     assert kinds == ["suppression_added", "suppression_added", "suppression_removed"]

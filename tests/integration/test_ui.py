@@ -104,6 +104,7 @@ def reexecute_a_launched_run(port: int) -> None:
                          cwd=REPO_ROOT, env=CLEAN_ENV, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     parent = out.stdout.split("launched run ", 1)[1].split()[0]
+    assert "reconciliation:" in out.stdout and "records accounted for" in out.stdout
 
     launched = _graphql(port, REEXECUTE, {"parent": parent})["launchPipelineReexecution"]
     assert launched["__typename"] == "LaunchRunSuccess", launched

@@ -12,7 +12,7 @@ from orchestration.cli import system
 @pytest.fixture
 def captured(monkeypatch):
     seen = {}
-    monkeypatch.setattr(system, "cmd_setup", lambda args: None)
+    monkeypatch.setattr(system, "setup", lambda **kw: None)
     monkeypatch.setattr(system.subprocess, "call", lambda cmd, cwd=None: seen.setdefault("cmd", cmd) and 0)
     return seen
 
