@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args = parser.parse_args(argv)
     try:
+        if getattr(args, "json", False):
+            from orchestration.cli.common import JsonStdout
+
+            with JsonStdout():
+                return int(args.func(args) or 0)
         return int(args.func(args) or 0)
     except Exception as exc:
         reason = _one_line_reason(exc)

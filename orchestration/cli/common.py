@@ -20,11 +20,52 @@ def console(*, stderr: bool = False):
     return Console(stderr=stderr)
 
 
+class JsonStdout:
+    """``--json``: stdout carries one JSON document and nothing else. While the command works,
+    whatever is written to stdout — by this process and by the processes it starts (a code server
+    logs to the inherited descriptor) — goes to stderr; the document ``emit_json`` was given is
+    written to the real stdout when the block ends."""
+
+    current: "JsonStdout | None" = None
+
+    def __enter__(self) -> "JsonStdout":
+        self.docs: list = []
+        self.stream = sys.stdout
+        self.fd, self.saved = None, None
+        try:
+            self.fd = self.stream.fileno()
+        except (AttributeError, OSError, ValueError):   # not a file (a test's capture buffer)
+            pass
+        if self.fd is not None:
+            self.stream.flush()
+            self.saved = os.dup(self.fd)
+            os.dup2(sys.stderr.fileno(), self.fd)
+        sys.stdout = sys.stderr
+        JsonStdout.current = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import json
+
+        JsonStdout.current = None
+        sys.stderr.flush()
+        sys.stdout = self.stream
+        if self.saved is not None:
+            os.dup2(self.saved, self.fd)
+            os.close(self.saved)
+        for doc in self.docs:
+            self.stream.write(json.dumps(doc, default=str, indent=2, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+
 def emit_json(data) -> None:
-    """``--json``: one JSON document on stdout (dates and ids as strings), for scripts and spreadsheets."""
+    """The command's JSON document (dates and ids as strings), for scripts and spreadsheets."""
     import json
 
-    sys.stdout.write(json.dumps(data, default=str, indent=2, ensure_ascii=False) + "\n")
+    if JsonStdout.current is not None:
+        JsonStdout.current.docs.append(data)
+    else:
+        sys.stdout.write(json.dumps(data, default=str, indent=2, ensure_ascii=False) + "\n")
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

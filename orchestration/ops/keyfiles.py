@@ -158,7 +158,8 @@ def create_missing(url: str | None = None) -> list[KeyFile]:
         if sealed:
             gone = ", ".join(f"{kf.variable}={kf.path}" for kf in absent if kf.variable in SEALING)
             raise KeysNotReady(f"{gone} missing, but the warehouse holds e-mails and phones sealed with it: "
-                               "restore the file from the backup of keys (a new key would open none of them)")
+                               "restore the file from the backup of keys (a new key would open none of them; a development "
+                               "database can instead be started afresh: `equity stop`, then remove EC_PGDATA)")
     return [kf for kf in absent if write_new(kf.path, kf.new_text())]
 
 

@@ -93,3 +93,26 @@ def test_urls_in_a_message_lose_their_password():
     text = 'failed for postgresql://app:s3cret@db:5432/x and https://u:p@h/ but not "http://h/a:b@c"'
     assert settings.scrub_urls(text) == ('failed for postgresql://app:***@db:5432/x and https://u:***@h/ '
                                          'but not "http://h/a:b@c"')
+
+
+def test_json_stdout_carries_the_document_alone_even_when_children_print():
+    """Under --json, what the command and the processes it starts print goes to stderr."""
+    import json
+    import subprocess
+    import sys
+
+    script = ("import subprocess, sys\n"
+              "from orchestration.cli.common import JsonStdout, emit_json, console\n"
+              "with JsonStdout():\n"
+              "    subprocess.run(['echo', 'a child logs to its inherited stdout'])\n"
+              "    print('progress for a person')\n"
+              "    console().print('rich progress')\n"
+              "    emit_json({'status': 'SUCCESS', 'rows': [1, 2]})\n"
+              "print('after the block, stdout is stdout again')\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    doc, _, rest = out.stdout.partition("}\n")
+    assert json.loads(doc + "}") == {"status": "SUCCESS", "rows": [1, 2]}
+    assert rest == "after the block, stdout is stdout again\n"
+    for noise in ("a child logs", "progress for a person", "rich progress"):
+        assert noise in out.stderr
