@@ -125,7 +125,8 @@ def cmd_ingest(args) -> int:
                    "reconciliation": None if rec is None else {"records": rec.records, "accounted": rec.accounted, "parts": rec.parts,
                                                                "ok": rec.ok, "problems": list(rec.problems)},
                    "failure": None if run.status.value == "SUCCESS" else (failure or "see the run in the UI")})
-        return 0 if run.status.value == "SUCCESS" else 1
+        if run.status.value == "SUCCESS":
+            return 0
     rows = [
         ("leads_staging", staged, ("records", "rows", "malformed_rows")),
         ("leads_validated", validated, ("valid", "rejected", "in_file_duplicates", "unique")),
