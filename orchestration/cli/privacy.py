@@ -94,7 +94,7 @@ def cmd_suppress(args) -> int:
         index = blind_index.load(settings.index_key_file())
     except (OSError, ValueError) as exc:
         print(f"equity suppress: e-mails and phones are listed by their blind index, and the index key "
-              f"({settings.index_key_file()}, EC_INDEX_KEY_FILE) cannot be read ({exc}): run `equity setup`",
+              f"({settings.index_key_file()}, EC_INDEX_KEY_FILE) cannot be read ({exc}): restore it, or create keys once with `equity keys init`",
               file=sys.stderr)
         return 2
     with store.connect(rt.warehouse_url) as conn:

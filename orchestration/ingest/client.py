@@ -16,7 +16,7 @@ def client_key() -> signing.SigningKey:
     keys = signing.parse_keys(spec) if spec else signing.load_keys(
         {"EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file())} if settings.upload_keys_file().exists() else {})
     if not keys:
-        raise SystemExit("no upload key: set EC_UPLOAD_KEY='key_id:secret' (or run `equity setup` for a local key)")
+        raise SystemExit("no upload key: set EC_UPLOAD_KEY='key_id:secret' (or run `equity keys init` for a local key)")
     return keys[0]
 
 

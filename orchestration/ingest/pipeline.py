@@ -82,7 +82,7 @@ class Context:
             raise _fail(self, stage, upload_id,
                         "e-mails and phones are stored sealed, so this stage needs the PII key ring "
                         "(EC_PII_KEYS_FILE) and the index key (EC_INDEX_KEY_FILE): "
-                        + (self.sealer_error or "none was given; run `equity setup`"))
+                        + (self.sealer_error or "none was given; restore the key files, or create them once with `equity keys init`"))
         return self.sealer
 
     def connect(self):

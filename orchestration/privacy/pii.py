@@ -117,10 +117,10 @@ def parse_ring(text: str, source: str) -> KeyRing:
 def load_ring(path: Path | str | None) -> KeyRing:
     """The key ring of a key file."""
     if not path:
-        raise KeyRingError("no PII key ring configured (EC_PII_KEYS_FILE): run `equity setup`")
+        raise KeyRingError("no PII key ring configured (EC_PII_KEYS_FILE): create keys once with `equity keys init`")
     path = Path(path)
     if not path.exists():
-        raise KeyRingError(f"no PII key ring at {path} (EC_PII_KEYS_FILE): run `equity setup`, or restore the "
+        raise KeyRingError(f"no PII key ring at {path} (EC_PII_KEYS_FILE): restore the "
                         "file from where the keys are kept")
     return parse_ring(path.read_text(), str(path))
 
@@ -132,7 +132,7 @@ def load_sealer(ring_file: Path | str | None, index_key_file: Path | str | None)
     ring = load_ring(ring_file)
     if not index_key_file or not Path(index_key_file).exists():
         raise KeyRingError(f"no index key at {index_key_file or '(not configured)'} (EC_INDEX_KEY_FILE): e-mails "
-                           "and phones are sealed with their blind indexes; run `equity setup`")
+                           "and phones are sealed with their blind indexes; restore it, or create keys once with `equity keys init`")
     return Sealer(ring, blind_index.load(index_key_file))
 
 

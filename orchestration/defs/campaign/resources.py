@@ -64,7 +64,7 @@ class FeederSettings(dg.ConfigurableResource):
     def consent_links(self) -> feeder.ConsentLinks:
         path = Path(self.form_secret_file)
         if not self.form_secret_file or not path.is_file():
-            raise FileNotFoundError(f"the form secret file {path} is missing: run `equity setup` (it generates "
+            raise FileNotFoundError(f"the form secret file {path} is missing: run `equity keys init` (it creates "
                                     "one) or point EC_FORM_SECRET_FILE at yours")
         return feeder.ConsentLinks(path.read_text().strip().encode(), self.public_base_url)
 
