@@ -45,8 +45,6 @@ class JsonStdout:
         return self
 
     def __exit__(self, *exc) -> None:
-        import json
-
         JsonStdout.current = None
         sys.stderr.flush()
         sys.stdout = self.stream
@@ -54,18 +52,22 @@ class JsonStdout:
             os.dup2(self.saved, self.fd)
             os.close(self.saved)
         for doc in self.docs:
-            self.stream.write(json.dumps(doc, default=str, indent=2, ensure_ascii=False) + "\n")
+            self.stream.write(_json_text(doc))
         self.stream.flush()
+
+
+def _json_text(doc) -> str:
+    import json
+
+    return json.dumps(doc, default=str, indent=2, ensure_ascii=False) + "\n"
 
 
 def emit_json(data) -> None:
     """The command's JSON document (dates and ids as strings), for scripts and spreadsheets."""
-    import json
-
     if JsonStdout.current is not None:
         JsonStdout.current.docs.append(data)
     else:
-        sys.stdout.write(json.dumps(data, default=str, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(_json_text(data))
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

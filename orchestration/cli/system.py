@@ -55,8 +55,8 @@ def setup(*, skip_dbt: bool, create_keys: bool) -> int:
     if create_keys and rt.embedded:
         for kf in keyfiles.create_missing(rt.warehouse_url):
             con.print(f"created {kf.what}: {kf.path} ({kf.variable}; back it up with the other keys)")
-    elif create_keys and keyfiles.missing():
-        names = ", ".join(kf.variable for kf, _ in keyfiles.missing())
+    elif create_keys and (gaps := keyfiles.missing()):
+        names = ", ".join(kf.variable for kf, _ in gaps)
         con.print(f"[yellow]key files missing ({names}): with DATABASE_URL set, `equity setup` creates no key; "
                   "restore them from the backup of keys, or create them once with `equity keys init`[/yellow]")
     _seal_after_upgrade(rt.warehouse_url, before, con.print)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration import settings
+from orchestration.core.files import private_opener
 
 SERVE = "serve"     # the HTTP doors: uploads, events, consent links
 RUNS = "runs"       # the code location: ingest, feed, erasure, housekeeping runs
@@ -132,10 +133,10 @@ def write_new(path: Path, text: str) -> bool:
     if created:
         path.parent.chmod(0o700)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fh = open(path, "x", opener=private_opener)
     except FileExistsError:     # another process made it first: theirs stands
         return False
-    with os.fdopen(fd, "w") as fh:
+    with fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
