@@ -98,6 +98,9 @@ VARIABLES: tuple[Variable, ...] = (
        "removes them with the merge.", handed_on=True),
     _v("EC_VALIDATION_WORKERS", "0", "Worker processes validating a large upload's slices side by side (0: the "
        "run's own process). Faster on spare cores, but each holds about 1 GB.", handed_on=True),
+    _v("EC_SCHEDULES_AND_SENSORS", "on", "off: the code location loads without its schedules and sensors. "
+       "`equity ingest` and the demo set it on the code server of the stand-in daemon they start when no daemon "
+       "is running, so that daemon only works the run queue; leave it on everywhere else."),
     _v("", "", ""),
     _v("EC_INSTANTLY_BASE_URL", "", "The Instantly push (API v2) is off unless base URL, API key and campaign "
        "are all set.", handed_on=True, example="https://api.instantly.ai"),

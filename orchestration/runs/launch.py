@@ -1,35 +1,50 @@
-"""Launching a job the way the UI does, from a terminal: the run is created from the code
-location's remote job (so the UI lists it and can re-execute it) and started by the instance's run
-launcher in its own process, which loads the code as the webserver does.
+"""Launching a job the way the UI does, from a terminal, through public Dagster interfaces only:
+the run is created by ``dagster job launch`` from the code location's remote job (so the UI lists it
+and can re-execute it) and goes into the instance's **run queue**, whose tag limits in
+``dagster.yaml`` (one run writing leads, one feed) decide when it starts — for runs the UI, the
+sensors, the schedules and terminals asked for alike.
 
-Used by ``equity ingest`` and ``equity demo``. Runs are launched directly rather than queued: an
-operator who asks for one upload now should not wait on a daemon that may not be running. The run
-queue's tag limits in ``dagster.yaml`` (one run writing leads, one feed) hold all the same: before a
-run is created, the launcher waits, under a lock on a file in ``DAGSTER_HOME`` that every launcher
-of this instance takes, until no other run holds the slots its tags ask for — runs the daemon
-started, the UI launched or another terminal launched alike. A wait has a timeout.
+The queue is worked by the Dagster daemon. When none is running for this instance (a laptop with
+no ``equity ui`` open, a test, CI), the launcher runs a **stand-in daemon** while it has work: a
+``dagster-daemon`` over a code server of its own whose code location has no schedules and no
+sensors (``EC_SCHEDULES_AND_SENSORS=off``), so it only dequeues, monitors and retries runs and
+never ticks the 06:00 feed or picks up files. One stand-in per instance at a time (a lock in
+``DAGSTER_HOME``); a launcher whose run waits in the queue starts one when the other stops.
+Waiting has a timeout; a run that times out still queued is cancelled.
+
+Used by ``equity ingest`` and ``equity demo``.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import signal
+import subprocess
+import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import dagster as dg
 import yaml
 
-from orchestration import settings
+from orchestration.runs.local_runs import free_port
 
 LOCATION = "equity-connect"
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-# Runs that hold a queue slot (dagster.yaml's tag limits count these).
-HOLDING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-           dg.DagsterRunStatus.CANCELING]
+# Runs that hold a queue slot (the queue counts runs it has let through and not seen finish).
+IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 SLOT_TIMEOUT_S = 3600.0
+START_TIMEOUT_S = 180.0
+# The daemon writes a heartbeat every 30 s; one older than this belongs to a daemon that stopped.
+HEARTBEAT_FRESH_S = 75.0
+QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
+GRPC_INFO_TAG = "dagster/grpc_info"   # the default run launcher names the code server a run went to
 
 
 def tag_limits(config_file: Path) -> list[dict]:
@@ -43,82 +58,215 @@ def tag_limits(config_file: Path) -> list[dict]:
 
 
 def busy_slots(instance: dg.DagsterInstance, tags: dict[str, str], limits: list[dict]) -> list[str]:
-    """The limits the run with ``tags`` would exceed now (``key=value: n of limit``), from the runs
-    that hold a slot."""
+    """The limits a queued run with ``tags`` waits on now (``key=value: n of limit``), counted from
+    the runs in progress."""
     full = []
     for limit in limits:
         key, value = limit["key"], limit.get("value")
         if key not in tags or (isinstance(value, str) and tags[key] != value):
             continue
-        held = len(instance.get_run_ids(dg.RunsFilter(tags={key: tags[key]}, statuses=HOLDING)))
+        held = len(instance.get_run_ids(dg.RunsFilter(tags={key: tags[key]}, statuses=IN_PROGRESS)))
         if held >= int(limit["limit"]):
             full.append(f"{key}={tags[key]}: {held} of {limit['limit']}")
     return full
 
 
-@contextmanager
-def _launch_lock(instance: dg.DagsterInstance) -> Iterator[None]:
-    """One launcher of this instance at a time between checking the slots and starting the run."""
-    path = Path(instance.root_directory) / ".equity-launch.lock"
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def _child_setup() -> None:
+    """SIGINT/SIGTERM restored in the Dagster processes started here (a backgrounded dagster
+    ignores both); their files private to this user."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.umask(0o077)
+
+
+def _exe(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def _stop(proc: subprocess.Popen, timeout_s: float = 20.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class CodeServer:
+    """``dagster code-server start`` for this launcher: the code location without schedules and
+    sensors, on a loopback port, with a workspace file naming it. The console log of the runs it
+    executes (and its own warnings) goes to this process's stderr: stdout stays the command's."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.port = free_port()
+        self.workspace = home / f".launcher-workspace-{self.port}.yaml"
+        self.proc: subprocess.Popen | None = None
+        self._ready = threading.Event()
+
+    def __enter__(self) -> CodeServer:
+        self.workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {self.port}\n"
+                                  f"      location_name: {LOCATION}\n")
+        env = {**os.environ, "EC_SCHEDULES_AND_SENSORS": "off"}
+        self.proc = subprocess.Popen(
+            [_exe("dagster"), "code-server", "start", "-m", "orchestration.definitions", "-h", "127.0.0.1",
+             "-p", str(self.port), "--location-name", LOCATION],
+            cwd=self.home, env=env, stdout=subprocess.PIPE, preexec_fn=_child_setup)
+        threading.Thread(target=self._forward, daemon=True).start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._ready.wait(0.2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                raise RuntimeError("the launcher's code server did not start (its log is above)")
+        return self
+
+    def _forward(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:   # the code server's log and its runs' console log
+            if b"Started Dagster code server for" in line:
+                self._ready.set()
+            elif b"dagster.code_server - " not in line or b"INFO" not in line:
+                sys.stderr.buffer.write(line)
+                sys.stderr.flush()
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+        self.workspace.unlink(missing_ok=True)
+
+
+class QueueWorker:
+    """Makes sure some daemon works the run queue while this launcher has runs waiting in it: the
+    instance's own daemon when its heartbeat is fresh, else a stand-in started here (one per
+    instance, under a lock in ``DAGSTER_HOME``; the daemon ids of stand-ins are kept beside it so
+    their last heartbeats are not mistaken for a real daemon's)."""
+
+    def __init__(self, instance: dg.DagsterInstance, server: CodeServer):
+        self.instance, self.server = instance, server
+        home = Path(instance.root_directory)
+        self.lock_path, self.ids_path = home / ".equity-stand-in.lock", home / ".equity-stand-in-ids"
+        self.proc: subprocess.Popen | None = None
+        self._lock = None
+        self._started = 0.0
+
+    def _stand_in_ids(self) -> set[str]:
+        with suppress(FileNotFoundError):
+            return set(self.ids_path.read_text().split())
+        return set()
+
+    def _heartbeat(self):
+        return self.instance.get_daemon_heartbeats().get(QUEUE_DAEMON)
+
+    def other_daemon_alive(self) -> bool:
+        beat = self._heartbeat()
+        return (beat is not None and time.time() - beat.timestamp < HEARTBEAT_FRESH_S
+                and beat.daemon_id not in self._stand_in_ids())
+
+    def ensure(self) -> str | None:
+        """Called while a run waits in the queue; returns what works the queue (for progress)."""
+        if self.proc is not None and self.proc.poll() is None:
+            return "a stand-in daemon started by this command"
+        if self.other_daemon_alive():
+            return "the Dagster daemon"
+        if self._lock is None:
+            handle = open(self.lock_path, "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                return "a stand-in daemon of another terminal"
+            self._lock = handle
+        self._started = time.time()
+        self.proc = subprocess.Popen(
+            [_exe("dagster-daemon"), "run", "-w", str(self.server.workspace), "--log-level", "warning"],
+            cwd=self.server.home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_child_setup)
+        return "a stand-in daemon started by this command"
+
+    def __enter__(self) -> QueueWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the stand-in (recording its daemon id) and release the lock; idempotent."""
+        if self.proc is not None:
+            beat = self._heartbeat()
+            if beat is not None and beat.timestamp >= self._started - 1 and beat.daemon_id not in self._stand_in_ids():
+                with open(self.ids_path, "a") as fh:
+                    fh.write(beat.daemon_id + "\n")
+            _stop(self.proc)
+            self.proc = None
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+
+def _runs_on(instance: dg.DagsterInstance, port: int) -> list[str]:
+    """Runs in progress that the default run launcher sent to the code server on ``port``."""
+    out = []
+    for run in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS)):
+        with suppress(ValueError, TypeError):
+            if json.loads(run.tags.get(GRPC_INFO_TAG, "{}")).get("port") == port:
+                out.append(run.run_id)
+    return out
 
 
 @contextmanager
 def launcher(instance: dg.DagsterInstance) -> Iterator[Callable[..., str]]:
-    """Open the workspace once (one code server) and yield ``go(job_name, partition_key=None,
-    tags=None, console_level="WARNING", slot_timeout_s=3600, on_wait=None) -> run_id``, which waits
-    for the queue slots the run's tags need (``on_wait(reasons)`` is told while it waits;
-    ``TimeoutError`` after ``slot_timeout_s``), then creates and launches the run.
+    """Start one code server and yield ``go(job_name, partition_key=None, tags=None,
+    console_level="WARNING", slot_timeout_s=3600, on_wait=None) -> run_id``, which puts a run into
+    the queue and returns once the queue has let it start (``on_wait(reasons)`` is told why it
+    waits; after ``slot_timeout_s`` the queued run is cancelled and ``TimeoutError`` raised).
 
-    The run's console logger (the terminal that launched it) shows ``console_level`` and above;
-    its event log, which the UI shows, keeps everything. Leaving the block shuts the code server
-    down once the runs it started have finished executing.
+    The run's console logger (this terminal) shows ``console_level`` and above; its event log, which
+    the UI shows, keeps everything. Leaving the block stops the stand-in daemon, waits for the runs
+    it started on this code server to finish, and stops the code server.
     """
-    # The code server and run workers started from here write compute logs and run files: private
-    # to this user, like the Dagster processes `equity` starts (the database is already up).
-    os.umask(0o077)
-    from dagster._cli.job import _create_run
-    from dagster._cli.workspace.cli_target import get_workspace_from_cli_opts
-    from dagster_shared.cli import WorkspaceOpts
-
-    opts = WorkspaceOpts(workspace=[str(settings.REPO_ROOT / "workspace.yaml")])
-    with get_workspace_from_cli_opts(instance, version=dg.__version__, workspace_opts=opts) as workspace:
-        location = workspace.get_code_location(LOCATION)
-        repo = next(iter(location.get_repositories().values()))
-
-        limits = tag_limits(Path(instance.root_directory) / "dagster.yaml")
-
+    home = Path(instance.root_directory)
+    limits = tag_limits(home / "dagster.yaml")
+    with CodeServer(home) as server, QueueWorker(instance, server) as worker:
         def go(job_name: str, *, partition_key: str | None = None, tags: dict[str, str] | None = None,
                console_level: str = "WARNING", slot_timeout_s: float = SLOT_TIMEOUT_S,
                on_wait: Callable[[list[str]], None] | None = None) -> str:
             run_tags = dict(tags or {})
             if partition_key is not None:
                 run_tags["dagster/partition"] = partition_key
-            remote_job = repo.get_full_job(job_name)
+            run_id = str(uuid.uuid4())
+            out = subprocess.run(
+                [_exe("dagster"), "job", "launch", "-w", str(server.workspace), "-l", LOCATION, "-j", job_name,
+                 "--run-id", run_id, "--tags", json.dumps(run_tags),
+                 "--config-json", json.dumps({"loggers": {"console": {"config": {"log_level": console_level}}}})],
+                cwd=home, capture_output=True, text=True, preexec_fn=_child_setup)
+            if out.returncode != 0 or instance.get_run_by_id(run_id) is None:
+                tail = "\n".join(out.stderr.strip().splitlines()[-5:])
+                raise RuntimeError(f"{job_name}: `dagster job launch` did not create the run: {tail}")
             deadline = time.monotonic() + slot_timeout_s
             while True:
-                with _launch_lock(instance):
-                    full = busy_slots(instance, {**remote_job.tags, **remote_job.run_tags, **run_tags}, limits)
-                    if not full:
-                        run = _create_run(instance=instance, code_location=location, remote_repo=repo,
-                                          remote_job=remote_job,
-                                          run_config={"loggers": {"console": {"config": {"log_level": console_level}}}},
-                                          tags=run_tags, op_selection=None, run_id=None)
-                        instance.launch_run(run.run_id, workspace)
-                        return run.run_id
+                run = instance.get_run_by_id(run_id)
+                if run is None or run.status not in (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED):
+                    return run_id
+                who = worker.ensure()
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{job_name}: the run queue stayed full for {slot_timeout_s:.0f} s "
-                                       f"({'; '.join(full)}); see the running runs in the UI")
+                    full = busy_slots(instance, run.tags, limits)
+                    instance.run_coordinator.cancel_run(run_id)
+                    raise TimeoutError(f"{job_name}: the run waited in the queue for {slot_timeout_s:.0f} s "
+                                       f"({'; '.join(full) or 'worked by ' + str(who)}) and was cancelled; "
+                                       "see the running runs in the UI")
                 if on_wait:
-                    on_wait(full)
-                time.sleep(1.0)
+                    on_wait(busy_slots(instance, run.tags, limits) or [f"queued, worked by {who}"])
+                time.sleep(0.5)
 
-        yield go
+        try:
+            yield go
+        finally:
+            if worker.proc is not None:
+                worker.stop()
+                deadline = time.monotonic() + 600
+                while _runs_on(instance, server.port) and time.monotonic() < deadline:
+                    time.sleep(0.5)
 
 
 def launch(instance: dg.DagsterInstance, job_name: str, **kwargs) -> str:
