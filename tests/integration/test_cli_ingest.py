@@ -8,6 +8,9 @@ import json
 import os
 import subprocess
 import sys
+import uuid
+
+import dagster as dg
 
 from orchestration.settings import REPO_ROOT
 from tests.support import hostile
@@ -42,6 +45,7 @@ def test_equity_ingest_runs_one_upload_as_a_real_run(stack, db, door, instance):
     resp = send(door, "".join(lines).encode())
     uid = resp.json()["upload_id"]
 
+    before = {r.run_id for r in instance.get_runs()}
     out = equity(stack, "ingest", "--latest", "--json")   # (the text form: test_ui runs it as the README does)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert f"upload {uid}" in out.stderr                     # progress goes to stderr, stdout is the document
@@ -57,6 +61,11 @@ def test_equity_ingest_runs_one_upload_as_a_real_run(stack, db, door, instance):
     assert run.job_name == "ingest_upload" and run.status.value == "SUCCESS"
     assert run.tags["equity/launched_by"] == "equity ingest"
     assert run.remote_job_origin is not None          # what the UI needs to re-execute it
+    # No daemon runs for this instance, so the command worked the queue with a stand-in daemon whose
+    # code location has no sensors and no schedules: the upload sensor (which would have asked for
+    # this upload's run a second time) and the schedules ticked nothing.
+    assert [r.run_id for r in instance.get_runs() if r.run_id not in before] == [run.run_id]
+    assert not any(k.startswith(("dagster/sensor", "dagster/schedule")) for k in run.tags)
 
 
 def test_equity_ingest_fails_loudly_and_knows_unknown_ids(stack, db, door):
@@ -85,3 +94,21 @@ def test_two_equity_ingests_at_once_run_one_after_the_other(stack, db, door, ins
     assert all(r.dagster_run.tags.get("equity/writes") == "leads" for r in records)
     first, second = sorted(records, key=lambda r: r.start_time)
     assert first.end_time <= second.start_time, "the two ingest runs overlapped"
+
+
+def test_a_run_left_waiting_in_the_queue_is_cancelled_at_the_timeout(stack, db, door, instance):
+    """While another run holds the one ``equity/writes=leads`` slot, `equity ingest --wait-timeout`
+    gives up, cancels the run it queued (it must not start hours later, unwatched) and says which
+    limit it waited on."""
+    holder = dg.DagsterRun(job_name="ingest_upload", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+                           tags={"equity/writes": "leads"})
+    instance.add_run(holder)
+    try:
+        uid = send(door, hostile.to_csv(hostile.rows_of("held", 2)).encode()).json()["upload_id"]
+        out = equity(stack, "ingest", uid, "--wait-timeout", "12")
+        assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+        assert "waited in the queue for 12 s (equity/writes=leads: 1 of 1) and was cancelled" in out.stderr
+        run = next(r for r in instance.get_runs() if r.tags.get("dagster/partition") == uid)
+        assert run.status == dg.DagsterRunStatus.CANCELED
+    finally:
+        instance.delete_run(holder.run_id)

@@ -39,11 +39,9 @@ LAYERS: list[set[str]] = [
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 TOP_LEVEL_ALLOWED = {"__init__", "__main__", "bootstrap", "definitions", "settings", "constants"}
 MAX_LINES = 600
-# Modules allowed a private Dagster import, each with its reason. Launching a run from a terminal
-# the way the UI does (from the code location's remote job, so the UI can re-execute it) has no
-# public API in this Dagster version short of the `dagster job launch` CLI, which queues the run
-# for a daemon that a terminal user may not be running.
-PRIVATE_DAGSTER_ALLOWED = {"runs/launch.py"}
+# Modules allowed a private Dagster import, each with its reason (none: the next Dagster upgrade
+# may change anything under dagster._ without notice).
+PRIVATE_DAGSTER_ALLOWED: set[str] = set()
 
 
 def _modules() -> list[Path]:
