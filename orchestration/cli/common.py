@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from orchestration import settings
+from orchestration.runs.processes import dagster_child_setup, write_grpc_workspace
 
 
 def console(*, stderr: bool = False):
@@ -109,18 +110,6 @@ def warehouse_url() -> str:
     return os.environ.get(settings.WAREHOUSE_URL_VAR) or database_runtime().warehouse_url
 
 
-# Files a Dagster process writes (compute logs, run files) hold what runs print: the user's alone.
-PRIVATE_UMASK = 0o077
-
-
-def dagster_child_setup():
-    """In each Dagster process ``equity`` starts: SIGINT/SIGTERM restored (a backgrounded dagster
-    ignores both) and files created private to this user (umask 077)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.umask(PRIVATE_UMASK)
-
-
 def dagster_cwd() -> Path:
     """Where Dagster's processes run: DAGSTER_HOME, not the repository. Dagster's command-line tools
     load a ``.env`` of their working folder over the environment; ``equity`` has already applied the
@@ -145,14 +134,7 @@ def run_forwarding(cmd: list[str]) -> int:
 
 def grpc_workspace(host: str, port: int) -> Path:
     """A workspace file naming the code server (written into DAGSTER_HOME: generated, not kept)."""
-    path = settings.dagster_home() / "workspace.grpc.yaml"
-    path.write_text(f"load_from:\n  - grpc_server:\n      host: {host}\n      port: {port}\n"
-                    f"      location_name: equity-connect\n")
-    return path
-
-
-def dagster_exe(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
+    return write_grpc_workspace(settings.dagster_home() / "workspace.grpc.yaml", host, port)
 
 
 class ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):

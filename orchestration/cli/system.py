@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 
 from orchestration import settings
+from orchestration.runs.processes import dagster_child_setup, dagster_exe
 from orchestration.cli.common import (
     console,
-    dagster_exe,
     grpc_workspace,
-    dagster_child_setup,
     run_forwarding,
     database_runtime,
     apply_env,

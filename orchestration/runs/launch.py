@@ -20,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -34,8 +33,8 @@ import dagster as dg
 import yaml
 
 from orchestration.runs.local_runs import free_port
+from orchestration.runs.processes import LOCATION, dagster_child_setup, dagster_exe, write_grpc_workspace
 
-LOCATION = "equity-connect"
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 # Runs that hold a queue slot (the queue counts runs it has let through and not seen finish).
 IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -71,18 +70,6 @@ def busy_slots(instance: dg.DagsterInstance, tags: dict[str, str], limits: list[
     return full
 
 
-def _child_setup() -> None:
-    """SIGINT/SIGTERM restored in the Dagster processes started here (a backgrounded dagster
-    ignores both); their files private to this user."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.umask(0o077)
-
-
-def _exe(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
-
-
 def _stop(proc: subprocess.Popen, timeout_s: float = 20.0) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -106,13 +93,12 @@ class CodeServer:
         self._ready = threading.Event()
 
     def __enter__(self) -> CodeServer:
-        self.workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {self.port}\n"
-                                  f"      location_name: {LOCATION}\n")
+        write_grpc_workspace(self.workspace, "127.0.0.1", self.port)
         env = {**os.environ, "EC_SCHEDULES_AND_SENSORS": "off"}
         self.proc = subprocess.Popen(
-            [_exe("dagster"), "code-server", "start", "-m", "orchestration.definitions", "-h", "127.0.0.1",
+            [dagster_exe("dagster"), "code-server", "start", "-m", "orchestration.definitions", "-h", "127.0.0.1",
              "-p", str(self.port), "--location-name", LOCATION],
-            cwd=self.home, env=env, stdout=subprocess.PIPE, preexec_fn=_child_setup)
+            cwd=self.home, env=env, stdout=subprocess.PIPE, preexec_fn=dagster_child_setup)
         threading.Thread(target=self._forward, daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._ready.wait(0.2):
@@ -179,8 +165,8 @@ class QueueWorker:
             self._lock = handle
         self._started = time.time()
         self.proc = subprocess.Popen(
-            [_exe("dagster-daemon"), "run", "-w", str(self.server.workspace), "--log-level", "warning"],
-            cwd=self.server.home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_child_setup)
+            [dagster_exe("dagster-daemon"), "run", "-w", str(self.server.workspace), "--log-level", "warning"],
+            cwd=self.server.home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=dagster_child_setup)
         return "a stand-in daemon started by this command"
 
     def __enter__(self) -> QueueWorker:
@@ -236,10 +222,10 @@ def launcher(instance: dg.DagsterInstance) -> Iterator[Callable[..., str]]:
                 run_tags["dagster/partition"] = partition_key
             run_id = str(uuid.uuid4())
             out = subprocess.run(
-                [_exe("dagster"), "job", "launch", "-w", str(server.workspace), "-l", LOCATION, "-j", job_name,
+                [dagster_exe("dagster"), "job", "launch", "-w", str(server.workspace), "-l", LOCATION, "-j", job_name,
                  "--run-id", run_id, "--tags", json.dumps(run_tags),
                  "--config-json", json.dumps({"loggers": {"console": {"config": {"log_level": console_level}}}})],
-                cwd=home, capture_output=True, text=True, preexec_fn=_child_setup)
+                cwd=home, capture_output=True, text=True, preexec_fn=dagster_child_setup)
             if out.returncode != 0 or instance.get_run_by_id(run_id) is None:
                 tail = "\n".join(out.stderr.strip().splitlines()[-5:])
                 raise RuntimeError(f"{job_name}: `dagster job launch` did not create the run: {tail}")
