@@ -32,6 +32,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from orchestration import settings
 from orchestration.runs.local_runs import free_port
 from orchestration.runs.processes import LOCATION, dagster_child_setup, dagster_exe, write_grpc_workspace
 
@@ -149,7 +150,7 @@ class QueueWorker:
         return (beat is not None and time.time() - beat.timestamp < HEARTBEAT_FRESH_S
                 and beat.daemon_id not in self._stand_in_ids())
 
-    def ensure(self) -> str | None:
+    def ensure(self) -> str:
         """Called while a run waits in the queue; returns what works the queue (for progress)."""
         if self.proc is not None and self.proc.poll() is None:
             return "a stand-in daemon started by this command"
@@ -227,7 +228,8 @@ def launcher(instance: dg.DagsterInstance) -> Iterator[Callable[..., str]]:
                  "--config-json", json.dumps({"loggers": {"console": {"config": {"log_level": console_level}}}})],
                 cwd=home, capture_output=True, text=True, preexec_fn=dagster_child_setup)
             if out.returncode != 0 or instance.get_run_by_id(run_id) is None:
-                tail = "\n".join(out.stderr.strip().splitlines()[-5:])
+                # Dagster's own error text may quote the storage URL: its password never reaches the terminal.
+                tail = settings.scrub_urls("\n".join(out.stderr.strip().splitlines()[-5:]))
                 raise RuntimeError(f"{job_name}: `dagster job launch` did not create the run: {tail}")
             deadline = time.monotonic() + slot_timeout_s
             while True:
@@ -235,14 +237,14 @@ def launcher(instance: dg.DagsterInstance) -> Iterator[Callable[..., str]]:
                 if run is None or run.status not in (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED):
                     return run_id
                 who = worker.ensure()
+                full = busy_slots(instance, run.tags, limits)
                 if time.monotonic() > deadline:
-                    full = busy_slots(instance, run.tags, limits)
                     instance.run_coordinator.cancel_run(run_id)
                     raise TimeoutError(f"{job_name}: the run waited in the queue for {slot_timeout_s:.0f} s "
                                        f"({'; '.join(full) or 'worked by ' + str(who)}) and was cancelled; "
                                        "see the running runs in the UI")
                 if on_wait:
-                    on_wait(busy_slots(instance, run.tags, limits) or [f"queued, worked by {who}"])
+                    on_wait(full or [f"queued, worked by {who}"])
                 time.sleep(0.5)
 
         try:
