@@ -23,7 +23,7 @@ one ZIP, the same APN in another county of the state.
 
 Pairs are counted at property level: two records are a true pair when they describe one property,
 a predicted pair when they ended in one lead (a rejected record is a lead of its own).
-Targets: precision >= 0.999 and recall >= 0.90 on every seed. Nothing here asserts.
+Targets: precision >= 0.999 and recall >= 0.95 on every run. Nothing here asserts.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import argparse
 import csv
 import io
 import random
+import re
 import sys
 import tempfile
 import time
@@ -78,10 +79,11 @@ BATCHDATA_HEADER = ["mak", "property_address", "property_unit", "property_city",
 
 @dataclass
 class Street:
-    kind: str                 # plain, ordinal, county_road, highway, us_highway, saint, mount, mlk
-    name: str                 # canonical words of the name ("OAK", "4", "12", "JAMES")
+    kind: str                 # plain, ordinal, county_road, highway, us_highway, saint, mount, mlk, real
+    name: str                 # canonical words of the name ("OAK", "4", "12", "JAMES", "BOULDER CEMETERY")
     suffix: tuple | None      # (long, short)
     predir: tuple | None      # (long, short, dotted)
+    postdir: tuple | None = None
 
 
 @dataclass
@@ -119,6 +121,12 @@ class Record:
 
 
 # -- places ------------------------------------------------------------------------------------
+
+STATE_CODES = frozenset({"AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
+                          "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+                          "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+                          "VT", "VA", "WA", "WV", "WI", "WY"})
+
 
 def _zip_pool(rng: random.Random, n: int) -> list[dict]:
     import zipcodes
@@ -258,12 +266,15 @@ def _street_text(rng: random.Random, p: Property, tags: list[str]) -> str:
         words.append(s.predir[form])
         if form == 2:
             tags.append("dotted_directional")
-    if s.kind == "plain":
-        name = s.name
+    if s.kind in ("plain", "real"):
+        name = s.name.split(" ")
         if rng.random() < 0.05:
-            name = _typo(rng, name)
-            tags.append("street_typo")
-        words.append(name)
+            at = max(range(len(name)), key=lambda i: len(name[i]))
+            typo = _typo(rng, name[at])
+            if typo != name[at]:
+                name[at] = typo
+                tags.append("street_typo")
+        words.extend(name)
     elif s.kind == "ordinal":
         n = int(s.name)
         roll = rng.random()
@@ -297,6 +308,8 @@ def _street_text(rng: random.Random, p: Property, tags: list[str]) -> str:
         tags.append("mlk")
     if s.suffix:
         words.append(s.suffix[rng.randrange(2)])
+    if s.postdir:
+        words.append(s.postdir[rng.randrange(3)])
     return " ".join(words)
 
 
@@ -323,6 +336,9 @@ def write_record(rng: random.Random, p: Property, vendor: str, *, owner: Owner, 
         elif roll < 0.45 and p.street.suffix:
             street += f", {p.unit}" if rng.random() < 0.5 else f" {p.unit}"
             tags.append("bare_unit")
+        elif roll < 0.55:
+            street += f" {rng.choice(['#', 'APT ', 'Apt. ', 'UNIT ', 'Unit ', 'BLDG ', 'Suite ', 'NO. '])}{p.unit}"
+            tags.append("unit_spelling")
         else:
             d = p.unit_designator[rng.randrange(2)]
             street += f" {d}{'' if d == '#' else ' '}{p.unit}"
@@ -370,9 +386,13 @@ def write_record(rng: random.Random, p: Property, vendor: str, *, owner: Owner, 
         tags.append("owner_spouse")
     street, city = _case(rng, street), _case(rng, city)
     county = p.county if rng.random() < 0.7 else ""
-    if rng.random() < 0.05:
+    roll = rng.random()
+    if roll < 0.05:
         street, city, state, zip_ = f"{street}, {city or p.city}, {p.state} {p.zip5}", "", "", ""
         tags.append("single_line")
+    elif roll < 0.10:
+        street, city, state, zip_ = _one_line(rng, street, unit_col, p, tags), "", "", ""
+        unit_col = ""
     roll = rng.random()
     if roll < 0.02 and mak:
         street, unit_col, city, zip_ = "", "", "", ""
@@ -381,6 +401,12 @@ def write_record(rng: random.Random, p: Property, vendor: str, *, owner: Owner, 
         street, unit_col, city, zip_, apn = "", "", "", "", p.apn
         state = p.state
         tags.append("apn_only")
+    elif roll < 0.05 and p.apn:
+        # a key-only record that names its county but not its state
+        street, unit_col, city, zip_, state = "", "", "", "", ""
+        apn = p.apn.replace("-", "") if rng.random() < 0.5 else p.apn
+        county = rng.choice([p.county, p.county.title(), f"{p.county} COUNTY", f"{p.county.title()} County"])
+        tags.append("apn_county_only")
     email = f"{first or 'x'}.{last}.{rng.randint(1, 99999)}@example.com".lower().replace(" ", "")
     phone = f"({rng.randint(201, 989)}) 555-{rng.randint(100, 199):04d}"
     fields = {"mak": mak, "address": street, "unit": unit_col, "city": city, "state": state, "zip": zip_,
@@ -388,6 +414,36 @@ def write_record(rng: random.Random, p: Property, vendor: str, *, owner: Owner, 
               "email": email if rng.random() < 0.8 else "", "phone": phone if rng.random() < 0.7 else "",
               "sale": sale.strftime("%-m/%-d/%Y")}
     return Record(p.pid, fields, tags or ["plain"], vendor)
+
+
+def _state_name(code: str) -> str:
+    from scourgify import address_constants as usps
+
+    names = [n for n, c in usps.STATE_ABBREVIATIONS.items() if c == code and len(n) > 4]
+    return max(names, key=len) if names else code
+
+
+def _one_line(rng: random.Random, street: str, unit_col: str, p: Property, tags: list[str]) -> str:
+    """The whole address in the street cell without commas (web forms, CRMs): the city as USPS
+    writes it or an alternate name, the state as its code or written out, the ZIP, ZIP+4 or none."""
+    tags.append("single_line_no_commas")
+    words = [street]
+    if unit_col:
+        words.append(unit_col if not unit_col[0].isdigit() else f"#{unit_col}")
+    words.append(rng.choice(p.alt_cities) if p.alt_cities and rng.random() < 0.2 else p.city)
+    if rng.random() < 0.25:
+        words.append(_state_name(p.state))
+        tags.append("state_written_out")
+    else:
+        words.append(p.state)
+    roll = rng.random()
+    if roll < 0.6:
+        words.append(p.zip5)
+    elif roll < 0.8:
+        words.append(f"{p.zip5}-{rng.randint(0, 9999):04d}")
+    else:
+        tags.append("line_without_zip")
+    return _case(rng, " ".join(words))
 
 
 def _csv(records: list[Record], vendor: str) -> bytes:
@@ -415,11 +471,13 @@ class World:
     uploads: list[tuple[str, list[Record]]]            # (vendor, records) in receipt order
 
 
-def generate(seed: int, n_properties: int) -> World:
+def generate(seed: int, n_properties: int, source: str = "generated") -> World:
     rng = random.Random(seed)
     zips = _zip_pool(rng, max(60, n_properties // 25))
     props: list[Property] = []
     near: list[tuple[int, int, str]] = []
+    if source == "usaddress":
+        props, near = real_properties(rng, n_properties)
     while len(props) < n_properties:
         base = _property(rng, len(props), rng.choice(zips))
         props.append(base)
@@ -429,18 +487,160 @@ def generate(seed: int, n_properties: int) -> World:
             if twin is not None:
                 props.append(twin)
                 near.append((base.pid, twin.pid, kind))
+    return spread(rng, props, near)
+
+
+# -- records the project did not design -------------------------------------------------------
+
+USADDRESS_SDIST = "usaddress-0.5.16.tar.gz"
+# real addresses with their parts labelled by hand or from OpenAddresses, shipped in the tagger's
+# source distribution (training/): a county's address points, and a national mixed sample
+USADDRESS_FILES = ("usaddress-0.5.16/training/openaddress_us_ia_linn.xml", "usaddress-0.5.16/training/labeled.xml")
+
+
+def _usaddress_sdist() -> Path:
+    """usaddress' source distribution from PyPI, cached (EC_BENCH_CACHE or ~/.cache/equity-connect)."""
+    import os
+    import re
+    import urllib.request
+
+    cache = Path(os.environ.get("EC_BENCH_CACHE") or Path.home() / ".cache" / "equity-connect")
+    path = cache / USADDRESS_SDIST
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        index = urllib.request.urlopen("https://pypi.org/simple/usaddress/", timeout=60).read().decode()
+        url = re.search(r'href="([^"]+/' + re.escape(USADDRESS_SDIST) + r')[#"]', index)
+        if not url:
+            raise SystemExit(f"{USADDRESS_SDIST} is not on PyPI's index; put it at {path}")
+        urllib.request.urlretrieve(url[1], path)
+    return path
+
+
+def _labelled_addresses() -> list[dict[str, list[str]]]:
+    """Each labelled address as {label: [words]} (labels: AddressNumber, StreetName, PlaceName ...)."""
+    import tarfile
+    import xml.etree.ElementTree as ET
+
+    out = []
+    with tarfile.open(_usaddress_sdist()) as tar:
+        for member in USADDRESS_FILES:
+            root = ET.parse(tar.extractfile(member)).getroot()
+            for node in root.iter("AddressString"):
+                parts: dict[str, list[str]] = defaultdict(list)
+                for child in node:
+                    word = (child.text or "").strip().strip(",;").strip()
+                    if word:
+                        parts[child.tag].append(word)
+                out.append(dict(parts))
+    return out
+
+
+def _real_street(parts: dict[str, list[str]]) -> Street | None:
+    from scourgify import address_constants as usps
+
+    long_of: dict[str, str] = {}
+    for long, short in usps.STREET_TYPE_ABBREVIATIONS.items():
+        if len(long) > len(long_of.get(short, "")):
+            long_of[short] = long
+    dirs = {d[1]: d for d in DIRS}
+
+    def direction(key: str) -> tuple | None:
+        words = parts.get(key)
+        if not words:
+            return None
+        word = " ".join(words).upper().replace(".", "")
+        short = usps.DIRECTIONAL_REPLACEMENTS.get(word, word)
+        return dirs.get(short, "bad")
+
+    name = " ".join(parts.get("StreetNamePreType", []) + parts.get("StreetName", [])).upper().replace(".", "")
+    if not name or not re.fullmatch(r"[A-Z0-9 ]+", name):
+        return None
+    suffix = None
+    if parts.get("StreetNamePostType"):
+        word = " ".join(parts["StreetNamePostType"]).upper().replace(".", "")
+        short = usps.STREET_TYPE_ABBREVIATIONS.get(word)
+        if not short:
+            return None
+        suffix = (long_of[short], short)
+    pre, post = direction("StreetNamePreDirectional"), direction("StreetNamePostDirectional")
+    if "bad" in (pre, post):
+        return None
+    return Street("real", name, suffix, pre, post)
+
+
+def real_properties(rng: random.Random, n: int) -> tuple[list[Property], list[tuple[int, int, str]]]:
+    """Properties at real addresses (usaddress' labelled files), every unit of a building kept
+    together so that its units meet each other; owners, sales, APNs and MAKs made up as usual."""
+    import zipcodes
+
+    buildings: dict[tuple, list[tuple[dict, Street, str | None, tuple]]] = defaultdict(list)
+    designators = {long: (long, short) for long, short in UNIT_DESIGNATORS}
+    designators.update({short: (long, short) for long, short in UNIT_DESIGNATORS})
+    designators.update({"APT": ("APARTMENT", "APT"), "STE": ("SUITE", "STE"), "NO": ("#", "#")})
+    for parts in _labelled_addresses():
+        number, zip_ = " ".join(parts.get("AddressNumber", [])), " ".join(parts.get("ZipCode", []))[:5]
+        state = " ".join(parts.get("StateName", [])).upper().replace(".", "")
+        if not re.fullmatch(r"[1-9][0-9]{0,5}", number) or not re.fullmatch(r"[0-9]{5}", zip_) \
+                or not parts.get("PlaceName") or state not in STATE_CODES:
+            continue
+        street = _real_street(parts)
+        if street is None:
+            continue
+        unit, designator = None, ("#", "#")
+        if parts.get("OccupancyIdentifier"):
+            unit = " ".join(parts["OccupancyIdentifier"]).upper().lstrip("#").strip()
+            kind = " ".join(parts.get("OccupancyType", ["#"])).upper().replace(".", "")
+            designator = designators.get(kind, ("#", "#"))
+            if not re.fullmatch(r"[0-9A-Z]{1,5}", unit):
+                continue
+        elif parts.get("OccupancyType"):
+            continue
+        buildings[(number, street.name, street.suffix, street.predir, street.postdir, zip_)].append(
+            (parts, street, unit, designator))
+    keys = sorted(buildings, key=repr)
+    rng.shuffle(keys)
+    props: list[Property] = []
+    near: list[tuple[int, int, str]] = []
+    for key in keys:
+        if len(props) >= n:
+            break
+        number, _, _, _, _, zip_ = key
+        found = zipcodes.matching(zip_)
+        if not found or not found[0].get("county"):
+            continue
+        z = found[0]
+        units = {u: (parts, street, u, d) for parts, street, u, d in buildings[key]}   # one per unit
+        members = list(units.values())[:40]
+        first_pid = len(props)
+        for parts, street, unit, designator in members:
+            base = _property(rng, len(props), z)
+            base.house, base.street, base.unit, base.unit_designator = int(number), street, unit, designator
+            base.city = " ".join(parts["PlaceName"]).upper()
+            props.append(base)
+        for a in range(first_pid, len(props) - 1):
+            near.append((a, a + 1, "real_other_unit"))
+    return props, near
+
+
+def spread(rng: random.Random, props: list[Property], near: list[tuple[int, int, str]]) -> World:
+    # styles vary by seed: how often a list holds a property twice
+    in_file = rng.choice([0.02, 0.05, 0.10])
     # 4 uploads in receipt order, alternating vendors; each property appears 1-4 times
     buckets: list[list[Record]] = [[] for _ in range(4)]
     vendors = ["propstream", "batchdata", "propstream", "batchdata"]
     for p in props:
         copies = rng.choices([1, 2, 3, 4], weights=[30, 35, 25, 10])[0]
         slots = sorted(rng.sample(range(4), copies))
+        if rng.random() < in_file:
+            slots = sorted([*slots, rng.choice(slots)])       # the same list holds the property twice
         for i, slot in enumerate(slots):
             last = i == len(slots) - 1
             owner, sale = (p.new_owner, p.new_sale) if (p.new_owner and last and copies > 1) else (p.owner, p.sale)
             rec = write_record(rng, p, vendors[slot], owner=owner, sale=sale)
             if owner is p.new_owner:
                 rec.tags.append("owner_change")
+            if slots.count(slot) > 1:
+                rec.tags.append("in_file_twin")
             buckets[slot].append(rec)
     for b in buckets:
         rng.shuffle(b)
@@ -456,8 +656,12 @@ def ingest(url: str, landing_dir: Path, world: World) -> list[list[str | None]]:
     from orchestration.core.landing import Landing
     from orchestration.ingest.receipt import Receiver
 
+    from benchmarks.ingest import key_files
+    from orchestration.privacy import pii
+
     key = signing.SigningKey("bench", b"benchmark-only-secret")
     landing = Landing(landing_dir).ensure()
+    sealer = pii.load_sealer(*key_files(landing_dir.parent))
     upload_ids: list[str] = []
     import psycopg
 
@@ -470,7 +674,8 @@ def ingest(url: str, landing_dir: Path, world: World) -> list[list[str | None]]:
         r.feed(body)
         outcome = r.finish()
         assert outcome.accepted, outcome
-        ctx = pipeline.Context(database_url=url, landing=landing, log=lambda m: None, max_reject_rate=1.0)
+        ctx = pipeline.Context(database_url=url, landing=landing, log=lambda m: None, max_reject_rate=1.0,
+                               sealer=sealer)
         for stage in (pipeline.check_landed, pipeline.stage, pipeline.validate_upload, pipeline.merge):
             stage(ctx, outcome.upload_id)
         upload_ids.append(outcome.upload_id)
@@ -536,15 +741,17 @@ def score(world: World, leads: list[list[str | None]]) -> dict:
                     for t in tags or {"no variant"}:
                         missed[t] += 1
                     examples.append((recs[i][0], recs[j][0]))
-    return {"records": len(records), "properties": len(by_prop), "rejected": rejected, "true_pairs": true,
+    merged = [[rec for rec, lead_ in records if lead_ == lead] for lead, pids in lead_props.items() if len(pids) > 1]
+    return {"merged": merged,
+            "records": len(records), "properties": len(by_prop), "rejected": rejected, "true_pairs": true,
             "predicted_pairs": predicted, "tp": tp, "precision": precision, "recall": recall, "f1": f1,
             "near": dict(near), "missed": missed, "examples": examples}
 
 
-def run(seed: int, n_properties: int, url: str, tmp: Path) -> dict:
-    world = generate(seed, n_properties)
+def run(seed: int, n_properties: int, url: str, tmp: Path, source: str = "generated") -> dict:
+    world = generate(seed, n_properties, source)
     t = time.perf_counter()
-    leads = ingest(url, tmp / f"landing-{seed}", world)
+    leads = ingest(url, tmp / f"landing-{source}-{seed}", world)
     result = score(world, leads)
     result["seconds"] = time.perf_counter() - t
     return result
@@ -559,6 +766,10 @@ def report(seed: int, r: dict, show: int = 0, tag: str | None = None) -> None:
         f"{k} {m}/{n}" for k, (n, m) in sorted(r["near"].items())))
     top = ", ".join(f"{t} {n}" for t, n in r["missed"].most_common(12))
     print(f"  missed pairs by variant: {top or 'none'}")
+    for recs in r["merged"][:show]:
+        print("    false merge:")
+        for rec in recs:
+            print("     ", rec.pid, rec.tags, {k: v for k, v in rec.fields.items() if v and k not in ("email", "phone", "sale")})
     shown = [(a, b) for a, b in r["examples"] if not tag or tag in a.tags + b.tags]
     for a, b in shown[:show]:
         print("   ", a.tags, {k: v for k, v in a.fields.items() if v and k not in ("email", "phone", "sale")})
@@ -571,6 +782,10 @@ def main() -> int:
     ap.add_argument("--properties", type=int, default=8000)
     ap.add_argument("--show-misses", type=int, default=0, metavar="N", help="print N missed pairs")
     ap.add_argument("--tag", help="only missed pairs with this variant tag")
+    ap.add_argument("--sources", nargs="+", choices=["generated", "usaddress"], default=["generated", "usaddress"],
+                    help="generated: this file's own properties; usaddress: real addresses labelled by others "
+                         "(downloaded once from PyPI: usaddress' source distribution)")
+    ap.add_argument("--independent-seed", type=int, default=11, help="seed of the usaddress run")
     args = ap.parse_args()
 
     from orchestration.db import migrate, runtime
@@ -578,17 +793,21 @@ def main() -> int:
     base = runtime.bring_up(create=False)
     tmp = Path(tempfile.mkdtemp(prefix="ec-dedupe-"))
     results = {}
-    for seed in args.seeds:
-        db = f"ec_dedupe_{seed}_{int(time.time())}"
+    runs = [("generated", seed) for seed in args.seeds] if "generated" in args.sources else []
+    if "usaddress" in args.sources:
+        runs.append(("usaddress", args.independent_seed))
+    for source, seed in runs:
+        db = f"ec_dedupe_{source}_{seed}_{int(time.time())}"
         runtime.ensure_database(base, db)
         try:
             migrate.upgrade(base.url(db))
-            results[seed] = run(seed, args.properties, base.url(db), tmp)
-            report(seed, results[seed], args.show_misses, args.tag)
+            results[source, seed] = run(seed, args.properties, base.url(db), tmp, source)
+            print(f"[{source}]", end=" ")
+            report(seed, results[source, seed], args.show_misses, args.tag)
         finally:
             runtime.drop_database(base, db)
-    ok = all(r["precision"] >= 0.999 and r["recall"] >= 0.90 for r in results.values())
-    print(f"target P >= 0.999 and R >= 0.90 on every seed: {'met' if ok else 'NOT met'}")
+    ok = all(r["precision"] >= 0.999 and r["recall"] >= 0.95 for r in results.values())
+    print(f"target P >= 0.999 and R >= 0.95 on every run: {'met' if ok else 'NOT met'}")
     return 0
 
 

@@ -13,7 +13,10 @@ HEX64 = r"^[0-9a-f]{64}$"
 # Friendly text for each check, keyed by (column, check name prefix): what a person should fix.
 CHECK_MESSAGES = {
     (None, "identifies_property"): "street address is missing or incomplete (a street needs its ZIP, or its "
-                                   "city and state), and no MAK, or APN with its state, identifies the property",
+                                   "city and state), and no MAK, or APN with its state or county, identifies the property",
+    (None, "single_line_is_placed"): "the street cell holds a whole address, but no reading of its city, "
+                                     "state and ZIP is one the USPS ZIP table knows: check the city and ZIP, "
+                                     "or put them in their own columns",
     (None, "zip_is_five_digits"): "ZIP is not 5 digits (ZIP+4 is fine)",
     ("property_state", "isin"): "state is not a US state or territory code",
     ("age", "in_range"): "owner age outside 0..120",
@@ -28,7 +31,9 @@ class NormalisedLead(pa.DataFrameModel):
     property_state: Series[str] = pa.Field(nullable=True, isin=sorted(STATES))
     property_zip: Series[str] = pa.Field(nullable=True, str_matches=r"^[0-9]{5}$")
     zip_given: Series[bool]
+    line_unplaced: Series[bool]
     mak: Series[str] = pa.Field(nullable=True)
+    property_county: Series[str] = pa.Field(nullable=True)
     apn: Series[str] = pa.Field(nullable=True)
     addr_hash: Series[str] = pa.Field(nullable=True, str_matches=HEX64)
     age: Series[pa.Int64] = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 120})
@@ -38,8 +43,16 @@ class NormalisedLead(pa.DataFrameModel):
 
     @pa.dataframe_check
     def identifies_property(cls, df: pd.DataFrame) -> pd.Series:
-        """A MAK, an APN with its state, or a keyed street address."""
-        return df["mak"].notna() | (df["apn"].notna() & df["property_state"].notna()) | df["addr_hash"].notna()
+        """A MAK, an APN with its state or its county (a county several states have: a stub until
+        the county's APN finds its lead), or a keyed street address."""
+        return (df["mak"].notna() | (df["apn"].notna() & (df["property_state"].notna() | df["property_county"].notna()))
+                | df["addr_hash"].notna())
+
+    @pa.dataframe_check
+    def single_line_is_placed(cls, df: pd.DataFrame) -> pd.Series:
+        """A whole address in the street cell that no reading placed is refused as such (a
+        MAK or an APN with its state still identifies the row)."""
+        return ~df["line_unplaced"] | df["mak"].notna() | (df["apn"].notna() & df["property_state"].notna())
 
     @pa.dataframe_check
     def zip_is_five_digits(cls, df: pd.DataFrame) -> pd.Series:

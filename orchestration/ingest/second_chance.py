@@ -9,6 +9,9 @@ when it is the *only* lead that passes every guard:
 - the house number and the unit are equal (the block) — never linked across either;
 - the pre-directional, the suffix and the post-directional are equal (N MAIN ST and S MAIN ST,
   OAK DR and OAK CT are different streets);
+- a parcel row with an APN and a county name but no state links to the lead with that APN in a
+  county of that name, when there is exactly one and its owner, where both name one, is the
+  same (a row with a state but no county stays apart: the number may be another county's);
 - without a ZIP, the owner is the same (the surnames share a code: ``normalize.owner_key``);
 - the street names are equal, or (only within a ZIP) close: the same first letter, numbers equal,
   and an edit distance (optimal string alignment: a swap of two letters is one edit) of at most 1
@@ -89,8 +92,9 @@ def links(candidates: list[tuple]) -> dict[int, tuple[str, str]]:
     """{row_number: (lead_id, rule)} from (row_number, row address, lead id, lead address, block[,
     row owner key, lead owner key]) candidates. Block 'zip' (same ZIP): a close name links. Block
     'city' (the row has no ZIP): the same line links when the owner is the same too — a city may
-    hold the same line in two ZIPs, and without its ZIP the row cannot tell which. A row with two
-    passing leads is left alone."""
+    hold the same line in two ZIPs, and without its ZIP the row cannot tell which. Block 'apn' (a
+    parcel row naming its county but no state, a county name several states share): the lead
+    holding that APN in a county of that name. A row with two passing leads is left alone."""
     passing: dict[int, set[str]] = {}
     rule: dict[int, str] = {}
     parsed: dict[str, Line | None] = {}
@@ -101,6 +105,13 @@ def links(candidates: list[tuple]) -> dict[int, tuple[str, str]]:
         return parsed[text]
 
     for row_number, row_address, lead_id, lead_address, block, *owners in candidates:
+        if block == "apn":             # a parcel row with its county, no state: that county's APN
+            row_owner, lead_owner = owners or (None, None)
+            if row_owner and lead_owner and not same_owner(row_owner, lead_owner):
+                continue               # another county's parcel of the same number, another owner
+            passing.setdefault(row_number, set()).add(lead_id)
+            rule[row_number] = "APN in a county of that name, no state"
+            continue
         row, lead = line(row_address), line(lead_address)
         if row is None or lead is None:
             continue

@@ -1,7 +1,7 @@
 """Staged text rows -> normalised, validated, in-file-deduplicated leads (pure pandas + pandera).
 
 Rules (each one is tested):
-- A row is kept when something identifies its property: a MAK, an APN with its state, or a street
+- A row is kept when something identifies its property: a MAK, an APN with its state or county, or a street
   address with its ZIP (or, without a ZIP, its city and state). A whole address in the street
   column is split, and a missing city, state or ZIP is derived where the USPS ZIP table makes it
   unambiguous (``orchestration.identity.places``). A row with keys but no address becomes a lead that
@@ -14,7 +14,7 @@ Rules (each one is tested):
 - Channels: the first phone that is valid, not on the DNC list and verified is the lead's phone
   (else the first valid non-DNC one, unverified); likewise for e-mail. ``Litigator = Yes`` means no
   phone at all. Every channel is kept in ``melissa_payload``.
-- In-file dedupe follows the same cascade as the merge: rows sharing a MAK are one property; then
+- In-file dedupe (``orchestration.ingest.grouping``) follows the same cascade as the merge: rows sharing a MAK are one property; then
   rows sharing (APN, state, county) unless their MAKs differ; then rows sharing ``addr_hash`` unless their
   MAK or APN differ. The lowest row number represents the group; others are merged into it safely
   (NULL never erases, booleans OR, code lists unioned) by ``publish_validated()`` in SQL (migration
@@ -41,6 +41,7 @@ from orchestration import constants
 from orchestration.identity import normalize as norm
 from orchestration.identity import places
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
+from orchestration.ingest.grouping import KEY_COLUMNS, compact_keys, find, group_in_file, union  # noqa: F401
 from orchestration.ingest.schemas import NormalisedLead, reason_for
 from orchestration.privacy.pii import PREFIX, Sealer
 
@@ -53,8 +54,6 @@ WORK_COLUMNS = [
     "email_verified", "phone_verified", "email_code", "phone_code", "melissa_payload", "mak", "apn",
     "addr_hash", "owner_key", "last_sale_date", "property_county",
 ]
-KEY_COLUMNS = ["row_number", "mak", "apn", "property_state", "property_county", "addr_hash", "owner_key",
-               "last_sale_date"]
 
 
 @dataclass
@@ -237,7 +236,7 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
 def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter,
               sealer: Sealer | None = None) -> pd.DataFrame:
     df = staged
-    address, city_in, state_in, zip_in, split = places.split_single_lines(
+    address, city_in, state_in, zip_in, split, unplaced = places.split_single_lines(
         df["property_address"], df["property_city"], df["property_state"], df["property_zip"])
     counts["single_line_addresses"] += split
     street, unit = norm.street_and_unit(address, df["property_unit"])
@@ -265,6 +264,7 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
     out["property_state"] = state
     out["property_zip"] = zip5
     out["zip_given"] = zip_given
+    out["line_unplaced"] = unplaced
     out["property_value"] = norm.money(df["property_value"])
     out["estimated_equity"] = norm.money(df["estimated_equity"])
     age = norm.integer(df["age"])
@@ -275,6 +275,12 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
     if no_county.any():
         county = county.fillna(norm.county(places.county_from_zip(zip5.where(no_county))))
     out["property_county"] = county
+    # A parcel row naming its county but not its state: the state, where that county name has one.
+    stateless = out["property_state"].isna() & county.notna()
+    if stateless.any():
+        found = places.state_from_county(county.where(stateless))
+        counts["state_from_county"] += int(found.notna().sum())
+        out["property_state"] = out["property_state"].fillna(found)
     out["owner_key"] = norm.owner_key(df["first_name"], df["last_name"])
     out["last_sale_date"] = norm.date(df["last_sale_date"])
     out["mak"] = norm.mak(df["mak"])
@@ -306,138 +312,6 @@ def split_rejects(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str
                 reasons[rn].append(text)
         bad = frame.index.isin(bad_index.astype(frame.index.dtype, errors="ignore"))
         return frame[~bad], reasons
-
-
-def find(parent: np.ndarray) -> np.ndarray:
-    """Roots of a union-find forest, with full path compression (in place); returns ``parent``."""
-    while True:
-        grand = parent[parent]
-        if np.array_equal(grand, parent):
-            return parent
-        parent[:] = grand
-
-
-def union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
-    """Join the sets of a[i] and b[i] for every i; each set's root is its smallest member.
-
-    ``np.minimum.at`` applies every edge, also when one root receives several (a fancy assignment
-    would keep one arbitrary value of repeated indices and lose the other links).
-    """
-    while True:
-        roots = find(parent)
-        ra, rb = roots[a], roots[b]
-        apart = ra != rb
-        if not apart.any():
-            return
-        np.minimum.at(parent, np.maximum(ra, rb)[apart], np.minimum(ra, rb)[apart])
-
-
-def compact_keys(valid: pd.DataFrame) -> pd.DataFrame:
-    """The key columns of a slice's valid rows as the grouping keeps them for the whole file: the
-    64-character address hash as its first 16 (64 bits: a collision among a file's million rows has
-    a chance of about 1 in 30 million), the row number as int32."""
-    keys = valid[KEY_COLUMNS].copy()
-    keys["row_number"] = keys["row_number"].astype("int32")
-    keys["addr_hash"] = keys["addr_hash"].str.slice(0, 16)
-    return keys
-
-
-def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
-    """In-file duplicate groups from the key columns of every valid row (cascade: see module doc).
-
-    Returns the rows ``publish_validated()`` must treat specially — members of multi-row groups and
-    rows that gave up a clashing key — as (row_number, grp = the group's lowest row number,
-    drop_apn, drop_addr_hash, drop_owner), and the conflicts found.
-
-    Owners: a group whose rows name different owners (``owner_key`` shares no code, see
-    ``normalize.owner_key``) is one property sold between the records. The record the file marks
-    newer (latest ``last_sale_date``) names the owner, else the group's first record; the other
-    owners' rows keep only their lineage (``drop_owner``) and are reported.
-    """
-    # slices arrive in row order: no sorted copy of a million rows unless they did not
-    df = (keys if keys["row_number"].is_monotonic_increasing else keys.sort_values("row_number")).reset_index(drop=True)
-    group = np.arange(len(df))
-    parent = np.arange(len(df))
-    dropped = {"apn": np.zeros(len(df), bool), "addr_hash": np.zeros(len(df), bool)}
-    conflicts: list[dict] = []
-
-    def collapse(key_cols: list[str], guard_cols: list[str], key_name: str) -> None:
-        nonlocal group
-        keyed = df[key_cols].notna().all(axis=1).to_numpy()
-        if not keyed.any():
-            return
-        sub = df.loc[keyed, key_cols + guard_cols].copy()
-        sub["_g"] = group[keyed]
-        key_tuple = sub[key_cols[0]].astype(str)
-        for c in key_cols[1:]:
-            key_tuple = key_tuple + "\x1f" + sub[c].astype(str)
-        grouped = sub.groupby(key_tuple, sort=False)
-        first_g = grouped["_g"].transform("min")
-        ok = pd.Series(True, index=sub.index)
-        for g in guard_cols:
-            lead_val = grouped[g].transform("first")  # first non-null in the group
-            differs = sub[g].notna() & lead_val.notna() & sub[g].ne(lead_val)
-            ok &= ~differs.fillna(False).astype(bool)
-        # Rows whose guard differs keep their own group and give up the clashing key.
-        clash = ((~ok) & first_g.ne(sub["_g"])).to_numpy()
-        if clash.any():
-            at = sub.index[clash]
-            for idx, value in zip(at, key_tuple[clash]):
-                conflicts.append({"row_number": int(df.at[idx, "row_number"]), "key": key_name,
-                                  "value": str(value), "reason": "same " + key_name + " as another row "
-                                  "whose " + "/".join(guard_cols) + " differs"})
-            df.loc[at, key_cols[0]] = pd.NA
-            dropped[key_cols[0]][at.to_numpy()] = True
-        joined = (ok & first_g.ne(sub["_g"])).to_numpy()
-        if joined.any():
-            # Every member of a joined group follows it into the key's group: a real union-find,
-            # because one group may join several buckets (a MAK spanning two APNs) and chains of
-            # any length must close.
-            union(parent, sub["_g"].to_numpy()[joined], first_g.to_numpy()[joined])
-            group = find(parent)[group]
-
-    # An APN is scoped by state and county (the row's, else its ZIP's; none is one more scope).
-    county = df["property_county"] if "property_county" in df else pd.Series(pd.NA, index=df.index, dtype="string")
-    df["county_key"] = county.fillna("").astype("string")
-    collapse(["mak"], [], "mak")
-    collapse(["apn", "property_state", "county_key"], ["mak"], "apn")
-    collapse(["addr_hash"], ["mak", "apn"], "addr_hash")
-
-    sizes = np.bincount(group, minlength=len(df))
-    rows = df["row_number"].to_numpy()
-    drop_owner = _other_owners(df, group, sizes, conflicts)
-    special = (sizes[group] > 1) | dropped["apn"] | dropped["addr_hash"]
-    groups = pd.DataFrame({
-        "row_number": rows[special], "grp": rows[group[special]],
-        "drop_apn": dropped["apn"][special], "drop_addr_hash": dropped["addr_hash"][special],
-        "drop_owner": drop_owner[special],
-    })
-    return groups, conflicts
-
-
-def _other_owners(df: pd.DataFrame, group: np.ndarray, sizes: np.ndarray, conflicts: list[dict]) -> np.ndarray:
-    """Rows of multi-row groups whose owner is not the group's owner (see group_in_file)."""
-    drop = np.zeros(len(df), bool)
-    multi = (sizes[group] > 1) & df["owner_key"].notna().to_numpy()
-    if not multi.any():
-        return drop
-    sub = pd.DataFrame({"g": group[multi], "key": df["owner_key"].to_numpy()[multi],
-                        "sale": df["last_sale_date"].fillna("").to_numpy()[multi],
-                        "row": df["row_number"].to_numpy()[multi]}, index=np.flatnonzero(multi))
-    # the owner of each group: the latest sale date, then the first row
-    owner = (sub.sort_values(["g", "sale", "row"], ascending=[True, False, True])
-             .drop_duplicates("g").set_index("g")["key"])
-    if sub.groupby("g")["key"].nunique().max() < 2:
-        return drop
-    mine = sub["g"].map(owner)
-    for idx, key, theirs, row in zip(sub.index, sub["key"], mine, sub["row"]):
-        if not set(key.split()) & set(theirs.split()):
-            drop[idx] = True
-            conflicts.append({"row_number": int(row), "key": "owner", "value": "",
-                              "reason": "same property as another row of the file, another owner: the "
-                                        "newer sale (else the first row) names the owner; this row's "
-                                        "owner, names and contacts are not used"})
-    return drop
 
 
 def overlong(staged: pd.DataFrame) -> dict[int, list[str]]:

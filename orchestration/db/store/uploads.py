@@ -275,7 +275,7 @@ def cleanup_replay_guards(conn: psycopg.Connection, days: int) -> int:
 def second_chance_candidates(conn: psycopg.Connection, upload_id: str) -> list[tuple]:
     """The pairs (row, lead) a second-chance link may join: rows of the upload that no key
     matches, each with the leads of its block (same ZIP and house number, or same street line,
-    city and state without a ZIP). Prepares the transaction's ``_second_chance`` table, which
+    city and state where the row or the lead has no ZIP). Prepares the transaction's ``_second_chance`` table, which
     merge_validated_leads() reads and :func:`write_second_chance_links` fills."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, "
                  "lead_id uuid NOT NULL, rule text NOT NULL) ON COMMIT DROP")
@@ -315,8 +315,18 @@ def second_chance_candidates(conn: psycopg.Connection, upload_id: str) -> list[t
         FROM _unmatched u
         JOIN leads l ON l.property_city = u.property_city AND l.property_state = u.property_state
                     AND l.property_address = u.property_address
-        WHERE u.property_zip IS NULL
+        -- either way round: a row without its ZIP, or a lead made from a record without one
+        WHERE u.property_zip IS NULL OR l.property_zip IS NULL
     """).fetchall()
+    # A parcel row that names its county but no state (a county name several states share, so
+    # validation could not place it): the leads holding that APN in a county of that name.
+    candidates += conn.execute("""
+        SELECT v.row_number, '', l.id::text, coalesce(l.property_address, ''), 'apn', v.owner_key, l.owner_key
+        FROM leads_validated v
+        JOIN leads l ON l.apn = v.apn AND l.property_county = v.property_county
+        WHERE v.upload_id = %(u)s AND v.apn IS NOT NULL AND v.mak IS NULL AND v.addr_hash IS NULL
+          AND v.property_state IS NULL AND v.property_county IS NOT NULL
+    """, {"u": upload_id}).fetchall()
     conn.execute("RESET enable_nestloop")
     conn.execute("RESET enable_mergejoin")
     conn.execute("RESET work_mem")
