@@ -273,3 +273,74 @@ def test_a_sold_propertys_lead_is_fed_once_to_each_owner(db, defs, instance):
                                   " WHERE i.indrelid = 'campaign_pushes'::regclass AND i.indisprimary").fetchone()[0]
     assert feeds == (2, 1)  # Ann's feed predates any recorded sale (NULL), Bob's names his owner_since
     assert pushes_key == ["batch_id", "lead_id"]
+
+
+# -- lists nobody here wrote: single lines without commas, typos inside one file, parcel rows
+#    that name their county but not their state --------------------------------------------------
+
+COMMA_LESS = [
+    # a row whose whole address is in the street cell, and the same property as a vendor writes it
+    ("14846 park road ridgeland wi 54763", "14846 Park Rd,Ridgeland,WI,54763"),
+    ("186 w hickory dr florham park nj", "186 W Hickory Drive,Florham Park,NJ,07932"),
+    ("6610 marshall drive 6c fortson ga 31808", "6610 Marshall Dr #6C,Fortson,GA,31808"),
+    ("90 Mckinney Ave Apartment 5 Saucier MS 39574", "90 MCKINNEY AVE APT 5,SAUCIER,MS,39574"),
+    ("87 Indian Hills Circle Pe Ell WA 98572", "87 Indian Hills Cir,Pe Ell,WA,98572-1234"),
+    ("5023 Wilnut Ave Unit F Alcova WY 82620-7482", "5023 Wilnut Avenue # F,Alcova,WY,82620"),
+    ("6052 west saunders road, gillette, wyoming 82718", "6052 W SAUNDERS RD,GILLETTE,WY,82718-6246"),
+]
+
+
+def test_single_lines_of_every_shape_find_the_vendor_row_of_their_property(db):
+    ingest(db, [f',,"{line}",,,,Ann,,,,,,,' for line, _ in COMMA_LESS])
+    assert len(lead(db)) == len(COMMA_LESS)
+    counts = ingest(db, [f",,{row},Ann,,,,,,," for _, row in COMMA_LESS])
+    assert counts["inserted"] == 0 and len(lead(db)) == len(COMMA_LESS)
+
+
+def test_a_single_line_no_reading_places_is_refused_with_its_reason(db):
+    good = "".join(f",,{n} Elm St,Town,CA,90210,Bo,,,,,,,\n" for n in range(1, 7))
+    ctx, uid = land_and_validate(db, (COLS + ',,"12 Oak Dr Zzyzxville FL 33999",,,,Ann,,,,,,,\n' + good).encode())
+    pipeline.merge(ctx, uid)
+    with psycopg.connect(db) as conn:
+        reasons = [r[0] for r in conn.execute("SELECT reason FROM pipeline_dlq WHERE payload->>'upload_id' = %s",
+                                              (uid,)).fetchall()]
+    assert len(reasons) == 1 and "no reading of its city, state and ZIP" in reasons[0]
+    assert [r["first_name"] for r in lead(db)] == ["Bo"] * 6
+
+
+TYPO_TWINS = [
+    ("6052 W SAUNDERS RD", "6052 W SAUNERS RD", "GILLETTE,WY,82718"),
+    ("28775 Lawson Ave Apt 7c", "28775 Lawsoon Ave # 7C", "Lumberton,MS,39455"),
+    ("410 Sunset Blvd", "410 Sunseet Blvd", "Cody,WY,82414"),
+]
+
+
+def test_two_rows_of_one_file_a_typo_apart_are_one_lead_and_near_misses_stay_apart(db):
+    rows = []
+    for a, b, place in TYPO_TWINS:
+        rows += [f",,{a},{place},Ann,,,,,,,", f",,{b},{place},Ann,,,,,,,"]
+    # same ZIP and number, but another unit, another directional, another owner: three properties
+    rows += [",,410 Sunset Blvd Apt 2,Cody,WY,82414,Ann,,,,,,,", ",,410 E Sunset Blvd,Cody,WY,82414,Ann,,,,,,,"]
+    counts = ingest(db, rows)
+    assert counts["inserted"] == len(TYPO_TWINS) + 2
+    with psycopg.connect(db) as conn:
+        per_lead = [r[0] for r in conn.execute("SELECT count(*) FROM lead_sources GROUP BY lead_id "
+                                               "ORDER BY 1 DESC").fetchall()]
+    assert per_lead == [2, 2, 2, 1, 1]
+
+
+def test_a_parcel_row_naming_its_county_but_no_state_finds_its_lead(db):
+    # CAROLINE is a county of Virginia and of Maryland: the name alone does not place the row
+    ingest(db, [",3054-051-855,12 Ladysmith Rd,Ruther Glen,VA,22546,Ann,,,,,,,"])
+    with psycopg.connect(db) as conn:
+        conn.execute("UPDATE leads SET property_county = 'CAROLINE'")
+    body = ("mak,apn,property_county,owner_first_name\n" ",3054051855,CAROLINE,Ann\n").encode()
+    ctx, uid = land_and_validate(db, body)
+    counts = pipeline.merge(ctx, uid).counts
+    assert counts["inserted"] == 0 and counts["second_chance_links"] == 1 and len(lead(db)) == 1
+    # in one file: the address row and the county-only row of the same parcel
+    ctx, uid = land_and_validate(db, ("mak,apn,property_address,property_city,property_state,property_zip,"
+                                      "property_county,owner_first_name\n"
+                                      ",777-1,5 Bowling Green Rd,Bowling Green,VA,22427,Caroline County,Bo\n"
+                                      ",7771,,,,,CAROLINE,Bo\n").encode())
+    assert pipeline.merge(ctx, uid).counts["inserted"] == 1 and len(lead(db)) == 2

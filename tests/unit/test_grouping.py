@@ -127,3 +127,71 @@ def test_rows_of_another_owner_only_count_as_members(rows, other):
     dropped = set(groups.loc[groups["drop_owner"], "row_number"]) if len(groups) else set()
     assert dropped == other
     assert {c["row_number"] for c in conflicts if c["key"] == "owner"} == other
+
+
+def addressed(*rows):
+    """rows: (address, zip, owner_key[, mak[, apn]]); every row its own address hash."""
+    def col(i, default=None):
+        return pd.array([r[i] if len(r) > i else default for r in rows], dtype="string")
+
+    return pd.DataFrame({
+        "row_number": range(1, len(rows) + 1), "mak": col(3), "apn": col(4),
+        "property_state": pd.array(["WY"] * len(rows), dtype="string"),
+        "property_county": pd.array([None] * len(rows), dtype="string"),
+        "addr_hash": pd.array([f"h{i}" for i in range(len(rows))], dtype="string"), "owner_key": col(2),
+        "last_sale_date": pd.array([None] * len(rows), dtype="string"), "property_address": col(0),
+        "property_zip": col(1),
+    })
+
+
+NEAR = [
+    ("a typo in the street name", [("6052 W SAUNDERS RD", "82718", "S530"), ("6052 W SAUNERS RD", "82718", "S530")],
+     [{1, 2}]),
+    ("a swap of two letters", [("410 SUNSET BLVD", "82414", "A000"), ("410 SUSNET BLVD", "82414", "A000")], [{1, 2}]),
+    ("the unit joins too", [("28775 LAWSON AVE APT 7C", "39455", "A000"), ("28775 LAWSOON AVE # 7C", "39455", None)],
+     [{1, 2}]),
+    ("another unit", [("28775 LAWSON AVE APT 7C", "39455", "A000"), ("28775 LAWSOON AVE APT 7D", "39455", "A000")],
+     [{1}, {2}]),
+    ("another directional", [("410 E SUNSET BLVD", "82414", "A000"), ("410 W SUNSEET BLVD", "82414", "A000")],
+     [{1}, {2}]),
+    ("another suffix", [("410 SUNSET BLVD", "82414", "A000"), ("410 SUNSEET DR", "82414", "A000")], [{1}, {2}]),
+    ("another ZIP", [("410 SUNSET BLVD", "82414", "A000"), ("410 SUNSEET BLVD", "82435", "A000")], [{1}, {2}]),
+    ("another house number", [("410 SUNSET BLVD", "82414", "A000"), ("412 SUNSEET BLVD", "82414", "A000")],
+     [{1}, {2}]),
+    ("other owners", [("410 SUNSET BLVD", "82414", "S530"), ("410 SUNSEET BLVD", "82414", "J525")], [{1}, {2}]),
+    ("numbered streets are never close", [("12 4TH ST", "82414", "A000"), ("12 5TH ST", "82414", "A000")],
+     [{1}, {2}]),
+    ("different MAKs", [("410 SUNSET BLVD", "82414", "A000", "M1"), ("410 SUNSEET BLVD", "82414", "A000", "M2")],
+     [{1}, {2}]),
+    ("two candidates: neither is taken",
+     [("410 SUNSET BLVD", "82414", "A000"), ("410 SUNSEET BLVD", "82414", "A000"), ("410 SUNSAT BLVD", "82414", "A000")],
+     [{1}, {2}, {3}]),
+]
+
+
+@pytest.mark.parametrize("rows, expected", [c[1:] for c in NEAR], ids=[c[0] for c in NEAR])
+def test_near_duplicates_of_one_file(rows, expected):
+    groups, conflicts = group_in_file(addressed(*rows))
+    assert partition(groups, len(rows)) == expected
+    assert sum(c["key"] == "near_duplicate" for c in conflicts) == sum(len(g) - 1 for g in expected)
+
+
+def test_typo_variants_of_many_streets_link_and_their_neighbours_do_not():
+    """Seeded: each street written right and with one typo (substitution, deletion, swap), beside
+    the next house and another unit of the same number: only the typo pairs join."""
+    import random
+
+    rng = random.Random(7)
+    rows, expected = [], []
+    names = ["WASHINGTON", "HIGHLAND", "CHESTNUT", "MAGNOLIA", "SYCAMORE", "PROSPECT", "KENSINGTON", "BRIARWOOD"]
+    for i in range(60):
+        name, house, zip5 = rng.choice(names), rng.randint(10, 9999), f"{80000 + i:05d}"
+        at = rng.randint(1, len(name) - 2)
+        typo = rng.choice([name[:at] + "X" + name[at + 1:], name[:at] + name[at + 1:],
+                           name[:at] + name[at + 1] + name[at] + name[at + 2:]])
+        n = len(rows)
+        rows += [(f"{house} {name} ST", zip5, "S530"), (f"{house} {typo} ST", zip5, "S530"),
+                 (f"{house + 2} {name} ST", zip5, "S530"), (f"{house} {name} ST APT 2", zip5, "S530")]
+        expected += [{n + 1, n + 2}, {n + 3}, {n + 4}]
+    groups, _ = group_in_file(addressed(*rows))
+    assert partition(groups, len(rows)) == expected
