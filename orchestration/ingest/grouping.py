@@ -182,36 +182,62 @@ def near_duplicates(df: pd.DataFrame, group: np.ndarray) -> np.ndarray:
     """
     from orchestration.ingest import second_chance
 
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     address = df["property_address"].astype("string")
-    zip5 = df["property_zip"].astype("string")
-    house = address.str.extract(r"^([^ ]+) ", expand=False)
-    ok = (zip5.notna() & house.notna()).to_numpy()
+    text = pa.array(address.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    house = pc.list_element(pc.split_pattern(text, " ", max_splits=1), 0)
+    zip_codes, _ = pd.factorize(df["property_zip"].astype("string"))
+    house_codes, house_values = pd.factorize(pd.Series(house.to_numpy(zero_copy_only=False)))
+    ok = (zip_codes >= 0) & (house_codes >= 0) & pc.is_valid(text).to_numpy(zero_copy_only=False)
     if ok.sum() < 2:
         return np.empty((0, 2), dtype=np.int64)
-    block = pd.DataFrame({"zip": zip5[ok].to_numpy(), "house": house[ok].to_numpy(), "g": group[ok],
-                          "pos": np.flatnonzero(ok)})
-    spread = block.groupby(["zip", "house"], sort=False)["g"].transform("nunique")
-    block = block[spread.to_numpy() > 1]
+    # integer block ids (ZIP, house number): no string keys for a million rows
+    block_id = zip_codes.astype(np.int64) * (len(house_values) + 1) + house_codes
+    pos = np.flatnonzero(ok)
+    pairs_bg = pd.DataFrame({"b": block_id[pos], "g": group[pos], "pos": pos}).drop_duplicates(["b", "g"])
+    shared = pairs_bg["b"].duplicated(keep=False).to_numpy()       # blocks holding two groups or more
+    block = pairs_bg[shared]
     if block.empty:
         return np.empty((0, 2), dtype=np.int64)
-    block = block.drop_duplicates(["zip", "house", "g"])           # one row speaks for its group
-    mak = df["mak"].astype("string")
-    apn = df["apn"].astype("string")
-    owner = df["owner_key"].astype("string")
+    order = np.argsort(block["b"].to_numpy(), kind="stable")
+    b_sorted = block["b"].to_numpy()[order]
+    g_sorted = block["g"].to_numpy()[order].tolist()
+    p_sorted = block["pos"].to_numpy()[order].tolist()
+    cuts = np.flatnonzero(np.diff(b_sorted)) + 1
+    starts, ends = np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [len(b_sorted)]]).tolist()
+
+    def column(name: str) -> list:
+        values = df[name].astype("string").to_numpy(dtype=object, na_value=None)
+        return values.tolist()
+
+    lines_of, mak, apn, owner = column("property_address"), column("mak"), column("apn"), column("owner_key")
+    parsed: dict[str, second_chance.Line | None] = {}
+
+    def line(pos: int):
+        text = lines_of[pos]
+        if text not in parsed:
+            parsed[text] = second_chance.parse(text)
+        return parsed[text]
+
     passing: dict[int, set[int]] = {}
     rep: dict[int, int] = {}
-    for (_, _), members in block.groupby(["zip", "house"], sort=False):
-        lines = [(int(g), int(pos), second_chance.parse(str(address.iat[pos]))) for g, pos in
-                 zip(members["g"], members["pos"])]
-        for i, (ga, pa_, la) in enumerate(lines):
-            for gb, pb, lb in lines[i + 1:]:
+    for lo, hi in zip(starts, ends):
+        members = list(zip(g_sorted[lo:hi], p_sorted[lo:hi]))
+        for i, (ga, pa_) in enumerate(members):
+            a_text = lines_of[pa_]
+            for gb, pb in members[i + 1:]:
+                b_text = lines_of[pb]
+                # a typo keeps the line's length within two and its last word (suffix or unit)
+                if abs(len(a_text) - len(b_text)) > 2 or a_text.rsplit(" ", 1)[-1] != b_text.rsplit(" ", 1)[-1]:
+                    continue
+                la, lb = line(pa_), line(pb)
                 if la is None or lb is None or not second_chance.matches(la, lb, fuzzy=True):
                     continue
-                if any(pd.notna(col.iat[pa_]) and pd.notna(col.iat[pb]) and col.iat[pa_] != col.iat[pb]
-                       for col in (mak, apn)):
+                if any(x[pa_] is not None and x[pb] is not None and x[pa_] != x[pb] for x in (mak, apn)):
                     continue
-                oa, ob = owner.iat[pa_], owner.iat[pb]
-                if pd.notna(oa) and pd.notna(ob) and not second_chance.same_owner(oa, ob):
+                if owner[pa_] and owner[pb] and not second_chance.same_owner(owner[pa_], owner[pb]):
                     continue
                 passing.setdefault(ga, set()).add(gb)
                 passing.setdefault(gb, set()).add(ga)
