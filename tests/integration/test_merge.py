@@ -95,7 +95,9 @@ def test_a_merge_killed_midway_leaves_nothing_behind(db):
         with psycopg.connect(db, autocommit=True) as admin:
             pid = None
             for _ in range(100):
+                # this database's merge only: another xdist worker's merge may be waiting too
                 row = admin.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                    "AND datname = current_database() "
                                     "AND query LIKE '%%merge_validated_leads%%'").fetchone()
                 if row:
                     pid = row[0]
