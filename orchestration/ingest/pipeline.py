@@ -27,6 +27,7 @@ from orchestration.privacy import erasure
 from orchestration.privacy.blind_index import IndexKey
 from orchestration.privacy.pii import Sealer
 from orchestration.db import store
+from orchestration.identity import normalize as norm
 from orchestration.ingest import overlap, profiles, reader, second_chance
 from orchestration.core.landing import Landing, Manifest
 from orchestration.ingest.validate import (compact_keys, group_in_file, init_worker, validate_in_worker,
@@ -437,8 +438,10 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
         erased = timed("erasures", erasures)
         added = timed("suppress_from_upload", store.suppress_from_upload, conn, upload_id)  # vendor DNC/Litigator, first
         linked = timed("second_chance", second_chance.find, conn, upload_id)  # typos, missing ZIPs: read by the merge
+        held = timed("units_held_back", store.hold_back_other_units, conn, upload_id, list(norm.UNIT_DESIGNATORS))
         counts = timed("merge", store.merge_upload, conn, upload_id, manifest.source, manifest.received())
         counts.update(linked)
+        counts["units_held_back"] = held
         counts["rows"] = n
         counts["suppressions_added"] = added
         counts["erased_rows"] = erased

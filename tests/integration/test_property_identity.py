@@ -344,3 +344,29 @@ def test_a_parcel_row_naming_its_county_but_no_state_finds_its_lead(db):
                                       ",777-1,5 Bowling Green Rd,Bowling Green,VA,22427,Caroline County,Bo\n"
                                       ",7771,,,,,CAROLINE,Bo\n").encode())
     assert pipeline.merge(ctx, uid).counts["inserted"] == 1 and len(lead(db)) == 2
+
+
+def test_a_unitless_record_of_another_owner_at_a_building_with_units_is_another_unit_not_a_sale(db):
+    first = [",12 Oak St Apt 1,Town,CA,90210,Ann,Smith,,,,,", ",12 Oak St Apt 2,Town,CA,90210,Bo,Jones,,,,,",
+             ",12 Oak St,Town,CA,90210,Cy,Smith,,,,,",            # unit dropped: the building's unit-less lead
+             ",9 Elm St,Town,CA,90210,Di,Smith,,,,,"]             # a house
+    pipeline.merge(*owner_upload(db, *first))
+    assert len(lead(db)) == 4
+    ctx, uid = owner_upload(db, ",12 OAK STREET,Town,CA,90210,Ed,Brown,,,,,",   # another unit, its unit dropped
+                            ",9 Elm Street,Town,CA,90210,Flo,Brown,,,,,")       # a sale of the house
+    counts = pipeline.merge(ctx, uid).counts
+    assert counts["units_held_back"] == 1 and counts["inserted"] == 1
+    by_name = {r["first_name"]: r for r in lead(db)}
+    assert by_name["Cy"]["last_name"] == "Smith" and by_name["Ed"]["addr_hash"] is None
+    assert by_name["Ed"]["property_address"] == "12 OAK ST" and "Di" not in by_name and by_name["Flo"]
+    with psycopg.connect(db) as conn:
+        rules = [r[0] for r in conn.execute("SELECT details->>'rule' FROM pipeline_events "
+                                            "WHERE event_type = 'dedupe_conflict' AND upload_id = %s", (uid,))]
+        sales = conn.execute("SELECT count(*) FROM pipeline_events WHERE event_type = 'owner_changed'").fetchone()[0]
+    assert rules == ["a unit-less record of another owner at a building with unit leads: another unit, not a sale"]
+    assert sales == 1
+    # the same upload again (a re-run of its merge): its row finds the lead it became, nothing new
+    again = pipeline.merge(ctx, uid).counts
+    assert again["inserted"] == 0 and len(lead(db)) == 5
+    # the same owner at the building's unit-less address is the same lead, as before
+    assert ingest(db, [",,12 Oak St,Town,CA,90210,Cy,,,,,,,"])["inserted"] == 0

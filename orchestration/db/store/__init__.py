@@ -108,6 +108,7 @@ from orchestration.db.store.uploads import (  # noqa: F401 - re-exported
     discard_validated,
     expired_work_uploads,
     finish_staging,
+    hold_back_other_units,
     iter_staged,
     load_validated_slice,
     merge_upload,

@@ -333,6 +333,71 @@ def second_chance_candidates(conn: psycopg.Connection, upload_id: str) -> list[t
     return candidates
 
 
+def hold_back_other_units(conn: psycopg.Connection, upload_id: str, designators: list[str]) -> int:
+    """Rows whose unit-less address finds a unit-less lead of *another owner* at a building that
+    holds unit leads (``12 OAK ST`` beside ``12 OAK ST APT 1``): two units written without their
+    units, not a sale. Such a row gives up its address key (so it becomes a lead of its own, or
+    the lead its earlier run made: lineage), and a ``dedupe_conflict`` records it. A unit-less
+    address at a building without unit leads is a house: another owner there is a sale, as
+    before. Runs after the second-chance pass, in the merge's transaction; returns the count."""
+    unit = "(^| )(" + "|".join(d.replace("#", "\\#") for d in designators) + ")( |$)"
+    conn.execute("DROP TABLE IF EXISTS pg_temp._held_back")
+    conn.execute("""
+        CREATE TEMP TABLE _held_back ON COMMIT DROP AS
+        SELECT v.row_number, l.id AS address_lead, src.lead_id AS before
+        FROM leads_validated v
+        JOIN leads l ON l.addr_hash = v.addr_hash
+        LEFT JOIN lead_sources src ON src.upload_id = v.upload_id AND src.row_number = v.row_number
+        WHERE v.upload_id = %(u)s AND v.property_zip IS NOT NULL
+          AND v.owner_key IS NOT NULL AND l.owner_key IS NOT NULL
+          AND NOT (string_to_array(v.owner_key, ' ') && string_to_array(l.owner_key, ' '))
+          AND substr(v.property_address, strpos(v.property_address, ' ') + 1) !~ %(unit)s
+          AND NOT EXISTS (SELECT 1 FROM leads m WHERE v.mak IS NOT NULL AND m.mak = v.mak)
+          AND NOT EXISTS (SELECT 1 FROM leads a WHERE v.apn IS NOT NULL AND a.apn = v.apn
+                          AND a.property_state = v.property_state
+                          AND coalesce(a.property_county, '') = coalesce(v.property_county, ''))
+          AND EXISTS (SELECT 1 FROM leads b WHERE b.property_zip = v.property_zip
+                      AND b.property_address LIKE v.property_address || ' %%'
+                      AND split_part(substr(b.property_address, length(v.property_address) + 2), ' ', 1)
+                          = ANY(%(designators)s))
+    """, {"u": upload_id, "unit": unit, "designators": designators})
+    conn.execute("""
+        DELETE FROM _held_back WHERE before = address_lead      -- merged there by an earlier run: stays
+    """)
+    held = conn.execute("""
+        UPDATE leads_validated v SET addr_hash = NULL FROM _held_back h
+        WHERE v.upload_id = %(u)s AND v.row_number = h.row_number
+    """, {"u": upload_id}).rowcount
+    # A re-run of the merge: a row held back before has no address key left; its lineage names
+    # the keyless lead it became, which it finds again.
+    conn.execute("""
+        INSERT INTO _second_chance (row_number, lead_id, rule)
+        SELECT v.row_number, l.id, 'the lead this row became before'
+        FROM leads_validated v
+        JOIN lead_sources src ON src.upload_id = v.upload_id AND src.row_number = v.row_number
+        JOIN leads l ON l.id = src.lead_id
+        WHERE v.upload_id = %(u)s AND v.addr_hash IS NULL AND l.addr_hash IS NULL
+          AND v.mak IS NULL AND v.apn IS NULL
+          AND l.property_address = v.property_address AND l.property_zip = v.property_zip
+        ON CONFLICT (row_number) DO NOTHING
+    """, {"u": upload_id})
+    if held:
+        conn.execute("""
+            INSERT INTO _second_chance (row_number, lead_id, rule)
+            SELECT row_number, before, 'the lead this row became before' FROM _held_back WHERE before IS NOT NULL
+            ON CONFLICT (row_number) DO UPDATE SET lead_id = excluded.lead_id, rule = excluded.rule
+        """)
+        conn.execute("""
+            INSERT INTO pipeline_events (event_type, stage, upload_id, lead_id, details)
+            SELECT 'dedupe_conflict', 'leads', %(u)s, address_lead,
+                   jsonb_build_object('row_number', row_number, 'key', 'addr_hash',
+                                      'rule', 'a unit-less record of another owner at a building with unit '
+                                              'leads: another unit, not a sale')
+            FROM _held_back
+        """, {"u": upload_id})
+    return held
+
+
 def write_second_chance_links(conn: psycopg.Connection, found: dict[int, tuple[str, str]]) -> None:
     """Leave the links (row number -> (lead id, rule)) where the merge reads them."""
     if found:
