@@ -405,7 +405,8 @@ def write_record(rng: random.Random, p: Property, vendor: str, *, owner: Owner, 
         # a key-only record that names its county but not its state
         street, unit_col, city, zip_, state = "", "", "", "", ""
         apn = p.apn.replace("-", "") if rng.random() < 0.5 else p.apn
-        county = rng.choice([p.county, p.county.title(), f"{p.county} COUNTY", f"{p.county.title()} County"])
+        bare = p.county.removesuffix(" COUNTY")
+        county = rng.choice([bare, bare.title(), f"{bare} COUNTY", f"{bare.title()} County", f"{bare} CO"])
         tags.append("apn_county_only")
     email = f"{first or 'x'}.{last}.{rng.randint(1, 99999)}@example.com".lower().replace(" ", "")
     phone = f"({rng.randint(201, 989)}) 555-{rng.randint(100, 199):04d}"

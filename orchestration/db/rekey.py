@@ -12,7 +12,8 @@ changed:
   clash between two leads swapping keys;
 - when the new rules make two existing leads one property (``123 FOURTH ST`` and ``123 4TH ST``),
   the oldest lead keeps the key, the others keep their data without it, and a ``dedupe_conflict``
-  event names both — merging two leads (owners, campaign state) is a person's decision;
+  event names both (once: a later re-key finding the same pair records nothing new) — merging two
+  leads (owners, campaign state) is a person's decision;
 - an address suppression follows its lead's new key (the old value stays too).
 
 Runs in the caller's transaction (a migration), in batches so memory stays flat.
@@ -81,6 +82,10 @@ def rekey(conn: psycopg.Connection) -> dict[str, int]:
         CROSS JOIN LATERAL (VALUES ('addr_hash', r.addr_hash, r.hash_rank, r.hash_keeper),
                                    ('apn', r.apn, r.apn_rank, r.apn_keeper)) AS k (key, value, rank, keeper)
         WHERE k.value IS NOT NULL AND k.rank > 1
+          -- a later re-key (another rule change) finds the same pair again: recorded once
+          AND NOT EXISTS (SELECT 1 FROM pipeline_events e WHERE e.event_type = 'dedupe_conflict'
+                          AND e.stage = 'rekey' AND e.lead_id = r.id AND e.details->>'key' = k.key
+                          AND e.details->>'other_lead_id' = k.keeper::text)
     """).rowcount
     conn.execute("""
         INSERT INTO suppressions (channel, value, reason, source, created_at)

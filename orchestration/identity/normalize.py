@@ -172,8 +172,9 @@ def _street(line: str) -> tuple[str, str]:
     an optional suffix (ST, AVE) and post-directional, then the unit. Within the name, ordinals are
     numeric (FOURTH and a bare 4 before a suffix are 4TH), SAINT/MOUNT/FORT are spelled out, MLK is
     MARTIN LUTHER KING, and each road family (CR, CO RD, COUNTY RD; SH, STATE HWY, HWY; SR; US HWY)
-    has one form followed by its number. A lone short token after the suffix (``12 OAK DR C``) is a
-    unit without a designator (``# C``).
+    has one form followed by its number. A lone short token after the suffix, or after the suffix
+    and a post-directional (``12 OAK DR C``, ``12 OAK DR SW 7``), is a unit without a designator
+    (``# C``).
     """
     if not line:
         return "", ""
@@ -206,6 +207,11 @@ def _street(line: str) -> tuple[str, str]:
         elif (not unit and len(tokens) >= 4 and _BARE_UNIT.fullmatch(tokens[-1])
               and tokens[-1] not in _DIRECTIONALS and tokens[-2] in _SUFFIXES and len(tokens) - 2 > start):
             unit = ["#", tokens[-1]]                        # 12 OAK DR C: a unit with no designator
+            tokens = tokens[:-1]
+        elif (not unit and len(tokens) >= 5 and _BARE_UNIT.fullmatch(tokens[-1])
+              and tokens[-1] not in _DIRECTIONALS and tokens[-2] in _DIRECTIONALS
+              and tokens[-3] in _SUFFIXES and len(tokens) - 3 > start):
+            unit = ["#", tokens[-1]]                        # 12 OAK DR SW 7: after a post-directional
             tokens = tokens[:-1]
         last = len(tokens) - 1
         if tokens[last] in _DIRECTIONALS and last >= 3:       # post-directional

@@ -13,6 +13,8 @@ when it is the *only* lead that passes every guard:
   county of that name, when there is exactly one and its owner, where both name one, is the
   same (a row with a state but no county stays apart: the number may be another county's);
 - without a ZIP, the owner is the same (the surnames share a code: ``normalize.owner_key``);
+- within a ZIP, owners that both are named share a surname code (a street typo *and* another
+  owner is two guesses: a neighbour on a look-alike street more often than a sale);
 - the street names are equal, or (only within a ZIP) close: the same first letter, numbers equal,
   and an edit distance (optimal string alignment: a swap of two letters is one edit) of at most 1
   (names up to 7 letters) or 2 (longer names) —
@@ -117,6 +119,8 @@ def links(candidates: list[tuple]) -> dict[int, tuple[str, str]]:
             continue
         if block == "city" and not same_owner(*(owners or [None, None])):
             continue
+        if block == "zip" and all(owners[:2] if owners else [None]) and not same_owner(*owners[:2]):
+            continue                   # a typo and another owner: two guesses, not one
         if matches(row, lead, fuzzy=block == "zip"):
             passing.setdefault(row_number, set()).add(lead_id)
             rule[row_number] = "street name within a typo" if block == "zip" else "same line, no ZIP"

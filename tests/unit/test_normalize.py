@@ -146,6 +146,8 @@ PUB28_SAME = {
     "mlk": ["1 MLK Jr Blvd", "1 Martin Luther King Jr Blvd", "1 M L King Jr Blvd", "1 Martin L King Jr Blvd"],
     "bare trailing unit": ["7 Oak Dr, C", "7 Oak Dr Apt C", "7 Oak Dr #C", "7 Oak Drive Unit C"],
     "bare trailing number unit": ["7 Main St 4", "7 Main St #4", "7 Main Street Apt 4"],
+    "bare unit after a post-directional": ["4533 1st Ave Southwest, 7", "4533 1ST AVE SW UNIT 7", "4533 1st Ave SW #7",
+                                           "4533 First Avenue S.W. Apt 7"],
 }
 
 
