@@ -112,6 +112,18 @@ def apply_text(text: str) -> None:
 # Changes a revision made to a file's object, as (new, old) text pairs, where an earlier revision's
 # downgrade rebuilds that object from its current file: that downgrade takes these back as well.
 REVISION_CHANGES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "merge_validated_leads": {
+        "0020": ((
+            "        -- the state is filled when empty, unless it would move the lead's APN into a scope another\n"
+            "        -- lead holds (a parcel row that named only its county made the lead)\n"
+            "        CASE WHEN l.property_state IS NOT NULL OR s.property_state IS NULL THEN l.property_state\n"
+            "             WHEN l.apn IS NULL OR NOT EXISTS (SELECT 1 FROM leads o WHERE o.apn = l.apn AND o.id <> l.id\n"
+            "                                                 AND o.property_state = s.property_state\n"
+            "                                                 AND coalesce(o.property_county, '') = "
+            "coalesce(l.property_county, ''))\n"
+            "             THEN s.property_state END AS property_state,\n",
+            "        coalesce(l.property_state, s.property_state) AS property_state,\n"),),
+    },
     "feed_campaign": {
         "0018": (
             ("PARTITION BY pii_index(cd.email) ORDER", "PARTITION BY cd.email ORDER"),

@@ -370,3 +370,20 @@ def test_a_unitless_record_of_another_owner_at_a_building_with_units_is_another_
     assert again["inserted"] == 0 and len(lead(db)) == 5
     # the same owner at the building's unit-less address is the same lead, as before
     assert ingest(db, [",,12 Oak St,Town,CA,90210,Cy,,,,,,,"])["inserted"] == 0
+
+
+def test_filling_a_stubs_state_never_moves_its_apn_onto_another_leads_scope(db):
+    header = "mak,apn,property_address,property_city,property_state,property_zip,property_county,owner_first_name\n"
+
+    def upload(row):
+        ctx, uid = land_and_validate(db, (header + row + "\n").encode())
+        return pipeline.merge(ctx, uid).counts
+
+    upload("M77,5550001,,,,,WASHINGTON,Ann")        # a county of many states: a stub without a state
+    upload(",555-0001,,,OR,,Washington County,Ann")   # the same number with its state: another stub
+    counts = upload("M77,5550001,9 Main St,Beaverton,OR,97005,WASHINGTON,Ann")
+    assert counts["conflicts"] >= 1
+    with psycopg.connect(db) as conn:
+        scopes = conn.execute("SELECT apn, property_state, property_county FROM leads WHERE apn IS NOT NULL "
+                              "ORDER BY property_state NULLS FIRST").fetchall()
+    assert scopes == [("5550001", None, "WASHINGTON"), ("5550001", "OR", "WASHINGTON")]

@@ -212,7 +212,13 @@ BEGIN
         -- the address of an existing lead is its identity: filled when empty, never changed
         coalesce(l.property_address, s.property_address) AS property_address,
         coalesce(l.property_city, s.property_city) AS property_city,
-        coalesce(l.property_state, s.property_state) AS property_state,
+        -- the state is filled when empty, unless it would move the lead's APN into a scope another
+        -- lead holds (a parcel row that named only its county made the lead)
+        CASE WHEN l.property_state IS NOT NULL OR s.property_state IS NULL THEN l.property_state
+             WHEN l.apn IS NULL OR NOT EXISTS (SELECT 1 FROM leads o WHERE o.apn = l.apn AND o.id <> l.id
+                                                 AND o.property_state = s.property_state
+                                                 AND coalesce(o.property_county, '') = coalesce(l.property_county, ''))
+             THEN s.property_state END AS property_state,
         coalesce(l.property_zip, s.property_zip) AS property_zip,
         coalesce(l.source, $3) AS source,
         CASE WHEN o.changed THEN s.email_verified WHEN o.other THEN l.email_verified
