@@ -203,47 +203,53 @@ def near_duplicates(df: pd.DataFrame, group: np.ndarray) -> np.ndarray:
     block = pairs_bg[shared]
     if block.empty:
         return np.empty((0, 2), dtype=np.int64)
-    order = np.argsort(block["b"].to_numpy(), kind="stable")
-    b_sorted = block["b"].to_numpy()[order]
-    g_sorted = block["g"].to_numpy()[order].tolist()
-    p_sorted = block["pos"].to_numpy()[order].tolist()
-    cuts = np.flatnonzero(np.diff(b_sorted)) + 1
-    starts, ends = np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [len(b_sorted)]]).tolist()
+    # Candidate pairs, vectorised: a typo keeps the line's length within two, its last word
+    # (suffix or unit) and the first letter of the street name; only pairs passing that reach Python.
+    pos = block["pos"].to_numpy()
+    lines = text.take(pa.array(pos))
+    house_len = pc.utf8_length(house.take(pa.array(pos)))
+    frame = pd.DataFrame({
+        "b": block["b"].to_numpy(), "g": block["g"].to_numpy(), "pos": pos,
+        "n": pc.utf8_length(lines).to_numpy(zero_copy_only=False),
+    })
+    frame["last"] = [t.rsplit(" ", 1)[-1] for t in lines.to_pylist()]
+    frame["first"] = [t[h + 1:h + 2] for t, h in zip(lines.to_pylist(), house_len.to_pylist())]
 
-    def column(name: str) -> list:
-        values = df[name].astype("string").to_numpy(dtype=object, na_value=None)
-        return values.tolist()
+    pairs_ab = frame.merge(frame, on=["b", "last", "first"], suffixes=("_a", "_b"))
+    pairs_ab = pairs_ab[(pairs_ab["g_a"] < pairs_ab["g_b"]) & ((pairs_ab["n_a"] - pairs_ab["n_b"]).abs() <= 2)]
+    if pairs_ab.empty:
+        return np.empty((0, 2), dtype=np.int64)
+
+    # Only the rows of candidate pairs are read into Python objects.
+    wanted = np.unique(np.concatenate([pairs_ab["pos_a"].to_numpy(), pairs_ab["pos_b"].to_numpy()]))
+
+    def column(name: str) -> dict[int, str | None]:
+        values = df[name].astype("string").iloc[wanted].to_numpy(dtype=object, na_value=None)
+        return dict(zip(wanted.tolist(), values.tolist()))
 
     lines_of, mak, apn, owner = column("property_address"), column("mak"), column("apn"), column("owner_key")
     parsed: dict[str, second_chance.Line | None] = {}
 
-    def line(pos: int):
-        text = lines_of[pos]
-        if text not in parsed:
-            parsed[text] = second_chance.parse(text)
-        return parsed[text]
+    def line(at: int):
+        text_ = lines_of[at]
+        if text_ not in parsed:
+            parsed[text_] = second_chance.parse(text_)
+        return parsed[text_]
 
     passing: dict[int, set[int]] = {}
     rep: dict[int, int] = {}
-    for lo, hi in zip(starts, ends):
-        members = list(zip(g_sorted[lo:hi], p_sorted[lo:hi]))
-        for i, (ga, pa_) in enumerate(members):
-            a_text = lines_of[pa_]
-            for gb, pb in members[i + 1:]:
-                b_text = lines_of[pb]
-                # a typo keeps the line's length within two and its last word (suffix or unit)
-                if abs(len(a_text) - len(b_text)) > 2 or a_text.rsplit(" ", 1)[-1] != b_text.rsplit(" ", 1)[-1]:
-                    continue
-                la, lb = line(pa_), line(pb)
-                if la is None or lb is None or not second_chance.matches(la, lb, fuzzy=True):
-                    continue
-                if any(x[pa_] is not None and x[pb] is not None and x[pa_] != x[pb] for x in (mak, apn)):
-                    continue
-                if owner[pa_] and owner[pb] and not second_chance.same_owner(owner[pa_], owner[pb]):
-                    continue
-                passing.setdefault(ga, set()).add(gb)
-                passing.setdefault(gb, set()).add(ga)
-                rep[ga], rep[gb] = pa_, pb
+    for ga, pa_, gb, pb in zip(pairs_ab["g_a"].tolist(), pairs_ab["pos_a"].tolist(), pairs_ab["g_b"].tolist(),
+                               pairs_ab["pos_b"].tolist()):
+        la, lb = line(pa_), line(pb)
+        if la is None or lb is None or not second_chance.matches(la, lb, fuzzy=True):
+            continue
+        if any(x[pa_] is not None and x[pb] is not None and x[pa_] != x[pb] for x in (mak, apn)):
+            continue
+        if owner[pa_] and owner[pb] and not second_chance.same_owner(owner[pa_], owner[pb]):
+            continue
+        passing.setdefault(ga, set()).add(gb)
+        passing.setdefault(gb, set()).add(ga)
+        rep[ga], rep[gb] = pa_, pb
     pairs = [(rep[a], rep[b]) for a, others in passing.items() if len(others) == 1
              for b in others if a < b and passing.get(b) == {a}]
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)

@@ -387,3 +387,19 @@ def test_filling_a_stubs_state_never_moves_its_apn_onto_another_leads_scope(db):
         scopes = conn.execute("SELECT apn, property_state, property_county FROM leads WHERE apn IS NOT NULL "
                               "ORDER BY property_state NULLS FIRST").fetchall()
     assert scopes == [("5550001", None, "WASHINGTON"), ("5550001", "OR", "WASHINGTON")]
+
+
+def test_a_lead_made_without_its_zip_meets_the_record_that_has_it_and_only_its_owners(db):
+    header = "mak,apn,property_address,property_city,property_state,property_zip,owner_first_name,owner_last_name\n"
+
+    def upload(*rows):
+        ctx, uid = land_and_validate(db, (header + "\n".join(rows) + "\n").encode())
+        return pipeline.merge(ctx, uid).counts
+
+    # Cedar Rapids has many ZIPs: a record without one is keyed by its city and state
+    upload(",,1640 3rd Avenue SE,Cedar Rapids,IA,,Katherine,Price", ",,22 Oak St,Cedar Rapids,IA,,Ann,Lee")
+    counts = upload(",,1640 3RD AVE SE,CEDAR RAPIDS,IA,52403,Kate,Price",     # its ZIP, the same owner
+                    ",,22 Oak St,Cedar Rapids,IA,52402,Bo,Smith")             # its ZIP, another owner
+    assert counts["second_chance_links"] == 1 and counts["inserted"] == 1
+    assert len(lead(db)) == 3
+    assert lead(db, "last_name = 'Price'")[0]["property_zip"] == "52403"      # the ZIP filled in

@@ -344,21 +344,29 @@ def hold_back_other_units(conn: psycopg.Connection, upload_id: str, designators:
     conn.execute("DROP TABLE IF EXISTS pg_temp._held_back")
     conn.execute("""
         CREATE TEMP TABLE _held_back ON COMMIT DROP AS
-        SELECT v.row_number, l.id AS address_lead, src.lead_id AS before
-        FROM leads_validated v
-        JOIN leads l ON l.addr_hash = v.addr_hash
-        LEFT JOIN lead_sources src ON src.upload_id = v.upload_id AND src.row_number = v.row_number
-        WHERE v.upload_id = %(u)s AND v.property_zip IS NOT NULL
-          AND v.owner_key IS NOT NULL AND l.owner_key IS NOT NULL
-          AND NOT (string_to_array(v.owner_key, ' ') && string_to_array(l.owner_key, ' '))
-          AND substr(v.property_address, strpos(v.property_address, ' ') + 1) !~ %(unit)s
-          AND NOT EXISTS (SELECT 1 FROM leads m WHERE v.mak IS NOT NULL AND m.mak = v.mak)
-          AND NOT EXISTS (SELECT 1 FROM leads a WHERE v.apn IS NOT NULL AND a.apn = v.apn
-                          AND a.property_state = v.property_state
-                          AND coalesce(a.property_county, '') = coalesce(v.property_county, ''))
-          AND EXISTS (SELECT 1 FROM leads b WHERE b.property_zip = v.property_zip
-                      AND b.property_address LIKE v.property_address || ' %%'
-                      AND split_part(substr(b.property_address, length(v.property_address) + 2), ' ', 1)
+        -- first the few rows whose address key finds a unit-less lead of another owner (one hash
+        -- join), then the checks on those alone: as one query, the planner joined every row of a
+        -- million-row upload to every lead of its ZIP for the building test (20 s, not 0.5)
+        WITH found AS MATERIALIZED (
+          SELECT v.row_number, v.mak, v.apn, v.property_state, v.property_county, v.property_zip,
+                 v.property_address, l.id AS address_lead
+          FROM leads_validated v
+          JOIN leads l ON l.addr_hash = v.addr_hash
+          WHERE v.upload_id = %(u)s AND v.property_zip IS NOT NULL
+            AND v.owner_key IS NOT NULL AND l.owner_key IS NOT NULL
+            AND NOT (string_to_array(v.owner_key, ' ') && string_to_array(l.owner_key, ' '))
+            AND substr(v.property_address, strpos(v.property_address, ' ') + 1) !~ %(unit)s
+        )
+        SELECT f.row_number, f.address_lead, src.lead_id AS before
+        FROM found f
+        LEFT JOIN lead_sources src ON src.upload_id = %(u)s AND src.row_number = f.row_number
+        WHERE NOT EXISTS (SELECT 1 FROM leads m WHERE f.mak IS NOT NULL AND m.mak = f.mak)
+          AND NOT EXISTS (SELECT 1 FROM leads a WHERE f.apn IS NOT NULL AND a.apn = f.apn
+                          AND a.property_state = f.property_state
+                          AND coalesce(a.property_county, '') = coalesce(f.property_county, ''))
+          AND EXISTS (SELECT 1 FROM leads b WHERE b.property_zip = f.property_zip
+                      AND b.property_address LIKE f.property_address || ' %%'
+                      AND split_part(substr(b.property_address, length(f.property_address) + 2), ' ', 1)
                           = ANY(%(designators)s))
     """, {"u": upload_id, "unit": unit, "designators": designators})
     conn.execute("""
