@@ -177,8 +177,8 @@ def split_line(line: str) -> tuple[str, str, str, str] | None:
 
     Read from the end: a ZIP (ZIP+4 allowed), a state (its code or its name written out, NEW
     YORK), then the city: the run of last words that the USPS table confirms — a city of that ZIP
-    when a ZIP is given, else a city of that state — the longest such run (FLORHAM PARK, not
-    PARK), never reaching back past a comma, and the street keeps at least a house number and a
+    where one is, else a city of that state — the longest such run (FLORHAM PARK, not PARK),
+    never reaching back past a comma, and the street keeps at least a house number and a
     name. Where a comma marks the city and the table knows no city there (a misspelt one), the
     words after the last comma are the city, as written (``street, city, ST``). The street stays as
     written (with any unit after it: ``6610 MARSHALL DRIVE 6C``) for the normaliser's own rules."""
@@ -205,12 +205,16 @@ def split_line(line: str) -> tuple[str, str, str, str] | None:
     # a comma inside what is left marks where the city starts
     marked = [i for i in range(1, end) if after_comma[i]]
     start = marked[-1] if marked else 0
-    best = None
+    by_zip_name = in_state_only = None
     for k in range(1, min(_LONGEST_CITY, end - max(start, 2)) + 1):
         city = _plain(" ".join(upper[end - k:end]))
         in_state, in_zip = _known_city(city, state, zip5)
-        if in_zip or (in_state and not (zip5 and zip5 in _zip_names())):
-            best = k                                   # the longest confirmed run wins
+        if in_zip:
+            by_zip_name = k                            # the longest confirmed run wins
+        elif in_state:
+            in_state_only = k
+    # a city of that ZIP first; else a city of the state (a name the ZIP's list lacks)
+    best = by_zip_name if by_zip_name is not None else in_state_only
     if best is None:
         if not marked:
             return None

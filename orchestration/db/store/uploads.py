@@ -342,6 +342,7 @@ def hold_back_other_units(conn: psycopg.Connection, upload_id: str, designators:
     before. Runs after the second-chance pass, in the merge's transaction; returns the count."""
     unit = "(^| )(" + "|".join(d.replace("#", "\\#") for d in designators) + ")( |$)"
     conn.execute("DROP TABLE IF EXISTS pg_temp._held_back")
+    conn.execute("SET LOCAL work_mem = '256MB'")       # the merge's own: the key join hashes in memory
     conn.execute("""
         CREATE TEMP TABLE _held_back ON COMMIT DROP AS
         -- first the few rows whose address key finds a unit-less lead of another owner (one hash
@@ -369,6 +370,7 @@ def hold_back_other_units(conn: psycopg.Connection, upload_id: str, designators:
                       AND split_part(substr(b.property_address, length(f.property_address) + 2), ' ', 1)
                           = ANY(%(designators)s))
     """, {"u": upload_id, "unit": unit, "designators": designators})
+    conn.execute("RESET work_mem")
     conn.execute("""
         DELETE FROM _held_back WHERE before = address_lead      -- merged there by an earlier run: stays
     """)
