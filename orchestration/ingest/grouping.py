@@ -2,7 +2,8 @@
 
 The cascade of the merge, applied to the rows of a file: rows sharing a MAK are one property;
 then rows sharing (APN, state, county) unless their MAKs differ; then rows sharing ``addr_hash``
-unless their MAK or APN differ. Then two rules for what no key joins: a parcel row naming its
+unless their MAK or APN differ (or, for rows without a unit at a building where other rows give
+units, their owners). Then two rules for what no key joins: a parcel row naming its
 county but no state joins the one group holding that APN in a county of that name, and a row
 whose street
 is a typo away from another row's (same ZIP, house number, unit, directionals, suffix, owner)
@@ -116,7 +117,11 @@ def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     df["county_key"] = county.fillna("").astype("string")
     collapse(["mak"], [], "mak")
     collapse(["apn", "property_state", "county_key"], ["mak"], "apn")
-    collapse(["addr_hash"], ["mak", "apn"], "addr_hash")
+    if "property_address" in df:
+        df["unit_owner"] = unit_owners(df)
+        collapse(["addr_hash"], ["mak", "apn", "unit_owner"], "addr_hash")
+    else:
+        collapse(["addr_hash"], ["mak", "apn"], "addr_hash")
     pairs = stateless_parcels(df, group)
     if len(pairs):
         union(parent, group[pairs[:, 0]], group[pairs[:, 1]])
@@ -142,6 +147,39 @@ def group_in_file(keys: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
         "drop_owner": drop_owner[special],
     })
     return groups, conflicts
+
+
+def unit_owners(df: pd.DataFrame) -> pd.Series:
+    """The owner key of each row whose address has no unit although rows of the same file give
+    units at that building (``12 OAK ST`` beside ``12 OAK ST APT 1``, same ZIP); NA elsewhere.
+    Used as a guard of the address-key collapse: two such rows of different owners are two units
+    written without their units, not one property sold — they stay apart (the later gives up the
+    address key), as the merge keeps such a record apart from a stored lead."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from orchestration.identity import normalize as norm
+
+    out = pd.Series(pd.NA, index=df.index, dtype="string")
+    # only address keys that rows of different owners share can need the guard: usually none
+    owners = df["owner_key"].astype("string")
+    named = df["addr_hash"].notna() & owners.notna()
+    spread = owners[named].groupby(df["addr_hash"][named]).transform("nunique")
+    if not (spread > 1).any():
+        return out
+    address = df["property_address"].astype("string")
+    key = norm.addr_key_line(address)
+    text = pa.array(key.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    has_unit = pc.fill_null(pc.match_substring(text, " #"), False).to_numpy(zero_copy_only=False)
+    if not has_unit.any():
+        return out
+    building = pc.list_element(pc.split_pattern(text, " #", max_splits=1), 0)
+    zip5 = df["property_zip"].astype("string").fillna("").to_numpy(dtype=object)
+    place = pd.Series(building.to_numpy(zero_copy_only=False), index=df.index).astype("string") + "|" + zip5
+    with_units = set(place[has_unit].dropna())
+    unitless_there = (~has_unit) & place.isin(with_units).to_numpy() & address.notna().to_numpy()
+    out[unitless_there] = df["owner_key"].astype("string")[unitless_there]
+    return out
 
 
 def stateless_parcels(df: pd.DataFrame, group: np.ndarray) -> np.ndarray:

@@ -195,3 +195,14 @@ def test_typo_variants_of_many_streets_link_and_their_neighbours_do_not():
         expected += [{n + 1, n + 2}, {n + 3}, {n + 4}]
     groups, _ = group_in_file(addressed(*rows))
     assert partition(groups, len(rows)) == expected
+
+
+def test_unitless_rows_of_other_owners_at_a_building_with_units_stay_apart():
+    rows = addressed(("12 OAK ST APT 1", "90210", "S530"), ("12 OAK ST APT 2", "90210", "J525"),
+                     ("12 OAK ST", "90210", "S530"), ("12 OAK ST", "90210", "B650"),       # two units, units lost
+                     ("12 OAK ST", "90210", "S530"),                                       # the first one again
+                     ("9 ELM ST", "90210", "S530"), ("9 ELM ST", "90210", "B650"))         # a house sold
+    rows["addr_hash"] = pd.array(["a1", "a2", "h", "h", "h", "e", "e"], dtype="string")
+    groups, conflicts = group_in_file(rows)
+    assert partition(groups, 7) == [{1}, {2}, {3, 5}, {4}, {6, 7}]
+    assert [c["row_number"] for c in conflicts if c["key"] == "addr_hash"] == [4]
