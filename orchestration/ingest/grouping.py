@@ -201,8 +201,10 @@ def stateless_parcels(df: pd.DataFrame, group: np.ndarray) -> np.ndarray:
     rows = pd.DataFrame({"apn": df["apn"].to_numpy()[partial], "county": county.to_numpy()[partial],
                          "me": np.flatnonzero(partial)})
     hit = rows.merge(known, on=["apn", "county"])
+    from orchestration.ingest.second_chance import same_owner
+
     owner = df["owner_key"].astype("string").to_numpy()
-    fits = [not (isinstance(a, str) and isinstance(b, str)) or bool(set(a.split()) & set(b.split()))
+    fits = [not (isinstance(a, str) and isinstance(b, str)) or same_owner(a, b)
             for a, b in zip(owner[hit["pos"]], owner[hit["me"]])]
     return hit.loc[fits, ["pos", "me"]].to_numpy(dtype=np.int64).reshape(-1, 2)
 
