@@ -13,7 +13,8 @@ HEX64 = r"^[0-9a-f]{64}$"
 # Friendly text for each check, keyed by (column, check name prefix): what a person should fix.
 CHECK_MESSAGES = {
     (None, "identifies_property"): "street address is missing or incomplete (a street needs its ZIP, or its "
-                                   "city and state), and no MAK, or APN with its state or county, identifies the property",
+                                   "city and state), and no MAK, or APN with its state or county, identifies the "
+                                   "property",
     (None, "single_line_is_placed"): "the street cell holds a whole address, but no reading of its city, "
                                      "state and ZIP is one the USPS ZIP table knows: check the city and ZIP, "
                                      "or put them in their own columns",
@@ -22,6 +23,11 @@ CHECK_MESSAGES = {
     ("age", "in_range"): "owner age outside 0..120",
     ("property_value", "greater_than_or_equal_to"): "property value is negative",
 }
+
+
+def _keyed(df: pd.DataFrame) -> pd.Series:
+    """Rows a key identifies without their address: a MAK, or an APN with its state or county."""
+    return df["mak"].notna() | (df["apn"].notna() & (df["property_state"].notna() | df["property_county"].notna()))
 
 
 class NormalisedLead(pa.DataFrameModel):
@@ -45,14 +51,13 @@ class NormalisedLead(pa.DataFrameModel):
     def identifies_property(cls, df: pd.DataFrame) -> pd.Series:
         """A MAK, an APN with its state or its county (a county several states have: a stub until
         the county's APN finds its lead), or a keyed street address."""
-        return (df["mak"].notna() | (df["apn"].notna() & (df["property_state"].notna() | df["property_county"].notna()))
-                | df["addr_hash"].notna())
+        return _keyed(df) | df["addr_hash"].notna()
 
     @pa.dataframe_check
     def single_line_is_placed(cls, df: pd.DataFrame) -> pd.Series:
         """A whole address in the street cell that no reading placed is refused as such (a
-        MAK or an APN with its state still identifies the row)."""
-        return ~df["line_unplaced"] | df["mak"].notna() | (df["apn"].notna() & df["property_state"].notna())
+        MAK, or an APN with its state or county, still identifies the row)."""
+        return ~df["line_unplaced"] | _keyed(df)
 
     @pa.dataframe_check
     def zip_is_five_digits(cls, df: pd.DataFrame) -> pd.Series:

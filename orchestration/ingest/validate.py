@@ -1,8 +1,8 @@
 """Staged text rows -> normalised, validated, in-file-deduplicated leads (pure pandas + pandera).
 
 Rules (each one is tested):
-- A row is kept when something identifies its property: a MAK, an APN with its state or county, or a street
-  address with its ZIP (or, without a ZIP, its city and state). A whole address in the street
+- A row is kept when something identifies its property: a MAK, an APN with its state or county, or
+  a street address with its ZIP (or, without a ZIP, its city and state). A whole address in the street
   column is split, and a missing city, state or ZIP is derived where the USPS ZIP table makes it
   unambiguous (``orchestration.identity.places``). A row with keys but no address becomes a lead that
   is not contactable until an address arrives.
@@ -14,7 +14,8 @@ Rules (each one is tested):
 - Channels: the first phone that is valid, not on the DNC list and verified is the lead's phone
   (else the first valid non-DNC one, unverified); likewise for e-mail. ``Litigator = Yes`` means no
   phone at all. Every channel is kept in ``melissa_payload``.
-- In-file dedupe (``orchestration.ingest.grouping``) follows the same cascade as the merge: rows sharing a MAK are one property; then
+- In-file dedupe (``orchestration.ingest.grouping``) follows the same cascade as the merge: rows
+  sharing a MAK are one property; then
   rows sharing (APN, state, county) unless their MAKs differ; then rows sharing ``addr_hash`` unless their
   MAK or APN differ. The lowest row number represents the group; others are merged into it safely
   (NULL never erases, booleans OR, code lists unioned) by ``publish_validated()`` in SQL (migration

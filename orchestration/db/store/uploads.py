@@ -275,8 +275,9 @@ def cleanup_replay_guards(conn: psycopg.Connection, days: int) -> int:
 def second_chance_candidates(conn: psycopg.Connection, upload_id: str) -> list[tuple]:
     """The pairs (row, lead) a second-chance link may join: rows of the upload that no key
     matches, each with the leads of its block (same ZIP and house number, or same street line,
-    city and state where the row or the lead has no ZIP). Prepares the transaction's ``_second_chance`` table, which
-    merge_validated_leads() reads and :func:`write_second_chance_links` fills."""
+    city and state where the row or the lead has no ZIP). Prepares the transaction's
+    ``_second_chance`` table, which merge_validated_leads() reads and
+    :func:`write_second_chance_links` fills."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _second_chance (row_number integer PRIMARY KEY, "
                  "lead_id uuid NOT NULL, rule text NOT NULL) ON COMMIT DROP")
     conn.execute("TRUNCATE _second_chance")
@@ -378,8 +379,9 @@ def hold_back_other_units(conn: psycopg.Connection, upload_id: str, designators:
         UPDATE leads_validated v SET addr_hash = NULL FROM _held_back h
         WHERE v.upload_id = %(u)s AND v.row_number = h.row_number
     """, {"u": upload_id}).rowcount
-    # A re-run of the merge: a row held back before has no address key left; its lineage names
-    # the keyless lead it became, which it finds again.
+    # A row held back now or by an earlier run of this upload has no address key; its lineage
+    # names the keyless lead it became, which it finds again (a row with a MAK or an APN finds
+    # that lead by its key).
     conn.execute("""
         INSERT INTO _second_chance (row_number, lead_id, rule)
         SELECT v.row_number, l.id, 'the lead this row became before'
@@ -392,11 +394,6 @@ def hold_back_other_units(conn: psycopg.Connection, upload_id: str, designators:
         ON CONFLICT (row_number) DO NOTHING
     """, {"u": upload_id})
     if held:
-        conn.execute("""
-            INSERT INTO _second_chance (row_number, lead_id, rule)
-            SELECT row_number, before, 'the lead this row became before' FROM _held_back WHERE before IS NOT NULL
-            ON CONFLICT (row_number) DO UPDATE SET lead_id = excluded.lead_id, rule = excluded.rule
-        """)
         conn.execute("""
             INSERT INTO pipeline_events (event_type, stage, upload_id, lead_id, details)
             SELECT 'dedupe_conflict', 'leads', %(u)s, address_lead,
