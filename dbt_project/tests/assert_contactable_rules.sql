@@ -1,7 +1,8 @@
 {{ config(meta={'dagster': {'ref': {'name': 'mv_contactable_leads'}}}) }}
 
--- No row of the contactable view breaks the status, consent, verification, litigator, broker or
--- address rules (a lead keyed by MAK or APN alone has no address and waits).
+-- No row of the contactable view breaks the status, consent, verification, litigator, broker,
+-- address or eligibility rules (a lead keyed by MAK or APN alone has no address and waits; a lead
+-- a reverse mortgage cannot help is held back with its reasons).
 -- The status is the view's own snapshot (c.campaign_status): a feed that runs after the refresh
 -- moves leads to 'active' in the live table, and that must not fail this test while the view
 -- still holds the morning's snapshot (the feeder re-checks every lead against live rows).
@@ -17,3 +18,4 @@ where c.campaign_status not in ('new', 'queued')
    or b.broker_status <> 'active'
    or not (l.property_state = any(b.license_states))
    or c.property_address is null
+   or l.ineligible_reasons is distinct from '{}'

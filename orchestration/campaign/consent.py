@@ -7,8 +7,11 @@ stored, so a database reader cannot make a working link, while a re-run of a bat
 make the same link again from the id. A token lives 7 days and works once.
 
 ``GET`` shows a small page (plain HTML, no script) naming the broker and what the person agrees
-to; ``POST`` with ``agree=yes`` records the consent on the lead and a permanent
-``lead_consent_audit`` row with the exact text shown.
+to; ``POST`` with ``agree=yes`` records the consent on the lead and a permanent, append-only
+``lead_consent_audit`` row (``evidence``): the words agreed to, the page's version and the
+SHA-256 of the page as shown (with the link's token written as ``{token}``, so the page can be
+rebuilt and checked without the token, which is never stored), a keyed hash of the IP, the user
+agent, the token's lead, batch and feed date.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 TOKEN_TTL = timedelta(days=7)
+# The version of the consent page: its template and the agreement's words. A change to either is
+# a new version (a unit test pins the page's fingerprint to this name), so every recorded consent
+# names the page its person saw.
+PAGE_VERSION = "consent-page-2026-12-06"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 AGREEMENT = (
@@ -103,3 +110,32 @@ def gone_page() -> str:
 
 def unknown_page() -> str:
     return page("Link not found", "<p>This consent link is not valid. Please check the address.</p>")
+
+
+def page_sha256(offer: Offer) -> str:
+    """SHA-256 of the offer page as shown, with the link's token written as ``{token}``."""
+    return hashlib.sha256(offer_page(offer, "/consent/{token}").encode()).hexdigest()
+
+
+def ip_hash(ip: str, key: bytes | None) -> str:
+    """The hash kept instead of the IP address: HMAC-SHA256 under the blind-index key (an IPv4
+    address has only 2^32 values, so a plain hash could be reversed by trying them all), or a
+    plain SHA-256 marked as such where no key is configured."""
+    if key:
+        return "hmac-sha256:" + hmac.new(key, b"consent-ip:" + ip.encode(), hashlib.sha256).hexdigest()
+    return "sha256:" + hashlib.sha256(ip.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a consent row proves: the words, the page, when (the database's clock), from where
+    (hashed), with what browser."""
+    agreed_text: str
+    page_version: str
+    page_sha256: str
+    ip_hash: str
+    user_agent: str
+
+
+def evidence(offer: Offer, ip: str, user_agent: str, key: bytes | None) -> Evidence:
+    return Evidence(offer.text, PAGE_VERSION, page_sha256(offer), ip_hash(ip, key), user_agent[:500])

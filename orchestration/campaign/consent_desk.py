@@ -3,8 +3,10 @@
 200 the page (GET) or the thanks (POST); 404 an unknown token; 410 a used or expired one; 400 a
 POST without ``agree=yes``; 429 an address that asked too often. Recording is one transaction:
 the token is spent (``used_at``), the lead gets ``consent``, ``consented_at``,
-``consent_method = 'form'``, and ``lead_consent_audit`` keeps the lead, time, token hash, IP, user
-agent and the exact text agreed to — forever (cleanup never touches it).
+``consent_method = 'form'``, and ``lead_consent_audit`` keeps the evidence (``consent.evidence``:
+the words, the page's version and hash, the IP's keyed hash, the user agent, the token's lead,
+batch and feed date) — forever: cleanup never touches it, and a trigger refuses any UPDATE or
+DELETE of it.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ class RateLimit:
 
 
 class ConsentDesk:
-    def __init__(self, database_url: str, role: str | None = "pipeline_writer", rate: RateLimit | None = None):
+    def __init__(self, database_url: str, role: str | None = "pipeline_writer", rate: RateLimit | None = None,
+                 *, ip_key: bytes | None = None):
         self.database_url, self.role = database_url, role
         self.rate = rate or RateLimit()
+        self.ip_key = ip_key     # the blind-index key: the IP is kept only as its keyed hash
 
     def _offer(self, conn, token: str) -> tuple[str, dict | None]:
         """('ok' | 'gone' | 'unknown', the token's lead and broker)."""
@@ -84,7 +88,8 @@ class ConsentDesk:
             offer = _offer_of(found)
             if not agreed:
                 return Answer(400, consent.offer_page(offer, f"/consent/{token}"))
-            if not store.record_consent(conn, consent.token_hash(token), offer.text, ip, user_agent[:500]):
+            proof = consent.evidence(offer, ip, user_agent, self.ip_key)
+            if not store.record_consent(conn, consent.token_hash(token), proof):
                 return Answer(410, consent.gone_page())      # spent by a concurrent request
         return Answer(200, consent.thanks_page(offer))
 

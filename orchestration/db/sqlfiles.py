@@ -79,6 +79,7 @@ def _strip_comment(text: str) -> str:
 # Objects first created by a revision after 0011, which re-applies every file that existed then:
 # a LANGUAGE sql body naming a table of its own revision cannot be created before that table.
 INTRODUCED_AFTER_0011 = frozenset({"lead_is_suppressed", "status_rank", "apply_lead_event", "suppress_from_upload",
+                                   "refuse_change",
                                    "unverify_suppressed_phones"})
 
 
@@ -113,6 +114,10 @@ def apply_text(text: str) -> None:
 # downgrade rebuilds that object from its current file: that downgrade takes these back as well.
 REVISION_CHANGES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
     "merge_validated_leads": {
+        "0021": ((
+            "  v_owner_cols text[] := ARRAY['first_name', 'last_name', 'age', 'owner_occupied', 'owner_birth_date',\n"
+            "                               'owner_deceased', 'probate', 'consent_certificate'];\n",
+            "  v_owner_cols text[] := ARRAY['first_name', 'last_name', 'age', 'owner_occupied'];\n"),),
         "0020": ((
             "        -- the state is filled when empty, unless it would move the lead's APN into a scope another\n"
             "        -- lead holds (a parcel row that named only its county made the lead)\n"
@@ -123,6 +128,45 @@ REVISION_CHANGES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
             "coalesce(l.property_county, ''))\n"
             "             THEN s.property_state END AS property_state,\n",
             "        coalesce(l.property_state, s.property_state) AS property_state,\n"),),
+    },
+    "apply_lead_event": {
+        "0021": (
+            ("  v_status campaign_status;\n"
+             "  v_revoked boolean := p_type = 'reply' AND coalesce(p_data ->> 'revoked', '') <> '';\n",
+             "  v_status campaign_status;\n"),
+            ("  IF v_revoked THEN\n"
+             "    INSERT INTO suppressions (channel, value, reason, source)\n"
+             "    SELECT DISTINCT c.channel, pii_index(c.value), 'revoked', p_source\n"
+             "    FROM (SELECT 'email', v_email\n"
+             "          UNION ALL SELECT 'phone', v_phone\n"
+             "          UNION ALL SELECT 'email', l.email FROM leads l WHERE l.id = ANY (v_leads)\n"
+             "          UNION ALL SELECT 'phone', l.phone FROM leads l WHERE l.id = ANY (v_leads)) AS c (channel, value)\n"
+             "    WHERE pii_index(c.value) IS NOT NULL\n"
+             "    ON CONFLICT DO NOTHING;\n"
+             "  END IF;\n\n", ""),
+            ("v_status := CASE WHEN v_revoked THEN 'unsubscribed' ELSE CASE p_type", "v_status := CASE p_type"),
+            ("ELSE 'bounced' END END END;", "ELSE 'bounced' END END;"),
+            ("                           ELSE l.last_reply_at END,\n"
+             "      consent = l.consent AND NOT v_revoked\n",
+             "                           ELSE l.last_reply_at END\n"),
+        ),
+    },
+    "suppress_from_upload": {
+        "0021": ((
+            "    UNION\n"
+            "    SELECT c.channel, pii_index(c.value), 'deceased'\n"
+            "    FROM leads_validated v\n"
+            "    CROSS JOIN LATERAL (\n"
+            "      SELECT 'phone', p ->> 'number' FROM jsonb_array_elements(coalesce(v.melissa_payload -> 'phones', '[]')) AS p\n"
+            "      UNION ALL\n"
+            "      SELECT 'email', e ->> 'address' FROM jsonb_array_elements(coalesce(v.melissa_payload -> 'emails', '[]')) AS e\n"
+            "      UNION ALL\n"
+            "      SELECT 'phone', v.phone\n"
+            "      UNION ALL\n"
+            "      SELECT 'email', v.email\n"
+            "    ) AS c (channel, value)\n"
+            "    WHERE v.upload_id = p_upload_id AND v.owner_deceased\n"
+            "      AND pii_index(c.value) IS NOT NULL\n", ""),),
     },
     "feed_campaign": {
         "0018": (

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from orchestration.events import revocation
 from orchestration.ingest.signing import Refused
 
 TOLERANCE_S = 300
@@ -38,13 +39,16 @@ INSTANTLY_TYPES = {
     "lead_unsubscribed": "unsubscribe",
     "email_bounced": "bounce",
     "lead_meeting_booked": "booked",
+    # labels Instantly puts on a reply: a reply that revokes consent (orchestration.events.revocation)
+    "lead_not_interested": "reply",
+    "lead_wrong_person": "reply",
 }
 # Instantly events that change nothing here: answered 200 and not stored, so a webhook
 # subscribed to "all events" does not retry them forever.
 INSTANTLY_IGNORED = frozenset({
     "email_sent", "email_opened", "link_clicked", "auto_reply_received", "campaign_completed",
-    "account_error", "lead_neutral", "lead_interested", "lead_not_interested", "lead_meeting_completed",
-    "lead_closed", "lead_out_of_office", "lead_wrong_person",
+    "account_error", "lead_neutral", "lead_interested", "lead_meeting_completed",
+    "lead_closed", "lead_out_of_office",
 })
 
 _SENDER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -212,7 +216,14 @@ def parse_event(body: bytes) -> Event | None:
     if email is None and phone is None and lead_id is None:
         raise EventRefused(400, "malformed_body", "an event names its person: 'email', 'phone' or 'lead_id'")
     data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    text = data.get("text")
     if "type" not in doc:   # Instantly's shape: keep its other fields (not the message bodies)
+        text = doc.get("reply_text") or doc.get("reply_text_snippet") or doc.get("reply_html")
         data = {k: v for k, v in doc.items() if k not in ("event_type", "timestamp", "lead_email")
                 and not k.startswith(("reply_", "email_"))} | data
+    # A reply that says stop (or is labelled so) revokes consent: the rule that found it is kept,
+    # never the words; apply_lead_event suppresses the person on every lead.
+    data = {k: v for k, v in data.items() if k != "revoked"}
+    if kind == "reply" and (why := revocation.revocation(named, data, text if isinstance(text, str) else None)):
+        data["revoked"] = why
     return Event(kind, occurred, email, phone, lead_id.lower() if lead_id else None, data, named)

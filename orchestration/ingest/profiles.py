@@ -19,7 +19,11 @@ EMAIL_SLOTS = ["email"] + [f"email_{i}" for i in range(2, MAX_EMAILS + 1)]
 SCALAR_FIELDS = [
     "mak", "apn", "first_name", "last_name", "property_address", "property_unit", "property_city",
     "property_state", "property_zip", "property_county", "property_value", "estimated_equity", "age",
-    "owner_occupied", "litigator", "last_sale_date",
+    "owner_occupied", "litigator", "last_sale_date", *(
+        # what decides whether a reverse mortgage can help (the contactable model's eligibility)
+        "property_type", "open_mortgage_balance", "owner_birth_date", "owner_deceased", "vacant", "probate",
+        # a consent certificate a vendor's form collected (TrustedForm, Jornaya LeadiD)
+        "consent_certificate"),
 ]
 CHANNEL_FIELDS = (
     [f"{slot}{suffix}" for slot in EMAIL_SLOTS for suffix in ("", "_code")]
@@ -51,6 +55,25 @@ def _channels(phone: str, email: str, code_words: tuple[str, ...]) -> dict[str, 
 
 
 _CODE_WORDS = ("status", "code", "verification", "verificationcode", "result")
+
+# The eligibility facts and consent certificates, spelt as PropStream, BatchData, PropertyRadar and
+# lead forms export them (every profile reads them).
+_FACTS = {
+    "property_type": ["propertytype", "proptype", "propertyusetype", "propertyuse", "landuse", "usecode",
+                      "propertyclass"],
+    "open_mortgage_balance": ["openmortgagebalance", "totalopenloans", "estremainingbalanceofopenloans",
+                              "estimatedremainingbalanceofopenloans", "totalloanbalance", "mortgagebalance",
+                              "openloanbalance", "loanbalance", "totalmortgagebalance", "estloanbalance"],
+    "owner_birth_date": ["owner1birthdate", "ownerbirthdate", "owner1dateofbirth", "ownerdateofbirth", "birthdate",
+                         "dateofbirth", "dob"],
+    "owner_deceased": ["ownerdeceased", "owner1deceased", "deceased", "deceasedowner", "ownerisdeceased",
+                       "deceasedflag"],
+    "vacant": ["vacant", "propertyvacant", "vacancy", "vacantflag", "isvacant", "vacantproperty"],
+    "probate": ["probate", "inprobate", "probateflag", "ownerinprobate", "probatestatus"],
+    "consent_certificate": ["trustedformcerturl", "xxtrustedformcerturl", "trustedformcertificate",
+                            "trustedformcert", "trustedformurl", "trustedform", "leadidtoken", "universalleadid",
+                            "jornayaleadid", "jornayaleadidtoken"],
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +117,7 @@ PROPSTREAM = Profile(
         "owner_occupied": ["owneroccupied"],
         "litigator": ["litigator"],
         "last_sale_date": ["lastsalerecordingdate", "lastsaledate", "saledate"],
+        **_FACTS,
         **_channels("phone", "email", _CODE_WORDS),
     },
 )
@@ -118,6 +142,7 @@ BATCHDATA = Profile(
         "owner_occupied": ["owneroccupied"],
         "litigator": ["litigator"],
         "last_sale_date": ["lastsaledate", "saledate", "lastsalerecordingdate"],
+        **_FACTS,
         **_channels("phone", "email", _CODE_WORDS),
     },
 )
@@ -142,6 +167,7 @@ GENERIC = Profile(
         "owner_occupied": ["owneroccupied"],
         "litigator": ["litigator"],
         "last_sale_date": ["lastsaledate", "saledate", "lastsalerecordingdate"],
+        **_FACTS,
         **_channels("phone", "email", _CODE_WORDS),
     },
 )

@@ -39,6 +39,7 @@ import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
 from orchestration import constants
+from orchestration.identity import flags
 from orchestration.identity import normalize as norm
 from orchestration.identity import places
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
@@ -53,7 +54,8 @@ WORK_COLUMNS = [
     "row_number", "first_name", "last_name", "email", "phone", "property_address", "property_city",
     "property_state", "property_zip", "property_value", "estimated_equity", "age", "owner_occupied",
     "email_verified", "phone_verified", "email_code", "phone_code", "melissa_payload", "mak", "apn",
-    "addr_hash", "owner_key", "last_sale_date", "property_county",
+    "addr_hash", "owner_key", "last_sale_date", "property_county", "property_type", "open_mortgage_balance",
+    "owner_birth_date", "owner_deceased", "vacant", "probate", "consent_certificate",
 ]
 
 
@@ -282,6 +284,15 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
         found = places.state_from_county(county.where(stateless))
         counts["state_from_county"] += int(found.notna().sum())
         out["property_state"] = out["property_state"].fillna(found)
+    # What decides whether a reverse mortgage can help (int_lead_eligibility reads them): the
+    # property type as the vendor spells it (upper case, spaces collapsed; the model classifies it).
+    out["property_type"] = flags.label(df["property_type"])
+    out["open_mortgage_balance"] = norm.money(df["open_mortgage_balance"])
+    out["owner_birth_date"] = norm.date(df["owner_birth_date"])
+    out["owner_deceased"] = flags.flag(df["owner_deceased"], "DECEASED", "DECD", "DEAD")
+    out["vacant"] = flags.flag(df["vacant"], "VACANT")
+    out["probate"] = flags.flag(df["probate"], "PROBATE", "IN PROBATE")
+    out["consent_certificate"] = df["consent_certificate"].astype("string").str.strip().replace("", pd.NA)
     out["owner_key"] = norm.owner_key(df["first_name"], df["last_name"])
     out["last_sale_date"] = norm.date(df["last_sale_date"])
     out["mak"] = norm.mak(df["mak"])

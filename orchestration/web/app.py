@@ -174,8 +174,9 @@ def environment_app(database_url: str, *, upload_keys: list[signing.SigningKey] 
 
     keys = signing.KeyRing.from_env(os.environ) if upload_keys is None else upload_keys
     receiver = Receiver(Landing(settings.landing_dir()), keys, database_url, **receiver_limits)
-    events = EventReceiver(KeysFile(settings.event_keys_file()), database_url, sealer=pii.environment_sealer())
-    return create_app(receiver, events, ConsentDesk(database_url))
+    sealer = pii.environment_sealer()
+    events = EventReceiver(KeysFile(settings.event_keys_file()), database_url, sealer=sealer)
+    return create_app(receiver, events, ConsentDesk(database_url, ip_key=sealer.index.key))
 
 
 # Paths that are capabilities: whoever holds the URL may act (a consent token is single-use proof

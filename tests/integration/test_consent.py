@@ -5,11 +5,13 @@ feed batch whose export failed after the feed committed is completed by re-runni
 from __future__ import annotations
 
 import csv
+import hashlib
 import uuid
 from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
 from orchestration.campaign import consent, feeder
 from orchestration.privacy import pii
@@ -47,12 +49,28 @@ def test_a_fed_lead_gives_consent_through_its_link_once(db, instance, defs, app)
     with psycopg.connect(db) as conn:
         lead = conn.execute("SELECT consent, consented_at IS NOT NULL, consent_method FROM leads"
                             " WHERE pii_index(email) = %s", (pii.environment_sealer().blind("email", rows[0]["email"]),)).fetchone()
-        audit = conn.execute("SELECT method, token_hash, ip, user_agent, agreed_text FROM lead_consent_audit").fetchall()
+        audit = conn.execute("SELECT a.method, a.token_hash, a.ip_hash, a.user_agent, a.agreed_text, a.page_version,"
+                             " a.page_sha256, a.batch_id = t.batch_id, a.feed_date::text, a.lead_id = t.lead_id"
+                             " FROM lead_consent_audit a JOIN consent_tokens t ON t.nonce_hash = a.token_hash").fetchall()
     assert lead == (True, True, "form")
-    [(method, token_hash, ip, agent, text)] = audit
+    [(method, token_hash, ip_hash, agent, text, version, page_hash, same_batch, feed_date, same_lead)] = audit
     token = url.rsplit("/", 1)[1]
-    assert (method, token_hash, ip, agent) == ("form", consent.token_hash(token), "127.0.0.1", "test-browser/1")
+    key = pii.environment_sealer().index.key
+    assert (method, token_hash, agent) == ("form", consent.token_hash(token), "test-browser/1")
+    # the IP only as its keyed hash; the page as shown (token aside) by version and SHA-256; the token's batch
+    assert ip_hash == consent.ip_hash("127.0.0.1", key) and "127.0.0.1" not in ip_hash
+    assert version == consent.PAGE_VERSION
+    assert page_hash == hashlib.sha256(page.text.replace(token, "{token}").encode()).hexdigest()
+    assert (same_batch, feed_date, same_lead) == (True, FRIDAY, True)
     assert "Broker A (NMLS #123456)" in text and text in page.text.replace("&#x27;", "'")
+    # the evidence is append-only: no role of the pipeline can change or remove it
+    for statement in ("UPDATE lead_consent_audit SET agreed_text = 'something else'",
+                      "UPDATE lead_consent_audit SET lead_id = NULL", "DELETE FROM lead_consent_audit"):
+        with psycopg.connect(db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            conn.execute("SET ROLE pipeline_writer")
+            conn.execute(statement)
+    with psycopg.connect(db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        conn.execute("DELETE FROM leads")      # a lead with consent evidence cannot be deleted either
     assert httpx.post(url, data={"agree": "yes"}, timeout=10).status_code == 410    # second use
     assert httpx.get(url, timeout=10).status_code == 410
     # cleanup removes the spent token, never the evidence; the link still answers 410, not 404

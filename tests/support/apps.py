@@ -17,7 +17,7 @@ def app(db, tmp_path):
     from orchestration.runs.local_runs import EndpointThread
     from orchestration.web.app import create_app
 
-    desk = ConsentDesk(db, rate=RateLimit(limit=15, window_s=60))
+    desk = ConsentDesk(db, rate=RateLimit(limit=15, window_s=60), ip_key=pii.environment_sealer().index.key)
     with EndpointThread(create_app(Receiver(Landing(tmp_path / "landing"), [], db), desk=desk)) as ep:
         yield ep
 

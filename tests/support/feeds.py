@@ -15,7 +15,8 @@ FRIDAY = "2026-03-06"
 
 def seed(db, n: int, *, broker_cap: int = 100_000, extra_sql: str = "") -> uuid.UUID:
     """An active CA broker and n contactable leads with varied scoring factors (their e-mails
-    sealed, as the pipeline stores them: 'lead<g>@example.com')."""
+    sealed, as the pipeline stores them: 'lead<g>@example.com'). Every one is eligible for a
+    reverse mortgage (62 or older, occupancy yes or unknown), so every one is contactable."""
     broker = uuid.uuid4()
     emails = pii.environment_sealer().seal_many("email", [f"lead{g}@example.com" for g in range(1, n + 1)])
     with psycopg.connect(db) as conn:
@@ -26,7 +27,8 @@ def seed(db, n: int, *, broker_cap: int = 100_000, extra_sql: str = "") -> uuid.
             " property_state, property_zip, age, estimated_equity, property_value, owner_occupied,"
             " assigned_broker_id, addr_hash)"
             " SELECT 'Lead' || g, (%s::text[])[g], true, g %% 2 = 0, g || ' MAIN ST', 'LA', 'CA',"
-            "  '90001', 55 + g %% 30, (g %% 40) * 10000, 500000, g %% 3 <> 0, %s, md5(g::text) || md5(g::text)"
+            "  '90001', 62 + g %% 30, (g %% 40) * 10000, 500000, CASE WHEN g %% 3 <> 0 THEN true END, %s,"
+            "  md5(g::text) || md5(g::text)"
             " FROM generate_series(1, %s) g", (emails, broker, n))
         if extra_sql:
             conn.execute(extra_sql, (broker,))

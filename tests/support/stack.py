@@ -256,10 +256,13 @@ def refresh_view(db: str, defs, instance) -> None:
     call builds the view with the real refresh job (dbt build); later calls refresh that view with
     the statement the project's refresh macro runs, instead of starting a dbt process each time
     (a dbt build costs about 10 s here; the refresh job's own behaviour is tested in
-    test_refresh.py and test_feeder.py)."""
+    test_refresh.py and test_feeder.py). Leads seeded after that first build were never judged by
+    int_lead_eligibility (the write-back runs in the refresh job): they count as eligible here,
+    where eligibility is not what is tested (test_eligibility.py tests it through the real job)."""
     with psycopg.connect(db, autocommit=True) as conn:
         built = conn.execute("SELECT to_regclass('analytics.mv_contactable_leads') IS NOT NULL").fetchone()[0]
         if built:
+            conn.execute("UPDATE leads SET ineligible_reasons = '{}' WHERE ineligible_reasons IS NULL")
             conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY analytics.mv_contactable_leads")
             return
     assert run_job(defs, instance, "contactable_refresh_job").success

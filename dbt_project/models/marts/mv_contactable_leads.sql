@@ -22,6 +22,10 @@
 --             or APN alone waits here until an upload brings its address)
 --   suppression  no suppression of the lead's e-mail, address or phone (Do-Not-Call entries bar
 --             calls only): lead_is_suppressed(), the same rule the feeder re-checks at pick time
+--   eligible  a reverse mortgage can help: int_lead_eligibility found no reason against it (age,
+--             occupancy, property type, deceased / probate / vacant, mortgage above the principal
+--             limit), as the lead_scores asset wrote it into leads.ineligible_reasons in this
+--             refresh; a lead not judged yet (NULL) waits for the next refresh
 --
 -- It reads the source tables, not the staging views: dbt replaces a view by renaming it away and
 -- dropping it CASCADE, which would drop this materialized view with it (and block on its readers).
@@ -34,7 +38,7 @@ with leads as (
     select
         id as lead_id, assigned_broker_id as broker_id, lead_score, email, email_verified, first_name,
         last_name, property_address, property_city, property_state, property_zip, estimated_equity,
-        campaign_status, consent, consented_at, phone, addr_hash,
+        campaign_status, consent, consented_at, phone, addr_hash, ineligible_reasons,
         coalesce((melissa_payload ->> 'litigator')::boolean, false) as is_litigator
     from {{ source('scored', 'leads') }}
 ),
@@ -71,4 +75,5 @@ where l.email_verified
   and l.property_address is not null
   and l.property_state ~ '^[A-Z]{2}$'
   and l.property_zip ~ '^[0-9]{5}$'
+  and l.ineligible_reasons = '{}'
   and not public.lead_is_suppressed(public.pii_index(l.email), public.pii_index(l.phone), l.addr_hash)

@@ -1,7 +1,10 @@
 -- Stores one signed inbound event and applies it in the same transaction. A repeated
 -- (source, webhook id) changes nothing and returns applied = false. The event's person is the
 -- lead it names and every lead sharing its e-mail (or its phone, when it names neither):
---   reply        replied (if not further along), last_reply_at
+--   reply        replied (if not further along), last_reply_at; a reply that revokes consent
+--                (data.revoked, set by orchestration.events.revocation: "stop" however it is said,
+--                or labelled not-interested / wrong person) suppresses every e-mail and phone of
+--                the person's leads (reason revoked), withdraws their consent, and unsubscribes them
 --   unsubscribe  an e-mail (and phone) suppression; unsubscribed
 --   complaint    likewise, reason complaint
 --   bounce       hard: an e-mail suppression; bounced. soft (p_soft): stored only
@@ -20,6 +23,7 @@ DECLARE
   v_leads uuid[];
   v_event bigint;
   v_status campaign_status;
+  v_revoked boolean := p_type = 'reply' AND coalesce(p_data ->> 'revoked', '') <> '';
 BEGIN
   IF p_lead_id IS NOT NULL THEN
     SELECT coalesce(v_email, l.email), coalesce(v_phone, l.phone) INTO v_email, v_phone
@@ -49,14 +53,26 @@ BEGIN
     ON CONFLICT DO NOTHING;
   END IF;
 
-  v_status := CASE p_type WHEN 'reply' THEN 'replied' WHEN 'booked' THEN 'converted'
+  IF v_revoked THEN
+    INSERT INTO suppressions (channel, value, reason, source)
+    SELECT DISTINCT c.channel, pii_index(c.value), 'revoked', p_source
+    FROM (SELECT 'email', v_email
+          UNION ALL SELECT 'phone', v_phone
+          UNION ALL SELECT 'email', l.email FROM leads l WHERE l.id = ANY (v_leads)
+          UNION ALL SELECT 'phone', l.phone FROM leads l WHERE l.id = ANY (v_leads)) AS c (channel, value)
+    WHERE pii_index(c.value) IS NOT NULL
+    ON CONFLICT DO NOTHING;
+  END IF;
+
+  v_status := CASE WHEN v_revoked THEN 'unsubscribed' ELSE CASE p_type WHEN 'reply' THEN 'replied' WHEN 'booked' THEN 'converted'
                           WHEN 'unsubscribe' THEN 'unsubscribed' WHEN 'complaint' THEN 'unsubscribed'
-                          WHEN 'bounce' THEN CASE WHEN p_soft THEN NULL ELSE 'bounced' END END;
+                          WHEN 'bounce' THEN CASE WHEN p_soft THEN NULL ELSE 'bounced' END END END;
   UPDATE leads l
   SET campaign_status = CASE WHEN v_status IS NOT NULL AND status_rank(v_status) > status_rank(l.campaign_status)
                              THEN v_status ELSE l.campaign_status END,
       last_reply_at = CASE WHEN p_type = 'reply' THEN greatest(l.last_reply_at, p_occurred_at)
-                           ELSE l.last_reply_at END
+                           ELSE l.last_reply_at END,
+      consent = l.consent AND NOT v_revoked
   WHERE l.id = ANY (v_leads);
   RETURN QUERY SELECT true, v_event, cardinality(v_leads);
 END

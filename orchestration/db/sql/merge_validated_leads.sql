@@ -30,8 +30,9 @@
 --   state;
 -- - a transaction-level advisory lock serialises merges, so two uploads never race on one key;
 -- - work_mem = 256MB keeps the million-row sorts and hashes in memory;
--- - columns without a rule of their own (lead_plain_columns: names, money, age, occupancy, and any
---   nullable column added to leads and leads_validated later) take the upload's non-NULL value.
+-- - columns without a rule of their own (lead_plain_columns: names, money, age, occupancy, the
+--   eligibility facts, and any nullable column added to leads and leads_validated later) take the
+--   upload's non-NULL value.
 CREATE OR REPLACE FUNCTION public.merge_validated_leads(p_upload_id text, p_source text, p_seen_at timestamp with time zone)
  RETURNS TABLE(inserted bigint, updated bigint, unchanged bigint, conflicts bigint, not_inserted bigint)
  LANGUAGE plpgsql
@@ -40,7 +41,8 @@ AS $function$
 DECLARE
   v_plain text[] := lead_plain_columns();
   -- the owner's own columns among them (replaced on an owner change, see below)
-  v_owner_cols text[] := ARRAY['first_name', 'last_name', 'age', 'owner_occupied'];
+  v_owner_cols text[] := ARRAY['first_name', 'last_name', 'age', 'owner_occupied', 'owner_birth_date',
+                               'owner_deceased', 'probate', 'consent_certificate'];
   v_calc text;
   v_stored text;
   v_merged text;

@@ -70,10 +70,12 @@ from orchestration.db.store.erasure import (  # noqa: F401 - re-exported
 from orchestration.db.store.leads import (  # noqa: F401 - re-exported
     LEAD_CARD_FIELDS,
     apply_lead_event,
+    held_back,
     lead_card,
     lead_for_row,
     lead_totals,
     upsert_brokers,
+    write_eligibility,
     write_lead_scores,
 )
 from orchestration.db.store.sealed import (  # noqa: F401 - re-exported

@@ -100,17 +100,20 @@ def consent_audited(conn: psycopg.Connection, nonce_hash: str) -> bool:
                         (nonce_hash,)).fetchone()[0]
 
 
-def record_consent(conn: psycopg.Connection, nonce_hash: str, text: str, ip: str, user_agent: str) -> bool:
-    """Spend the token and record the consent with its evidence; False when the token was spent
-    (or expired) in the meantime."""
+def record_consent(conn: psycopg.Connection, nonce_hash: str, proof) -> bool:
+    """Spend the token and record the consent with its evidence (``consent.Evidence``); False when
+    the token was spent (or expired) in the meantime."""
     row = conn.execute("UPDATE consent_tokens SET used_at = now() WHERE nonce_hash = %s AND used_at IS NULL"
-                       " AND expires_at > now() RETURNING lead_id", (nonce_hash,)).fetchone()
+                       " AND expires_at > now() RETURNING lead_id, batch_id", (nonce_hash,)).fetchone()
     if row is None:
         return False
     conn.execute("UPDATE leads SET consent = true, consented_at = now(), consent_method = 'form' WHERE id = %s",
                  (row[0],))
-    conn.execute("INSERT INTO lead_consent_audit (lead_id, method, token_hash, ip, user_agent, agreed_text)"
-                 " VALUES (%s, 'form', %s, %s, %s, %s)", (row[0], nonce_hash, ip, user_agent, text))
+    conn.execute("INSERT INTO lead_consent_audit (lead_id, method, token_hash, ip_hash, user_agent, agreed_text,"
+                 " page_version, page_sha256, batch_id, feed_date)"
+                 " SELECT %s, 'form', %s, %s, %s, %s, %s, %s, %s, (SELECT feed_date FROM campaign_batches WHERE id = %s)",
+                 (row[0], nonce_hash, proof.ip_hash, proof.user_agent, proof.agreed_text, proof.page_version,
+                  proof.page_sha256, row[1], row[1]))
     record_event(conn, "consent_recorded", stage="consent", lead_id=row[0], details={"method": "form"})
     return True
 

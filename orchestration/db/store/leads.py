@@ -84,3 +84,20 @@ def write_lead_scores(conn: psycopg.Connection) -> tuple[int, int]:
         " WHERE l.id = s.lead_id AND l.lead_score IS DISTINCT FROM s.lead_score").rowcount
     scored = conn.execute("SELECT count(*) FROM analytics.int_lead_scores").fetchone()[0]
     return changed, scored
+
+
+def write_eligibility(conn: psycopg.Connection) -> int:
+    """Copy the refresh's eligibility (analytics.int_lead_eligibility) into leads.ineligible_reasons
+    ('{}': eligible), writing only what changed; returns the leads changed."""
+    return conn.execute(
+        "UPDATE leads l SET ineligible_reasons = e.reasons FROM analytics.int_lead_eligibility e"
+        " WHERE l.id = e.lead_id AND l.ineligible_reasons IS DISTINCT FROM e.reasons").rowcount
+
+
+def held_back(conn: psycopg.Connection) -> tuple[int, dict[str, int]]:
+    """Leads held back as not eligible: (leads, {reason: leads}); a lead with two reasons counts
+    under each."""
+    total = conn.execute("SELECT count(*) FROM leads WHERE cardinality(ineligible_reasons) > 0").fetchone()[0]
+    rows = conn.execute("SELECT r, count(*) FROM leads, unnest(ineligible_reasons) AS r GROUP BY r"
+                        " ORDER BY count(*) DESC, r").fetchall()
+    return int(total), {r: int(n) for r, n in rows}
