@@ -18,4 +18,4 @@ where c.campaign_status not in ('new', 'queued')
    or b.broker_status <> 'active'
    or not (l.property_state = any(b.license_states))
    or c.property_address is null
-   or l.ineligible_reasons is distinct from '{}'
+   or l.ineligible_reasons is distinct from ''

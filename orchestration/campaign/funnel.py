@@ -37,3 +37,17 @@ def table(rows: list[dict]) -> str:
                       for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in lines)
+
+
+def held_back(conn: psycopg.Connection) -> dict:
+    """Leads a reverse mortgage cannot help, held back from the contactable view: how many, and how
+    many for each reason (a lead with two reasons counts under each)."""
+    total, by_reason = store.held_back(conn)
+    return {"held_back": total, "by_reason": by_reason}
+
+
+def held_back_text(held: dict) -> str:
+    if not held["held_back"]:
+        return "held back as not eligible: none"
+    reasons = ", ".join(f"{r} {n:,}" for r, n in held["by_reason"].items())
+    return f"held back as not eligible: {held['held_back']:,} leads ({reasons})"

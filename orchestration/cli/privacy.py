@@ -99,7 +99,23 @@ def cmd_suppress(args) -> int:
         return 2
     with store.connect(rt.warehouse_url) as conn:
         try:
-            if args.action == "import":
+            if args.action == "import" and args.hashed:
+                from orchestration.privacy import deletion_list
+
+                sealer = pii.environment_sealer()
+                with open(args.file, encoding="utf-8", errors="replace") as fh:
+                    r = deletion_list.import_hashes(conn, fh, source=f"deletion_list:{Path(args.file).name}",
+                                                    sealer=sealer)
+                kinds = ", ".join(f"{n:,} {k if k != 'any' else 'either'}" for k, n in r.by_channel.items() if n)
+                print(f"{r.lines:,} lines: {r.hashes:,} SHA-256 hashes ({kinds}), {r.not_hashes:,} not hashes; "
+                      f"{r.added:,} new deletion requests held; {r.matched.values_opened:,} e-mails and phones "
+                      f"checked, {r.matched.values_matched:,} matched: {r.matched.suppressions_added:,} "
+                      f"suppressions added ({deletion_list.REASON}), {r.leads_matched:,} leads no longer "
+                      f"contactable; {r.seconds:.1f} s. Later uploads are matched before their merge.")
+            elif args.action == "import":
+                if args.reason is None:
+                    raise suppression.SuppressionError("a phone list needs --reason dnc_federal or dnc_internal "
+                                                       "(or --hashed sha256 for a hashed deletion list)")
                 with open(args.file, encoding="utf-8", errors="replace") as fh:
                     r = suppression.import_phones(conn, fh, args.reason, source=f"file:{Path(args.file).name}",
                                                   index=index)
@@ -127,7 +143,7 @@ def cmd_suppress(args) -> int:
                     print(f"{channel:8} {reason:13} {n:>12,}")
                 for row in store.latest_suppressions(conn, args.channel, args.reason, args.limit):
                     print("  ".join(str(x) for x in row))
-        except (suppression.SuppressionError, StopIteration) as exc:
+        except (suppression.SuppressionError, StopIteration, ValueError) as exc:
             print(f"equity suppress: {exc or 'name one of --email, --phone, --addr-hash'}", file=sys.stderr)
             return 2
         except OSError as exc:
@@ -174,9 +190,54 @@ def cmd_erase(args) -> int:
     return 0
 
 
+def cmd_lead_audit(args) -> int:
+    from orchestration.db import store
+    from orchestration.identity import normalize
+    from orchestration.privacy import blind_index, lead_audit
+
+    email = phone = None
+    if args.email is not None and (email := normalize.one(normalize.email, args.email)) is None:
+        print(f"equity lead audit: {args.email!r} is not an e-mail address", file=sys.stderr)
+        return 2
+    if args.phone is not None and (phone := normalize.one(normalize.phone_e164, args.phone)) is None:
+        print(f"equity lead audit: {args.phone!r} is not a valid US phone number", file=sys.stderr)
+        return 2
+    # The record is the person's: their values are opened (and that recorded) when the keys can be read.
+    try:
+        sealer = pii.environment_sealer()
+        index = sealer.index
+    except (pii.KeyRingError, ValueError, OSError) as exc:
+        sealer = None
+        print(f"(e-mails and phones stay sealed: {exc})", file=sys.stderr)
+        try:
+            index = blind_index.load(settings.index_key_file())
+        except (OSError, ValueError):
+            index = None
+    rt = database_runtime()
+    try:
+        with store.connect(rt.warehouse_url) as conn:
+            doc = lead_audit.audit(conn, sealer, index, email=email, phone=phone, lead_id=args.lead)
+    except (lead_audit.AuditError, ValueError) as exc:
+        print(f"equity lead audit: {exc}", file=sys.stderr)
+        return 2
+    if not doc["leads"] and not doc["suppressions"] and not doc["events_without_lead"]:
+        print("equity lead audit: nothing is held about this person (no lead, event or suppression)", file=sys.stderr)
+        if args.json:
+            emit_json(doc)
+        return 1
+    if args.json:
+        emit_json(doc)
+    else:
+        print(lead_audit.text(doc))
+    return 0
+
+
 def cmd_lead(args) -> int:
 
     from orchestration.db import store
+
+    if args.action == "audit":
+        return cmd_lead_audit(args)
 
     if (args.id is None) == (args.upload is None) or (args.upload is not None and args.row is None):
         print("equity lead show: name a lead id, or --upload ID --row N", file=sys.stderr)
@@ -240,12 +301,19 @@ def register(sub) -> None:
                                     "entries only bar calls: the phone leaves exports). Unsubscribes, "
                                     "complaints, litigators and erasures cannot be removed.")
     spa = sp.add_subparsers(dest="action", required=True)
-    si = spa.add_parser("import", help="load a phone list, one number per line (the federal registry's format)",
+    si = spa.add_parser("import", help="load a phone list (one number per line) or a hashed deletion list",
                         description="Load a phone list, one number per line (the federal registry's format), "
-                                    "set-based: lines that are not 10-digit US numbers are counted and skipped.",
+                                    "set-based: lines that are not 10-digit US numbers are counted and skipped. "
+                                    "With --hashed sha256: a deletion list of SHA-256 hashes of normalised "
+                                    "e-mails (trimmed, lower-case) and phones (10 digits, or +1 and 10 digits), "
+                                    "one per line, optionally with 'email' or 'phone' beside it; every lead and "
+                                    "every later upload holding a matching value is suppressed "
+                                    "(deletion_request). Importing a file again adds nothing.",
                         formatter_class=ShowDefaults)
-    si.add_argument("file", help="the list (10-digit numbers, one per line; millions of lines are fine)")
-    si.add_argument("--reason", required=True, choices=["dnc_federal", "dnc_internal"], help="which list it is")
+    si.add_argument("file", help="the list (millions of lines are fine)")
+    si.add_argument("--reason", choices=["dnc_federal", "dnc_internal"], help="which phone list it is")
+    si.add_argument("--hashed", choices=["sha256"], help="the file is a hashed deletion list (California's Delete "
+                                                         "Act requests and the like)")
     for name, text in (("add", "put one e-mail, phone or address on the list"),
                        ("remove", "take one entry off the list (DNC and bounce entries only)")):
         sa = spa.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
@@ -255,7 +323,8 @@ def register(sub) -> None:
         one.add_argument("--phone", help="a US phone number")
         one.add_argument("--addr-hash", help="a lead's addr_hash (the property)")
         sa.add_argument("--reason", required=True, choices=["unsubscribe", "bounce", "complaint", "dnc_internal",
-                                                            "dnc_federal", "litigator", "erasure"],
+                                                            "dnc_federal", "litigator", "erasure", "deceased",
+                                                            "revoked", "deletion_request"],
                         help="why nobody may contact it")
     sl = spa.add_parser("list", help="counts by channel and reason, then the newest entries",
                         description="Counts by channel and reason, then the newest entries.",
@@ -304,7 +373,7 @@ def register(sub) -> None:
                               "is sealed under it")
     kt.add_argument("id", help="the key id to retire")
     ks.set_defaults(func=cmd_keys)
-    ld = sub.add_parser("lead", help="show a lead with where it came from (its upload rows)",
+    ld = sub.add_parser("lead", help="show a lead with where it came from; audit one person's whole record",
                         description="Show one lead: its fields, its keys, every upload row that became or "
                                     "merged into it, and its previous owners. Name the lead by id, or by an "
                                     "upload row (--upload ID --row N: which lead did that row become?).")
@@ -315,4 +384,18 @@ def register(sub) -> None:
     lshow.add_argument("--upload", help="an upload id (with --row): the lead that row became")
     lshow.add_argument("--row", type=int, help="the row number in that upload (1 = the first data row)")
     add_json_flag(lshow)
+    laudit = lsub.add_parser(
+        "audit", help="one person's complete record: leads, sources, eligibility, consent, feeds, events, "
+                      "suppressions, decryptions, erasure",
+        description="Print everything held about one person and why: their leads (and leads they held before a "
+                    "sale: property only), each source row (upload, row, vendor, received), owner history, "
+                    "eligibility and its reasons, consent evidence, every feed, inbound events, suppressions, "
+                    "every opening of their values and any erasure. Opening their e-mail and phone is recorded "
+                    "(pii_decrypted, purpose audit). Works after an erasure (identifiers only).",
+        formatter_class=ShowDefaults)
+    who_a = laudit.add_mutually_exclusive_group(required=True)
+    who_a.add_argument("--email", help="the person's e-mail address")
+    who_a.add_argument("--phone", help="the person's phone number (any US format)")
+    who_a.add_argument("--lead", help="a lead id: the person who holds it now")
+    add_json_flag(laudit)
     ld.set_defaults(func=cmd_lead)

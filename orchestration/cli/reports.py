@@ -18,17 +18,19 @@ def cmd_report(args) -> int:
     try:
         with store.connect(rt.warehouse_url) as conn:
             rows = funnel.by_day(conn, args.days)
+            held = funnel.held_back(conn)
     except psycopg.errors.UndefinedTable:
         print("equity report funnel: funnel_daily is not built yet: run the refresh (`equity demo`, or "
               "contactable_refresh_job in the UI)", file=sys.stderr)
         return 2
     if args.json:
-        emit_json({"report": "funnel", "days": args.days, "rows": rows})
+        emit_json({"report": "funnel", "days": args.days, "rows": rows, **held})
         return 0
     if not rows:
         print(f"no funnel activity in the last {args.days} days")
         return 0
     print(funnel.table(rows))
+    print(funnel.held_back_text(held))
     return 0
 
 

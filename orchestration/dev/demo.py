@@ -205,7 +205,9 @@ def _summary(con, url: str, upload_id: str, feed_day, feed_meta: dict) -> int:
 
     with store.connect(url) as conn:
         rows = funnel.by_day(conn, 14)
+        held = funnel.held_back(conn)
     if rows:
         con.print("funnel (equity report funnel):")
         con.print(funnel.table(rows), markup=False, highlight=False, soft_wrap=True)
+    con.print(funnel.held_back_text(held), markup=False, highlight=False)
     return 0

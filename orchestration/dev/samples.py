@@ -37,7 +37,12 @@ AREA = ["213", "310", "619", "602", "813", "305", "214", "512", "303", "503", "2
 COLUMNS = ["mak", "apn", "property_address", "property_unit", "property_city", "property_state", "property_zip",
            "owner_first_name", "owner_last_name", "owner_age", "owner_occupied", "estimated_value",
            "estimated_equity", "phone_1", "phone_1_status", "phone_1_dnc", "phone_2", "phone_2_status",
-           "email_1", "email_1_status", "litigator"]
+           "email_1", "email_1_status", "litigator", "property_type", "open_mortgage_balance", "owner_deceased",
+           "vacant"]
+# Property types as a PropStream export spells them, with shares like a list of senior homeowners'.
+PROPERTY_TYPES = [("Single Family Residential", 0.82), ("Condominium", 0.08), ("Duplex", 0.04),
+                  ("Mobile/Manufactured Home", 0.02), ("Commercial", 0.02), ("Vacant Land", 0.01),
+                  ("Multi-Family 5+ Units", 0.01)]
 
 
 def _phones(ids: np.ndarray) -> list[str]:
@@ -86,6 +91,13 @@ def generate(n: int, *, seed: int = 7, dup_rate: float = 0.15, start: int = 0,
         "email_1_status": np.where(rng.random(base_n) < 0.6, "deliverable", "risky"),
         "litigator": np.where(rng.random(base_n) < 0.01, "Yes", "No"),
     })
+    # Eligibility facts, drawn after the rest so the columns above stay what they were for a seed.
+    types, shares = zip(*PROPERTY_TYPES)
+    frame["property_type"] = rng.choice(np.array(types), base_n, p=np.array(shares) / sum(shares))
+    balance = rng.integers(0, 700, base_n) * 1000
+    frame["open_mortgage_balance"] = np.where(rng.random(base_n) < 0.35, [f"${v:,}" for v in balance], "")
+    frame["owner_deceased"] = np.where(rng.random(base_n) < 0.01, "Yes", "")
+    frame["vacant"] = np.where(rng.random(base_n) < 0.02, "Yes", "No")
     shared = np.flatnonzero(rng.random(base_n) < shared_phone_rate)
     if len(shared):
         frame.loc[shared, "phone_1"] = frame["phone_1"].to_numpy()[rng.integers(0, base_n, len(shared))]

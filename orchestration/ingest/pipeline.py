@@ -23,7 +23,7 @@ import pandas as pd
 import psycopg
 
 from orchestration import constants
-from orchestration.privacy import erasure
+from orchestration.privacy import deletion_list, erasure
 from orchestration.privacy.blind_index import IndexKey
 from orchestration.privacy.pii import Sealer
 from orchestration.db import store
@@ -437,13 +437,17 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
 
         erased = timed("erasures", erasures)
         added = timed("suppress_from_upload", store.suppress_from_upload, conn, upload_id)  # vendor DNC/Litigator, first
+        # hashed deletion requests (none held: nothing is opened)
+        deleted = timed("deletion_requests", lambda: deletion_list.match(conn, ctx.sealer, upload_id=upload_id,
+                                                                          source=f"upload:{upload_id}"))
         linked = timed("second_chance", second_chance.find, conn, upload_id)  # typos, missing ZIPs: read by the merge
         held = timed("units_held_back", store.hold_back_other_units, conn, upload_id, list(norm.UNIT_DESIGNATORS))
         counts = timed("merge", store.merge_upload, conn, upload_id, manifest.source, manifest.received())
         counts.update(linked)
         counts["units_held_back"] = held
         counts["rows"] = n
-        counts["suppressions_added"] = added
+        counts["suppressions_added"] = added + deleted.suppressions_added
+        counts["deletion_requests_matched"] = deleted.values_matched
         counts["erased_rows"] = erased
         counts["phones_unverified"] = timed("unverify_suppressed_phones", store.unverify_suppressed_phones, conn,
                                             upload_id)

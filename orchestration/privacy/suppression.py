@@ -8,8 +8,10 @@ phone): the leads hold them sealed (orchestration.privacy.pii), and ``pii_index`
 same index. Addresses are the lead's ``addr_hash``.
 
 Removing a suppression is refused for the reasons a person or the law put there
-(``unsubscribe``, ``complaint``, ``litigator``, ``erasure``): only list entries an operator or a
-provider manages (``dnc_internal``, ``dnc_federal``, ``bounce``) can be taken back.
+(``unsubscribe``, ``complaint``, ``litigator``, ``erasure``, ``deceased``, ``revoked`` — a reply
+that said stop — and ``deletion_request`` — a hashed deletion list matched,
+orchestration.privacy.deletion_list): only list entries an operator or a provider manages
+(``dnc_internal``, ``dnc_federal``, ``bounce``) can be taken back.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import psycopg
 from orchestration.privacy.blind_index import IndexKey
 from orchestration.db import store
 
-REASONS = ("unsubscribe", "bounce", "complaint", "dnc_internal", "dnc_federal", "litigator", "erasure")
+REASONS = ("unsubscribe", "bounce", "complaint", "dnc_internal", "dnc_federal", "litigator", "erasure",
+           "deceased", "revoked", "deletion_request")
 IMPORT_REASONS = ("dnc_federal", "dnc_internal")
 REMOVABLE = frozenset({"dnc_internal", "dnc_federal", "bounce"})
 _DIGITS = re.compile(r"\D+")

@@ -72,7 +72,9 @@ limits as (
         (select x.factor from factors as x
           where x.youngest_age = least(greatest(coalesce(f.age_years, {{ var('eligibility_age') }}),
                                                 {{ var('eligibility_age') }}), 99))
-          * least(f.property_value, {{ var('hecm_lending_limit') }})                as principal_limit
+          -- least() skips a NULL: an unknown value must give no limit, not the lending limit's
+          * case when f.property_value is not null
+                 then least(f.property_value, {{ var('hecm_lending_limit') }}) end as principal_limit
     from facts as f
 ),
 

@@ -20,7 +20,9 @@ select
     vacant,
     probate,
     consent_certificate,
-    ineligible_reasons,
+    -- why the lead is held back, comma-separated ('': eligible, NULL: not judged yet); text, not
+    -- text[]: dbt's unit-test fixtures cannot type an array column of an input
+    array_to_string(ineligible_reasons, ',') as ineligible_reasons,
     source,
     assigned_broker_id              as broker_id,
     lead_score,

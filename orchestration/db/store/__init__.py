@@ -89,8 +89,13 @@ from orchestration.db.store.sealed import (  # noqa: F401 - re-exported
     write_resealed,
 )
 from orchestration.db.store.suppressions import (  # noqa: F401 - re-exported
+    add_deletion_hashes,
     add_suppression,
+    add_suppressions,
+    deletion_hashes,
     latest_suppressions,
+    leads_with_suppression_reason,
+    person_tokens,
     remove_suppression,
     suppress_from_upload,
     suppress_imported_phones,

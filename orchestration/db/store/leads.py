@@ -49,7 +49,7 @@ def apply_lead_event(conn: psycopg.Connection, sender: str, webhook_id: str, eve
 LEAD_CARD_FIELDS = ("id", "first_name", "last_name", "email", "phone", "property_address", "property_city",
                     "property_state", "property_zip", "mak", "apn", "addr_hash", "owner_key", "owner_since",
                     "campaign_status", "lead_score", "assigned_broker_id", "email_verified", "phone_verified",
-                    "created_at", "last_seen_at")
+                    "ineligible_reasons", "created_at", "last_seen_at")
 
 
 def lead_card(conn: psycopg.Connection, lead_id: str) -> tuple[dict, list[tuple], list[tuple]] | None:

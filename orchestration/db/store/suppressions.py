@@ -62,3 +62,77 @@ def latest_suppressions(conn: psycopg.Connection, channel: str | None, reason: s
         "SELECT channel, value, reason, source, created_at FROM suppressions"
         " WHERE (%s::text IS NULL OR channel = %s) AND (%s::text IS NULL OR reason = %s)"
         " ORDER BY created_at DESC, value LIMIT %s", (channel, channel, reason, reason, limit)).fetchall()
+
+
+def add_suppressions(conn: psycopg.Connection, entries: list[tuple[str, str]], reason: str, source: str) -> int:
+    """(channel, blind index) entries onto the list with one reason and source; returns those added."""
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS _suppress_many (channel text, value text) ON COMMIT DROP")
+        cur.execute("TRUNCATE _suppress_many")
+        with cur.copy("COPY _suppress_many (channel, value) FROM STDIN") as copy:
+            for row in entries:
+                copy.write_row(row)
+        return cur.execute("INSERT INTO suppressions (channel, value, reason, source)"
+                           " SELECT DISTINCT channel, value, %s, %s FROM _suppress_many WHERE value IS NOT NULL"
+                           " ON CONFLICT DO NOTHING", (reason, source)).rowcount
+
+
+# -- hashed deletion requests (orchestration.privacy.deletion_list) -------------------------------
+
+def add_deletion_hashes(conn: psycopg.Connection, rows: list[tuple[str, str]], source: str) -> int:
+    """(channel, sha256 hex) rows into deletion_requests; returns those that were new."""
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS _deletion_import (channel text, sha256 text) ON COMMIT DROP")
+        cur.execute("TRUNCATE _deletion_import")
+        with cur.copy("COPY _deletion_import (channel, sha256) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return cur.execute("INSERT INTO deletion_requests (channel, sha256, source)"
+                           " SELECT DISTINCT channel, sha256, %s FROM _deletion_import ON CONFLICT DO NOTHING",
+                           (source,)).rowcount
+
+
+def deletion_hashes(conn: psycopg.Connection) -> dict[str, set[str]]:
+    """{channel: hashes} of every deletion request held ('any': the list did not say which)."""
+    out: dict[str, set[str]] = {}
+    for channel, digest in conn.execute("SELECT channel, sha256 FROM deletion_requests"):
+        out.setdefault(channel, set()).add(digest)
+    return out
+
+
+_PERSON_TOKENS = """
+SELECT DISTINCT c.channel, c.token
+FROM {table} AS v
+CROSS JOIN LATERAL (
+  SELECT 'email', v.email
+  UNION ALL SELECT 'phone', v.phone
+  UNION ALL SELECT 'email', e ->> 'address' FROM jsonb_array_elements(coalesce(v.melissa_payload -> 'emails', '[]')) AS e
+  UNION ALL SELECT 'phone', p ->> 'number' FROM jsonb_array_elements(coalesce(v.melissa_payload -> 'phones', '[]')) AS p
+) AS c (channel, token)
+WHERE c.token IS NOT NULL {where}
+"""
+
+
+def person_tokens(conn: psycopg.Connection, upload_id: str | None):
+    """Every distinct sealed e-mail and phone (chosen or kept in the payload) of one upload's
+    validated rows, or of every lead when ``upload_id`` is None: (channel, token), streamed by a
+    server-side cursor (call it inside a transaction)."""
+    if upload_id is None:
+        sql, params = _PERSON_TOKENS.format(table="leads", where=""), ()
+    else:
+        sql, params = _PERSON_TOKENS.format(table="leads_validated", where="AND v.upload_id = %s"), (upload_id,)
+    with conn.cursor(name="person_tokens") as cur:
+        cur.itersize = 20_000
+        cur.execute(sql, params)
+        yield from cur
+
+
+def leads_with_suppression_reason(conn: psycopg.Connection, reason: str, source: str | None = None) -> int:
+    """Leads whose e-mail or phone is suppressed for ``reason`` (from ``source``, when given); the
+    few entries are looked up in the leads' blind-index indexes, never the other way round."""
+    return conn.execute(
+        "SELECT count(DISTINCT l.id) FROM suppressions s"
+        " JOIN leads l ON (s.channel = 'email' AND pii_index(l.email) = s.value AND l.email IS NOT NULL)"
+        "              OR (s.channel = 'phone' AND pii_index(l.phone) = s.value AND l.phone IS NOT NULL)"
+        " WHERE s.reason = %(r)s AND (%(s)s::text IS NULL OR s.source = %(s)s)",
+        {"r": reason, "s": source}).fetchone()[0]
