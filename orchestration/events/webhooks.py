@@ -172,7 +172,9 @@ def parse_event(body: bytes) -> Event | None:
     """The event a body describes; None for an Instantly event that changes nothing here.
 
     Our shape: ``{"type", "occurred_at" (RFC 3339), "email", "phone", "lead_id", "data"}``;
-    Instantly's: ``{"event_type", "timestamp", "lead_email", ...}`` (its other keys go to data)."""
+    Instantly's: ``{"event_type", "timestamp", "lead_email", ...}`` (its other keys go to data). A
+    reply's words (our ``data.text``, Instantly's ``reply_text``) are read for a revocation
+    (orchestration.events.revocation) and not kept: ``data.revoked`` names the rule that matched."""
     from orchestration.identity import normalize
     from orchestration.identity.normalize import one
 
@@ -222,8 +224,8 @@ def parse_event(body: bytes) -> Event | None:
         data = {k: v for k, v in doc.items() if k not in ("event_type", "timestamp", "lead_email")
                 and not k.startswith(("reply_", "email_"))} | data
     # A reply that says stop (or is labelled so) revokes consent: the rule that found it is kept,
-    # never the words; apply_lead_event suppresses the person on every lead.
-    data = {k: v for k, v in data.items() if k != "revoked"}
+    # never the words (in either shape); apply_lead_event suppresses the person on every lead.
+    data = {k: v for k, v in data.items() if k not in ("revoked", "text")}
     if kind == "reply" and (why := revocation.revocation(named, data, text if isinstance(text, str) else None)):
         data["revoked"] = why
     return Event(kind, occurred, email, phone, lead_id.lower() if lead_id else None, data, named)

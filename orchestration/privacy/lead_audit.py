@@ -114,6 +114,9 @@ def audit(conn: psycopg.Connection, sealer: Sealer | None, index: IndexKey | Non
         entries = sorted({("email", v) for v in [person["email"]] if v} | {("phone", v) for v in [person["phone"]] if v}
                          | {("address", lead["addr_hash"]) for lead in rows if lead["addr_hash"]})
         suppressions = q.suppressions(conn, entries)
+        known = {(s["channel"], s["value"], s["reason"]) for s in suppressions}
+        suppressions += [s for s in q.erasure_suppressions(conn, ids)
+                         if (s["channel"], s["value"], s["reason"]) not in known]
         if opened:
             store.record_event(conn, "pii_decrypted", stage="lead_audit", row_count=opened,
                                lead_id=ids[0] if ids else None,

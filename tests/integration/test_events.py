@@ -216,3 +216,52 @@ def test_one_email_is_fed_once_per_batch_and_not_again_within_the_gap(db, instan
 def _contactable(db) -> list:
     with psycopg.connect(db) as conn:
         return [r[0] for r in conn.execute("SELECT lead_id FROM analytics.mv_contactable_leads ORDER BY lead_id")]
+
+
+def _with_phone(db, ids, phone: str) -> None:
+    with psycopg.connect(db) as conn:
+        conn.execute("UPDATE leads SET phone = %s, phone_verified = true, consent = true, consented_at = now()"
+                     " WHERE id = ANY(%s)", (pii.environment_sealer().seal("phone", phone), ids))
+
+
+@pytest.mark.parametrize("how", [
+    {"data": {"text": "Please stop emailing me.\n\nOn Mon, Dec 1, 2026 Broker A wrote:\n> Hello"}},
+    {"data": {"text": "yes", "label": "Not Interested"}},
+    "instantly:lead_wrong_person",
+    "instantly:reply_text",
+])
+def test_a_reply_that_says_stop_suppresses_the_person_on_every_lead(db, events, instance, defs, how):
+    ann = lead(db, "ann@example.com", n=2)               # two properties of one person
+    _with_phone(db, ann, "+12135550199")
+    [bob] = lead(db, "bob@example.com")
+    if how == "instantly:lead_wrong_person":
+        doc = {"event_type": "lead_wrong_person", "timestamp": datetime.now(UTC).isoformat(),
+               "lead_email": "ann@example.com", "campaign_id": "c1"}
+    elif how == "instantly:reply_text":
+        doc = {"event_type": "reply_received", "timestamp": datetime.now(UTC).isoformat(),
+               "lead_email": "Ann@Example.com", "reply_text": "REMOVE ME", "reply_text_snippet": "REMOVE ME"}
+    else:
+        doc = event("reply", **how)
+    r = post(events, doc)
+    assert r.status_code == 200 and r.json()["leads"] == 2, r.text
+    assert statuses(db, ann) == ["unsubscribed", "unsubscribed"] and statuses(db, [bob]) == ["new"]
+    assert {s for s in suppressed(db) if s[2] == "revoked"} == {
+        ("email", "ann@example.com", "revoked"),
+        ("phone", pii.environment_sealer().blind("phone", "+12135550199"), "revoked")}
+    with psycopg.connect(db) as conn:
+        consent, data = conn.execute("SELECT bool_or(consent), (SELECT data FROM lead_events) FROM leads"
+                                     " WHERE id = ANY(%s)", (ann,)).fetchone()
+    assert consent is False and data["revoked"].split(":")[0] in ("text", "label")
+    assert "emailing" not in json.dumps(data) and "REMOVE" not in json.dumps(data)   # the rule, not the words
+    # the feed leaves the person out, whatever the view said before the reply
+    refresh_view(db, defs, instance)
+    run_job(defs, instance, "campaign_feed_job", FRIDAY)
+    assert not set(fed_ids(db)) & set(ann)
+
+
+def test_a_reply_above_our_quoted_stop_footer_is_only_a_reply(db, events):
+    [a] = lead(db, "ann@example.com")
+    text = ("Yes, please call me tomorrow.\n\nOn Mon, Dec 1, 2026 at 9:00 AM Broker A <b@example.com> wrote:\n"
+            "> Reply STOP at any time to withdraw it.")
+    assert post(events, event("reply", data={"text": text})).status_code == 200
+    assert statuses(db, [a]) == ["replied"] and not suppressed(db)

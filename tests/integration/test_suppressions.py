@@ -114,3 +114,78 @@ def test_a_vendor_flag_is_a_suppression_a_later_upload_cannot_lift(db, door, ins
     assert scalar(db, "SELECT count(*) FROM suppressions") == len(reasons)
     if flag == "litigator":     # the person and the property are never contacted again
         assert scalar(db, "SELECT lead_is_suppressed(pii_index(email), pii_index(phone), addr_hash) FROM leads") is True
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_hashed_deletion_list_matches_existing_and_future_leads(db, door, instance, defs, monkeypatch, capsys,
+                                                                 tmp_path):
+    seed(db, 6)                                            # lead1..lead6@example.com
+    sealer = pii.environment_sealer()
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("UPDATE leads SET phone = %s WHERE first_name = 'Lead2'", (sealer.seal("phone", "+18135550102"),))
+    path = tmp_path / "drop_2026-12.csv"
+    # the state's list: a header, the kind in either place, upper-case hex, a 10-digit phone hash,
+    # a hash of a person who is not held (yet), noise
+    path.write_text("\n".join([
+        "type,sha256",
+        f"email,{_sha('lead1@example.com').upper()}",
+        f"{_sha('8135550102')},phone",
+        _sha("future.person@example.com"),
+        _sha("nobody@example.com"),
+        "not a hash", "", "# comment",
+    ]) + "\n")
+    monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
+    capsys.readouterr()
+    assert cli.main(["suppress", "import", str(path), "--hashed", "sha256"]) == 0
+    out = capsys.readouterr().out
+    assert "4 SHA-256 hashes" in out and "1 not hashes" in out and "2 matched" in out and "2 leads" in out, out
+    with psycopg.connect(db) as conn:
+        entries = conn.execute("SELECT channel, value FROM suppressions WHERE reason = 'deletion_request'"
+                               " ORDER BY 1").fetchall()
+        event = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'deletion_list_imported'").fetchone()[0]
+        opened = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'pii_decrypted'").fetchone()[0]
+    assert entries == [("email", sealer.blind("email", "lead1@example.com")),
+                       ("phone", sealer.blind("phone", "+18135550102"))]
+    assert event["hashes_added"] == 4 and event["values_matched"] == 2 and event["leads_matched"] == 2
+    assert opened["purpose"] == "match hashed deletion requests" and opened["values"] == 7      # 6 e-mails + 1 phone
+    # idempotent: the same file again adds nothing
+    assert cli.main(["suppress", "import", str(path), "--hashed", "sha256"]) == 0
+    assert scalar(db, "SELECT count(*) FROM deletion_requests") == 4
+    assert scalar(db, "SELECT count(*) FROM suppressions WHERE reason = 'deletion_request'") == 2
+    # neither person is fed
+    refresh_view(db, defs, instance)
+    run_job(defs, instance, "campaign_feed_job", FRIDAY)
+    with psycopg.connect(db) as conn:
+        fed = {sealer.open("email", r[0]) for r in conn.execute(
+            "SELECT l.email FROM campaign_batch_leads f JOIN leads l ON l.id = f.lead_id")}
+    assert fed == {f"lead{g}@example.com" for g in (3, 4, 5, 6)}
+    # a later upload naming the future person (any capitalisation) is matched before its merge
+    rows = [["7 Future St", "Springfield", "IL", "62704", "Fu", "Ture", " Future.Person@Example.com", ""],
+            ["8 Other St", "Springfield", "IL", "62704", "Ot", "Her", "other.person@example.com", ""]]
+    uid, result = ingest(db, door, instance, defs, hostile.to_csv(rows).encode())
+    assert result.success
+    with psycopg.connect(db) as conn:
+        merged = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'merged' AND upload_id = %s",
+                              (uid,)).fetchone()[0]
+        future = conn.execute("SELECT lead_is_suppressed(pii_index(email), pii_index(phone), addr_hash) FROM leads"
+                              " WHERE property_address = '7 FUTURE ST'").fetchone()[0]
+        other = conn.execute("SELECT lead_is_suppressed(pii_index(email), pii_index(phone), addr_hash) FROM leads"
+                             " WHERE property_address = '8 OTHER ST'").fetchone()[0]
+    assert merged["deletion_requests_matched"] == 1 and (future, other) == (True, False)
+
+
+def test_a_hashed_list_without_hashes_is_refused_with_a_reason(db, monkeypatch, capsys, tmp_path):
+    path = tmp_path / "plain.txt"
+    path.write_text("jane@example.com\n2085550100\n")
+    monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
+    capsys.readouterr()
+    assert cli.main(["suppress", "import", str(path), "--hashed", "sha256"]) == 2
+    assert "no SHA-256 hash" in capsys.readouterr().err
+    assert cli.main(["suppress", "import", str(path)]) == 2       # neither --reason nor --hashed
+    assert "--reason" in capsys.readouterr().err
+    assert scalar(db, "SELECT count(*) FROM deletion_requests") == 0

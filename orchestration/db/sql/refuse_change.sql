@@ -12,6 +12,7 @@ BEGIN
     USING ERRCODE = 'insufficient_privilege';
 END
 $function$;
+REVOKE ALL ON FUNCTION refuse_change() FROM PUBLIC;  -- noqa: CP02
 CREATE OR REPLACE TRIGGER lead_consent_audit_append_only
   BEFORE DELETE OR UPDATE ON lead_consent_audit
   FOR EACH ROW

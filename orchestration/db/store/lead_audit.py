@@ -108,3 +108,13 @@ def pipeline_events(conn: psycopg.Connection, ids: list) -> list[dict]:
                        "   OR (details ? 'lead_id' AND details ->> 'lead_id' = ANY(%(texts)s))"
                        "   OR (details ? 'lead_ids' AND (details -> 'lead_ids') ?| %(texts)s)"
                        " ORDER BY created_at, id", {"ids": ids, "texts": [str(i) for i in ids]})
+
+
+def erasure_suppressions(conn: psycopg.Connection, ids: list) -> list[dict]:
+    """The erasure suppressions written with an erasure of these leads (one transaction, one
+    timestamp): the erased e-mails, phones and owner entries, as blind indexes."""
+    return _rows(conn, "SELECT s.channel, s.value, s.reason, s.source, s.created_at FROM suppressions s"
+                       " WHERE s.reason = 'erasure' AND s.created_at IN ("
+                       "   SELECT ev.created_at FROM pipeline_events ev WHERE ev.event_type = 'erasure'"
+                       "     AND (ev.details -> 'lead_ids') ?| %s)"
+                       " ORDER BY s.created_at, s.channel", ([str(i) for i in ids],))
