@@ -19,11 +19,13 @@ from tests.support.stack import run_job, scalar
 from tests.integration.test_events import event, post
 from tests.support.uploads import ingest
 
-HEADER = ["address", "city", "state", "zip", "first_name", "last_name", "email", "email_status", "phone", "owner_age"]
+HEADER = ["address", "city", "state", "zip", "first_name", "last_name", "email", "email_status", "phone", "owner_age",
+          "xxTrustedFormCertUrl"]
+CERT = "https://cert.trustedform.com/0123456789abcdef0123456789abcdef01234567"
 MARY = ["1 Audit St", "Springfield", "IL", "62704", "Mary", "Audited", "mary.audited@example.com", "valid",
-        "(217) 555-0181", "71"]
+        "(217) 555-0181", "71", CERT]
 BOB = ["2 Other St", "Springfield", "IL", "62704", "Bob", "Bystander", "bob.bystander@example.com", "valid",
-       "(217) 555-0182", "75"]
+       "(217) 555-0182", "75", ""]
 
 
 @pytest.fixture
@@ -58,6 +60,7 @@ def test_the_audit_of_a_fed_consented_replied_person_and_of_them_erased(db, door
     assert doc["person"]["leads"] == [lead["id"]] and lead["holds_now"] and not doc["person"]["erased"]
     assert (lead["email"], lead["phone"], lead["first_name"]) == ("mary.audited@example.com", "+12175550181", "Mary")
     assert lead["campaign_status"] == "replied" and lead["consent"] is True
+    assert lead["consent_certificate"] == CERT                 # the vendor's TrustedForm certificate, kept
     assert lead["eligibility"] == {"judged": True, "eligible": True, "reasons": []}
     [source] = lead["sources"]
     assert (source["upload_id"], source["row_number"], source["vendor"]) == (uid, 1, "generic")
