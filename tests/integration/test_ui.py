@@ -72,7 +72,8 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
     assert groups == {
         "landed_file": "ingest", "leads_staging": "ingest", "leads_validated": "ingest", "leads": "ingest",
         "brokers": "warehouse", "analytics/stg_leads": "warehouse", "analytics/stg_brokers": "warehouse",
-        "analytics/int_lead_scores": "warehouse", "lead_scores": "warehouse", "analytics/int_lead_stages": "campaign",
+        "analytics/int_lead_scores": "warehouse", "analytics/int_lead_eligibility": "warehouse",
+        "lead_scores": "warehouse", "analytics/int_lead_stages": "campaign",
         "pipeline_events": "warehouse", "lead_events": "campaign", "campaign_batch_leads": "campaign",
         "analytics/mv_contactable_leads": "campaign", "campaign_feed": "campaign",
         "analytics/funnel_daily": "campaign", "funnel": "campaign"}
