@@ -437,9 +437,15 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
 
         erased = timed("erasures", erasures)
         added = timed("suppress_from_upload", store.suppress_from_upload, conn, upload_id)  # vendor DNC/Litigator, first
-        # hashed deletion requests (none held: nothing is opened)
-        deleted = timed("deletion_requests", lambda: deletion_list.match(conn, ctx.sealer, upload_id=upload_id,
-                                                                          source=f"upload:{upload_id}"))
+        # Hashed deletion requests: the upload's e-mails and phones that match one are suppressed
+        # before the merge (none held: nothing is opened).
+        def deletion_requests() -> deletion_list.Matched:
+            try:
+                return deletion_list.match(conn, ctx.sealer, upload_id=upload_id, source=f"upload:{upload_id}")
+            except deletion_list.DeletionListError as exc:
+                raise _fail(ctx, "leads", upload_id, str(exc)) from None
+
+        deleted = timed("deletion_requests", deletion_requests)
         linked = timed("second_chance", second_chance.find, conn, upload_id)  # typos, missing ZIPs: read by the merge
         held = timed("units_held_back", store.hold_back_other_units, conn, upload_id, list(norm.UNIT_DESIGNATORS))
         counts = timed("merge", store.merge_upload, conn, upload_id, manifest.source, manifest.received())

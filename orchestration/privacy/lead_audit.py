@@ -37,6 +37,9 @@ _PERSON_FIELDS = ("first_name", "last_name", "email", "phone", "consent", "conse
                   "consent_certificate", "age", "owner_birth_date", "owner_deceased", "probate", "last_reply_at")
 
 
+_NOTHING = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class AuditError(ValueError):
     """The person cannot be named that way; the message says why."""
 
@@ -75,7 +78,10 @@ def audit(conn: psycopg.Connection, sealer: Sealer | None, index: IndexKey | Non
             holds = lead["id"] == key or bool({_ix(lead["email"]), _ix(lead["phone"])} & mine) \
                 or (lead["erased_at"] is not None and not any(h["lead_id"] == lead["id"] for h in history))
             own = [h for h in history if h["lead_id"] == lead["id"]]
-            until = None if holds else max((h["owner_until"] for h in own), default=None)
+            # a lead held before: only what happened while it was theirs (until their last owner
+            # row ended, or, with none left, until the current owner took over; else nothing)
+            until = None if holds else (max((h["owner_until"] for h in own), default=None)
+                                        or lead["owner_since"] or _NOTHING)
 
             def within(at, until=until) -> bool:
                 return until is None or (at is not None and at <= until)

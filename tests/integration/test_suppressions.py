@@ -187,3 +187,17 @@ def test_a_hashed_list_without_hashes_is_refused_with_a_reason(db, monkeypatch, 
     assert cli.main(["suppress", "import", str(path)]) == 2       # neither --reason nor --hashed
     assert "--reason" in capsys.readouterr().err
     assert scalar(db, "SELECT count(*) FROM deletion_requests") == 0
+
+
+def test_a_merge_without_the_data_keys_refuses_once_deletion_requests_are_held(db):
+    from orchestration.ingest import pipeline
+    from tests.support.merges import COLS, land_and_validate
+
+    ctx, uid = land_and_validate(db, (COLS + "M1,,1 Main St,Town,CA,90210,Ann,70,,,,,,\n").encode())
+    ctx.sealer = None                                               # the key files went missing since
+    ctx.keep_work_rows_hours = 1                                    # (so the merge can run twice)
+    assert pipeline.merge(ctx, uid).counts["deletion_requests_matched"] == 0    # none held: no key needed
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("INSERT INTO deletion_requests (channel, sha256, source) VALUES ('any', %s, 't')", ("a" * 64,))
+    with pytest.raises(pipeline.StageFailed, match="hashed deletion requests are held"):
+        pipeline.merge(ctx, uid)

@@ -21,7 +21,8 @@ replies, and deletion lists arrive as hashes; consent rows could be changed afte
 - ``lead_consent_audit`` becomes evidence: the page's version and SHA-256, a keyed hash of the IP
   (the address itself is no longer kept), the token's batch and feed date, and a trigger that
   refuses UPDATE and DELETE (``refuse_change``). Existing rows keep their agreed text; their IP is
-  replaced by its hash.
+  replaced by its plain SHA-256 (``sha256:<hex>``: the key the new rows' HMAC uses lives outside
+  the database, where a migration cannot reach it).
 
 Revision ID: 0021
 Revises: 0020
@@ -78,7 +79,7 @@ def upgrade() -> None:
           ADD COLUMN ip_hash      text,
           ADD COLUMN batch_id     bigint,
           ADD COLUMN feed_date    date;
-        UPDATE lead_consent_audit SET ip_hash = sha256_hex(ip) WHERE ip IS NOT NULL;
+        UPDATE lead_consent_audit SET ip_hash = 'sha256:' || sha256_hex(ip) WHERE ip IS NOT NULL;
         ALTER TABLE lead_consent_audit DROP COLUMN ip;
         """
     )
