@@ -51,12 +51,17 @@ def build(url: str, rt: runtime.Runtime, n: int) -> None:
         conn.execute(
             "INSERT INTO leads (first_name, email, email_verified, phone_verified, property_address,"
             " property_city, property_state, property_zip, age, estimated_equity, property_value,"
-            " owner_occupied, lead_score, assigned_broker_id, mak, addr_hash, campaign_status)"
-            " SELECT 'Lead', 'lead' || g || '@example.com', g %% 5 < 3, g %% 2 = 0, g || ' MAIN ST', 'LA',"
+            " owner_occupied, lead_score, assigned_broker_id, mak, addr_hash, campaign_status, ineligible_reasons)"
+            # e-mails shaped like sealed tokens (the warehouse holds no plain value; the pick groups
+            # them by blind index, the token's second part), distinct per lead
+            " SELECT 'Lead', 'enc1.' || md5(g::text) || '.bench.' || md5('e' || g), g %% 5 < 3, g %% 2 = 0,"
+            "  g || ' MAIN ST', 'LA',"
             "  (ARRAY['CA','AZ','TX','FL'])[1 + g %% 4], lpad((g %% 99999)::text, 5, '0'), 55 + g %% 40,"
             "  (g %% 50) * 10000, 600000, true, ((g::bigint * 7919) %% 101)::int, b.id,"
             "  'MAK' || g, md5(g::text) || md5((g + 1)::text),"
-            "  (CASE WHEN g %% 20 = 0 THEN 'unsubscribed' ELSE 'new' END)::campaign_status"
+            "  (CASE WHEN g %% 20 = 0 THEN 'unsubscribed' ELSE 'new' END)::campaign_status,"
+            # judged as the refresh's write-back judges them (the view takes eligible leads only)
+            "  CASE WHEN 55 + g %% 40 < 62 THEN '{under_62}' ELSE '{}' END::text[]"
             " FROM generate_series(1, %s) g"
             " JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM brokers) b ON b.k = g %% 50", (n,))
         conn.execute("ANALYZE leads")
