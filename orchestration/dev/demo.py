@@ -139,8 +139,9 @@ def _run_jobs(con, instance, defs, url: str, sample: Path, status: int) -> int:
 
 
 def close_the_loop(url: str, export: Path) -> list[str]:
-    """Signed events for three fed leads (reply + booking, reply, unsubscribe) and one consent
-    given through its link, all through the real app on loopback. Returns what happened."""
+    """Signed events for four fed leads (reply + booking, reply, unsubscribe, a reply that says
+    "please stop": a revocation) and one consent given through its link, all through the real app
+    on loopback. Returns what happened."""
     import uuid
 
     import httpx
@@ -150,22 +151,24 @@ def close_the_loop(url: str, export: Path) -> list[str]:
     from orchestration.web.app import environment_app
 
     with export.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))[:3]
+        rows = list(csv.DictReader(fh))[:4]
     keys = KeysFile(settings.event_keys_file())
     sender = keys.secrets()[0]
     app = environment_app(url, upload_keys=[])
     now = datetime.now(ZoneInfo("UTC")).isoformat()
-    plan = [("reply", 0), ("booked", 0), ("reply", 1), ("unsubscribe", 2)]
+    plan = [("reply", 0, "Tell me more"), ("booked", 0, None), ("reply", 1, "Yes, call me"),
+            ("unsubscribe", 2, None), ("reply", 3, "Please stop emailing me.")]
     out = []
     with local_runs.EndpointThread(app) as ep:
-        for kind, i in plan:
+        for kind, i, text in plan:
             if i >= len(rows):
                 continue
-            body = json.dumps({"type": kind, "occurred_at": now, "email": rows[i]["email"],
-                               "data": {"source": "equity demo"}}).encode()
+            data = {"source": "equity demo", **({"text": text} if text else {})}
+            body = json.dumps({"type": kind, "occurred_at": now, "email": rows[i]["email"], "data": data}).encode()
             headers = webhooks.headers_for(sender.key, f"demo_{uuid.uuid4().hex}", body)
             resp = httpx.post(f"{ep.url}/events", content=body, headers=headers, timeout=10)
-            out.append(f"{kind:<11} for lead {i + 1} -> {resp.status_code} {resp.json().get('status')}")
+            said = f" ({text!r})" if text else ""
+            out.append(f"{kind:<11} for lead {i + 1}{said} -> {resp.status_code} {resp.json().get('status')}")
         if len(rows) > 1:
             link = rows[1]["consent_url"]
             local = ep.url + link[link.index("/consent/"):]
@@ -210,4 +213,10 @@ def _summary(con, url: str, upload_id: str, feed_day, feed_meta: dict) -> int:
         con.print("funnel (equity report funnel):")
         con.print(funnel.table(rows), markup=False, highlight=False, soft_wrap=True)
     con.print(funnel.held_back_text(held), markup=False, highlight=False)
+    with store.connect(url) as conn:
+        revoked = conn.execute("SELECT count(*) FROM suppressions WHERE reason = 'revoked'").fetchone()[0]
+    if revoked:
+        con.print(f"revoked by reply: {revoked} e-mail/phone suppression(s) (a reply that said stop)")
+    con.print("one person's whole record: .venv/bin/equity lead audit --email ADDRESS (or --lead ID)",
+              markup=False, highlight=False)
     return 0
