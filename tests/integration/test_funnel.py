@@ -19,8 +19,9 @@ from tests.support.apps import SECRET
 from tests.support.feeds import FRIDAY, feed_meta, refresh, seed
 
 
-def post(ep, kind: str, email: str) -> None:
-    body = json.dumps({"type": kind, "occurred_at": datetime.now(UTC).isoformat(), "email": email}).encode()
+def post(ep, kind: str, email: str, **data) -> None:
+    body = json.dumps({"type": kind, "occurred_at": datetime.now(UTC).isoformat(), "email": email,
+                       "data": data}).encode()
     r = httpx.post(f"{ep.url}/events", content=body, timeout=10,
                    headers=webhooks.headers_for(webhooks.decode_secret(SECRET), f"m_{uuid.uuid4().hex}", body))
     assert r.status_code == 200
@@ -39,6 +40,7 @@ def test_the_funnel_counts_each_stage_and_the_asset_and_report_show_it(db, insta
     post(events, "reply", emails[1])
     post(events, "unsubscribe", emails[2])
     post(events, "bounce", emails[3])
+    post(events, "reply", emails[5], text="Please STOP writing to me")    # a reply that revokes: unsubscribed
     assert httpx.post(app.url + links[4][links[4].index("/consent/"):], data={"agree": "yes"},
                       timeout=10).status_code == 200
     result = run_job(defs, instance, "contactable_refresh_job")
@@ -47,13 +49,13 @@ def test_the_funnel_counts_each_stage_and_the_asset_and_report_show_it(db, insta
     figures = {k: v.value for k, v in mats[0].metadata.items()}
     assert {k: figures[f"week_{k}"] for k in ("merged", "replied", "consented", "booked", "unsubscribed",
                                                "bounced")} == {
-        "merged": 10, "replied": 2, "consented": 1, "booked": 1, "unsubscribed": 1, "bounced": 1}
+        "merged": 10, "replied": 3, "consented": 1, "booked": 1, "unsubscribed": 2, "bounced": 1}
     with psycopg.connect(db) as conn:
         stages = conn.execute("SELECT count(*) FILTER (WHERE fed_on IS NOT NULL), count(*) FILTER (WHERE booked_on"
                               " IS NOT NULL) FROM analytics.int_lead_stages").fetchone()
         daily = funnel.by_day(conn, 400)
     assert stages == (10, 1)
-    assert sum(r["fed"] for r in daily) == 10 and any(r["replied"] == 2 for r in daily)
+    assert sum(r["fed"] for r in daily) == 10 and any(r["replied"] == 3 for r in daily)
     fed_day = next(r for r in daily if r["fed"])
     assert str(fed_day["day"]) == FRIDAY
     monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])

@@ -3,8 +3,9 @@
 
 -- One row per lead: when it reached each stage of the funnel (NULL: not yet), and whether it is
 -- contactable now (in the view this build refreshed). Dates are in the operators' time zone
--- (every job sets it). The first reply and booking count, later ones do not; an unsubscribe or
--- complaint counts as unsubscribed, a hard bounce as bounced.
+-- (every job sets it). The first reply and booking count, later ones do not; an unsubscribe, a
+-- complaint or a reply that revoked consent (data.revoked: it said stop) counts as unsubscribed,
+-- a hard bounce as bounced.
 with leads as (
     select id as lead_id, source, assigned_broker_id as broker_id, created_at, consented_at
     from {{ source('warehouse', 'leads') }}
@@ -26,7 +27,8 @@ events as (
         lead_id,
         min(occurred_at) filter (where type = 'reply')                         as replied_at,
         min(occurred_at) filter (where type = 'booked')                        as booked_at,
-        min(occurred_at) filter (where type in ('unsubscribe', 'complaint'))   as unsubscribed_at,
+        min(occurred_at) filter (where type in ('unsubscribe', 'complaint')
+                                   or (type = 'reply' and data ? 'revoked'))   as unsubscribed_at,
         min(occurred_at) filter (where type = 'bounce'
                                    and coalesce(data ->> 'bounce_type', '') not in ('soft', 'transient',
                                                                                     'temporary')) as bounced_at
