@@ -64,14 +64,19 @@ def latest_suppressions(conn: psycopg.Connection, channel: str | None, reason: s
         " ORDER BY created_at DESC, value LIMIT %s", (channel, channel, reason, reason, limit)).fetchall()
 
 
+def _pairs_into(cur: psycopg.Cursor, table: str, columns: tuple[str, str], rows) -> None:
+    """COPY (a, b) text pairs into an empty temp work table of this transaction."""
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns[0]} text, {columns[1]} text) ON COMMIT DROP")
+    cur.execute(f"TRUNCATE {table}")
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def add_suppressions(conn: psycopg.Connection, entries: list[tuple[str, str]], reason: str, source: str) -> int:
     """(channel, blind index) entries onto the list with one reason and source; returns those added."""
     with conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS _suppress_many (channel text, value text) ON COMMIT DROP")
-        cur.execute("TRUNCATE _suppress_many")
-        with cur.copy("COPY _suppress_many (channel, value) FROM STDIN") as copy:
-            for row in entries:
-                copy.write_row(row)
+        _pairs_into(cur, "_suppress_many", ("channel", "value"), entries)
         return cur.execute("INSERT INTO suppressions (channel, value, reason, source)"
                            " SELECT DISTINCT channel, value, %s, %s FROM _suppress_many WHERE value IS NOT NULL"
                            " ON CONFLICT DO NOTHING", (reason, source)).rowcount
@@ -82,11 +87,7 @@ def add_suppressions(conn: psycopg.Connection, entries: list[tuple[str, str]], r
 def add_deletion_hashes(conn: psycopg.Connection, rows: list[tuple[str, str]], source: str) -> int:
     """(channel, sha256 hex) rows into deletion_requests; returns those that were new."""
     with conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS _deletion_import (channel text, sha256 text) ON COMMIT DROP")
-        cur.execute("TRUNCATE _deletion_import")
-        with cur.copy("COPY _deletion_import (channel, sha256) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        _pairs_into(cur, "_deletion_import", ("channel", "sha256"), rows)
         return cur.execute("INSERT INTO deletion_requests (channel, sha256, source)"
                            " SELECT DISTINCT channel, sha256, %s FROM _deletion_import ON CONFLICT DO NOTHING",
                            (source,)).rowcount
