@@ -39,7 +39,7 @@ import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
 from orchestration import constants
-from orchestration.identity import flags
+from orchestration.identity import email_risk, flags
 from orchestration.identity import normalize as norm
 from orchestration.identity import places
 from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
@@ -222,10 +222,18 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
         frag = _concat('{"number":', _json_token(token), ',"code":', _json_text(df[f"{s}_code"]),
                        ',"type":', _json_text(df[f"{s}_type"]), ',"dnc":', dnc_text, "}")
         p_frags.append(pc.if_else(pc.is_valid(number), frag, _text(None)))
+    # Each e-mail's risk (role account, disposable domain, a vendor status that could not confirm
+    # it) travels beside it in the payload; the contactable view leaves risky chosen ones out.
+    risks = [email_risk.classify(e, df[f"{s}_code"]) for s, e in zip(e_slots, emails)]
+    chosen_risk = _chosen(risks, e_idx)
+    for name, n in chosen_risk.value_counts().items():
+        counts[f"email_risk_{name}"] += int(n)
     e_frags = []
-    for s, e, token in zip(e_slots, emails, e_tokens):
+    for s, e, token, risk in zip(e_slots, emails, e_tokens, risks):
         address = _arrow(e)
-        frag = _concat('{"address":', _json_token(token), ',"code":', _json_text(df[f"{s}_code"]), "}")
+        risk_arr = _arrow(risk)
+        risk_text = pc.if_else(pc.is_valid(risk_arr), _concat(',"risk":"', risk_arr, '"'), _text(""))
+        frag = _concat('{"address":', _json_token(token), ',"code":', _json_text(df[f"{s}_code"]), risk_text, "}")
         e_frags.append(pc.if_else(pc.is_valid(address), frag, _text(None)))
     pj, ej = _join_nonnull(p_frags, len(df)), _join_nonnull(e_frags, len(df))
     lit = pa_arrow.array(np.where(litigator, ',"litigator":true', ""), pa_arrow.large_string())

@@ -51,7 +51,14 @@ def _rows() -> list[list[str]]:
     # the deceased owner's e-mail on another property of theirs, eligible in itself: suppressed as a person
     rows.append(["12 OTHER HOME ST", "Springfield", "IL", "62704", "Pat", "OwnerF", DECEASED_EMAIL, "valid",
                  "", "88", "Yes", "Single Family Residential", "$300,000", "", "", "", ""])
+    # eligible seniors whose only e-mail is risky to send to: a role mailbox, a throw-away domain
+    for street, email in RISKY.items():
+        rows.append([street, "Springfield", "IL", "62704", "Pat", "Risky", email, "valid", "", "70", "Yes",
+                     "Single Family Residential", "$300,000", "", "", "", ""])
     return rows
+
+
+RISKY = {"13 ROLE ST": "Office@SmithFamily.example.com", "14 TEMP ST": "pat@mailinator.com"}
 
 
 def _broker(db) -> None:
@@ -73,8 +80,10 @@ def test_an_upload_of_ineligible_seniors_is_held_back_with_its_reasons(db, door,
                                   " GROUP BY 1 ORDER BY 1").fetchall()
     for street, (_, why) in PEOPLE.items():
         assert reasons[street] == why, street
-    # every eligible lead is contactable, except the deceased owner's other home (the person is suppressed)
+    # every eligible lead is contactable, except the deceased owner's other home (the person is
+    # suppressed) and the two whose e-mail is risky (eligible, but their mailboxes are not sent to)
     assert contactable == {s for s, (_, why) in PEOPLE.items() if not why}
+    assert all(reasons[s] == [] for s in RISKY)
     assert reasons["12 OTHER HOME ST"] == [] and "12 OTHER HOME ST" not in contactable
     assert suppressed == [("email", 1), ("phone", 1)]
     # held back, not lost: the funnel and the lead card say why
@@ -92,6 +101,11 @@ def test_an_upload_of_ineligible_seniors_is_held_back_with_its_reasons(db, door,
     # the refresh's write-back asset reports the held-back leads, by reason, as metadata
     meta = instance.get_latest_materialization_event(dg.AssetKey(["lead_scores"])).asset_materialization.metadata
     assert meta["leads_held_back"].value == held and meta["held_back/owner_deceased"].value == 1
+    assert (meta["risky_emails/role"].value, meta["risky_emails/disposable"].value) == (1, 1)
+    with psycopg.connect(db) as conn:
+        validated = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'validated'"
+                                 " AND upload_id = %s", (uid,)).fetchone()[0]
+    assert (validated["email_risk_role"], validated["email_risk_disposable"]) == (1, 1)
 
 
 def _dbt(*args: str, target: str) -> subprocess.CompletedProcess:

@@ -26,6 +26,9 @@
 --             occupancy, property type, deceased / probate / vacant, mortgage above the principal
 --             limit), as the lead_scores asset wrote it into leads.ineligible_reasons in this
 --             refresh; a lead not judged yet (NULL) waits for the next refresh
+--   e-mail risk  the chosen e-mail is not a role account, a disposable domain or one the vendor
+--             could not confirm (its label in the payload, set at validation), unless the var
+--             feed_risky_emails lets them in
 --
 -- It reads the source tables, not the staging views: dbt replaces a view by renaming it away and
 -- dropping it CASCADE, which would drop this materialized view with it (and block on its readers).
@@ -39,7 +42,9 @@ with leads as (
         id as lead_id, assigned_broker_id as broker_id, lead_score, email, email_verified, first_name,
         last_name, property_address, property_city, property_state, property_zip, estimated_equity,
         campaign_status, consent, consented_at, phone, addr_hash, ineligible_reasons,
-        coalesce((melissa_payload ->> 'litigator')::boolean, false) as is_litigator
+        coalesce((melissa_payload ->> 'litigator')::boolean, false) as is_litigator,
+        jsonb_path_exists(melissa_payload, '$.emails[*] ? (@.address == $e && exists(@.risk))',
+                          jsonb_build_object('e', email)) as email_is_risky
     from {{ source('scored', 'leads') }}
 ),
 
@@ -76,4 +81,5 @@ where l.email_verified
   and l.property_state ~ '^[A-Z]{2}$'
   and l.property_zip ~ '^[0-9]{5}$'
   and l.ineligible_reasons = '{}'
+  {% if not var('feed_risky_emails') %}and not l.email_is_risky{% endif %}
   and not public.lead_is_suppressed(public.pii_index(l.email), public.pii_index(l.phone), l.addr_hash)

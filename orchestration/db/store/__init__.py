@@ -74,6 +74,7 @@ from orchestration.db.store.leads import (  # noqa: F401 - re-exported
     lead_card,
     lead_for_row,
     lead_totals,
+    risky_email_counts,
     upsert_brokers,
     write_eligibility,
     write_lead_scores,

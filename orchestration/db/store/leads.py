@@ -101,3 +101,14 @@ def held_back(conn: psycopg.Connection) -> tuple[int, dict[str, int]]:
     rows = conn.execute("SELECT r, count(*) FROM leads, unnest(ineligible_reasons) AS r GROUP BY r"
                         " ORDER BY count(*) DESC, r").fetchall()
     return int(total), {r: int(n) for r, n in rows}
+
+
+def risky_email_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Leads waiting to be fed (new or queued, verified e-mail) whose chosen e-mail carries a risk
+    label (orchestration.identity.email_risk), by label: what the contactable view leaves out."""
+    rows = conn.execute(
+        "SELECT e ->> 'risk', count(*) FROM leads l"
+        " CROSS JOIN LATERAL jsonb_array_elements(coalesce(l.melissa_payload -> 'emails', '[]')) AS e"
+        " WHERE l.email_verified AND l.campaign_status IN ('new', 'queued') AND l.email IS NOT NULL"
+        "   AND e ->> 'address' = l.email AND e ? 'risk' GROUP BY 1 ORDER BY 1").fetchall()
+    return {r: int(n) for r, n in rows}

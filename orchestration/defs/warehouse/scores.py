@@ -23,11 +23,15 @@ def lead_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         changed, scored = store.write_lead_scores(conn)
         judged = store.write_eligibility(conn)
         held, by_reason = store.held_back(conn)
+        risky = store.risky_email_counts(conn)
     context.log.info(f"{changed:,} of {scored:,} lead scores changed; {judged:,} eligibility changes; "
-                     f"{held:,} leads held back as not eligible")
+                     f"{held:,} leads held back as not eligible; risky e-mails left out of the feed: {risky}")
     return dg.MaterializeResult(metadata={
         "scores_changed": changed, "leads_scored": scored, "eligibility_changed": judged,
         "leads_held_back": held,
         "held_back_by_reason": dg.MetadataValue.json(by_reason),
         **{f"held_back/{reason}": n for reason, n in by_reason.items()},
+        # verified e-mails the contactable view leaves out (role, disposable, vendor could not confirm)
+        "risky_emails": sum(risky.values()),
+        **{f"risky_emails/{kind}": n for kind, n in risky.items()},
     })
