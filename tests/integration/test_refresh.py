@@ -61,7 +61,7 @@ def test_model_sql_change_is_rebuilt_and_swapped_in(db, instance, tmp_path, defs
     model = project / "models" / "marts" / "mv_contactable_leads.sql"
     original = model.read_text()
     changed = (original
-               .replace("as is_litigator\n", "as is_litigator,\n        'v2'::text as property_county_marker\n", 1)
+               .replace("as email_is_risky\n", "as email_is_risky,\n        'v2'::text as property_county_marker\n", 1)
                .replace("as campaign_status\nfrom leads as l", "as campaign_status,\n    l.property_county_marker\nfrom leads as l", 1))
     assert changed.count("property_county_marker") == 2, "the test's edit no longer applies to the model"
     model.write_text(changed)
