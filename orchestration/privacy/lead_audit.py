@@ -74,6 +74,7 @@ def audit(conn: psycopg.Connection, sealer: Sealer | None, index: IndexKey | Non
         sources, consents = q.sources(conn, ids), q.consent_evidence(conn, ids)
         feeds, events = q.feeds(conn, ids), q.events(conn, ids, sorted(mine))
         trail = q.pipeline_events(conn, ids)
+        in_view = q.in_contactable_view(conn, ids)
         for lead in rows:
             holds = lead["id"] == key or bool({_ix(lead["email"]), _ix(lead["phone"])} & mine) \
                 or (lead["erased_at"] is not None and not any(h["lead_id"] == lead["id"] for h in history))
@@ -97,6 +98,7 @@ def audit(conn: psycopg.Connection, sealer: Sealer | None, index: IndexKey | Non
                         opened += 1
             reasons = lead["ineligible_reasons"]
             doc["holds_now"] = holds
+            doc["in_contactable_view"] = None if in_view is None else lead["id"] in in_view
             doc["eligibility"] = {"judged": reasons is not None, "eligible": None if reasons is None else not reasons,
                                   "reasons": reasons or []}
             doc["sources"] = [s for s in sources if s["lead_id"] == lead["id"]]
@@ -142,6 +144,10 @@ def audit(conn: psycopg.Connection, sealer: Sealer | None, index: IndexKey | Non
     }
 
 
+def _yes_no(flag: bool | None) -> str:
+    return "-" if flag is None else "yes" if flag else "no"
+
+
 def _names(event: dict, lead_id) -> bool:
     d = event.get("details") or {}
     return event.get("lead_id") == lead_id or d.get("lead_id") == str(lead_id) or str(lead_id) in (d.get("lead_ids") or [])
@@ -162,7 +168,9 @@ def text(doc: dict) -> str:
                   f"  person     {lead['first_name'] or ''} {lead['last_name'] or ''}  {lead['email'] or '-'}  "
                   f"{lead['phone'] or '-'}",
                   f"  status     {lead['campaign_status']}, score {lead['lead_score']}, broker "
-                  f"{lead['broker_name'] or '-'}; consent {lead['consent']} ({lead['consent_method'] or '-'})",
+                  f"{lead['broker_name'] or '-'}; consent {lead['consent']} ({lead['consent_method'] or '-'}); "
+                  f"e-mail {'verified' if lead['email_verified'] else 'not verified'}; in the contactable view "
+                  f"(last refresh): {_yes_no(lead['in_contactable_view'])}",
                   f"  eligibility {elig}"]
         if lead["erased_at"]:
             lines.append(f"  erased     {lead['erased_at']:%Y-%m-%d %H:%M %Z}")

@@ -62,6 +62,7 @@ def test_the_audit_of_a_fed_consented_replied_person_and_of_them_erased(db, door
     assert lead["campaign_status"] == "replied" and lead["consent"] is True
     assert lead["consent_certificate"] == CERT                 # the vendor's TrustedForm certificate, kept
     assert lead["eligibility"] == {"judged": True, "eligible": True, "reasons": []}
+    assert lead["in_contactable_view"] is True        # the view as the morning's refresh built it (she was fed)
     [source] = lead["sources"]
     assert (source["upload_id"], source["row_number"], source["vendor"]) == (uid, 1, "generic")
     [proof] = lead["consent_evidence"]

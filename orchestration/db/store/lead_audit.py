@@ -118,3 +118,11 @@ def erasure_suppressions(conn: psycopg.Connection, ids: list) -> list[dict]:
                        "   SELECT ev.created_at FROM pipeline_events ev WHERE ev.event_type = 'erasure'"
                        "     AND (ev.details -> 'lead_ids') ?| %s)"
                        " ORDER BY s.created_at, s.channel", ([str(i) for i in ids],))
+
+
+def in_contactable_view(conn: psycopg.Connection, ids: list) -> set | None:
+    """Which of the leads the contactable view holds now (None before the first refresh built it)."""
+    if conn.execute("SELECT to_regclass('analytics.mv_contactable_leads')").fetchone()[0] is None:
+        return None
+    return {r[0] for r in conn.execute("SELECT lead_id FROM analytics.mv_contactable_leads WHERE lead_id = ANY(%s)",
+                                       (ids,))}
