@@ -117,6 +117,17 @@ VARIABLES: tuple[Variable, ...] = (
     _v("EC_FEED_HOLIDAYS", "US", "No-feed days: YYYY-MM-DD dates and calendars (US = the US federal calendar, "
        "NYSE), comma-separated.", handed_on=True, example="US, 2026-12-24"),
     _v("EC_CAMPAIGN_ENDPOINT_URL", "", "An endpoint each export is POSTed to (empty: none).", handed_on=True),
+    _v("EC_MAILBOXES", "", "Sending mailboxes, comma-separated, each 'address:cap' or 'address:cap:start+step:"
+       "YYYY-MM-DD' (a warm-up from start sends on that day, step more each day, up to cap). The day's feed is at "
+       "most their total and each lead names its mailbox. Empty: no mailbox limit.", handed_on=True,
+       example="anna@send.example.com:30, ben@send.example.com:30:5+3:2026-12-01"),
+    _v("EC_BREAKER_WINDOW_DAYS", "7", "Sender-health breaker: the feed dates judged (the last N).", handed_on=True),
+    _v("EC_BREAKER_MIN_SENDS", "50", "Sender-health breaker: sends a scope needs before it is judged.",
+       handed_on=True),
+    _v("EC_BREAKER_MAX_HARD_BOUNCE_PERCENT", "5", "Sender-health breaker: the hard-bounce rate (percent) that "
+       "pauses the feed (a list's own rate pauses that list).", handed_on=True),
+    _v("EC_BREAKER_MAX_COMPLAINT_PERCENT", "0.3", "Sender-health breaker: the spam-complaint rate (percent) that "
+       "pauses the feed (Gmail's limit for bulk senders).", handed_on=True),
     _v("", "", ""),
     _v("EC_MAX_REJECT_PERCENT", "20", "Quality gate: refuse a file when more than this share of its rows is "
        "rejected.", handed_on=True),

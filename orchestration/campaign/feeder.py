@@ -32,7 +32,7 @@ from orchestration.core import outbound
 from orchestration.privacy.pii import Sealer
 
 EXPORT_COLUMNS = ["email", "first_name", "last_name", "phone", "company_name", "property_address", "property_city",
-                  "property_state", "estimated_equity", "broker_name", "lead_score", "consent_url"]
+                  "property_state", "estimated_equity", "broker_name", "lead_score", "consent_url", "sending_account"]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -118,7 +118,7 @@ def export_csv(rows: list[dict]) -> bytes:
             "property_state": inert(r.get("property_state")),
             "estimated_equity": "" if equity is None else f"{float(equity):.0f}",
             "broker_name": inert(r.get("broker_name")), "lead_score": r.get("lead_score"),
-            "consent_url": inert(r.get("consent_url")),
+            "consent_url": inert(r.get("consent_url")), "sending_account": inert(r.get("sending_account")),
         })
     return buf.getvalue().encode()
 
@@ -158,42 +158,77 @@ class FeedResult:
     score_max: int | None
     shortfall: int
     shortfall_reason: str
+    paused: str = ""                                        # "paused: <why>" when nobody was fed for it
+    health: object = None                                   # campaign.health.Health, when judged
+    mailbox_capacity: int | None = None                     # the mailboxes' total for the date
+    by_mailbox: dict[str, int] = field(default_factory=dict)
 
 
-def explain_shortfall(conn, feed_date: date, cap: int, fed_for_date: int) -> str:
+def explain_shortfall(conn, feed_date: date, cap: int, fed_for_date: int, *, mailbox_capacity: int | None = None,
+                      held_lists: int = 0) -> str:
+    if mailbox_capacity is not None and fed_for_date >= mailbox_capacity and mailbox_capacity < cap:
+        return (f"only {fed_for_date} fed for {feed_date}: the sending mailboxes' total for the date is "
+                f"{mailbox_capacity} (daily caps and warm-up, EC_MAILBOXES)")
     if fed_for_date >= cap:
         return ""
     contactable, unfed = store.contactable_counts(conn)
+    held = f"; {held_lists} vendor list(s) held back by the sender-health breaker" if held_lists else ""
     if unfed == 0:
         return (f"only {fed_for_date} fed for {feed_date}: no contactable lead is left unfed "
-                f"({contactable} in mv_contactable_leads, all fed already)")
+                f"({contactable} in mv_contactable_leads, all fed already){held}")
     return (f"only {fed_for_date} fed for {feed_date} (cap {cap}): {unfed} contactable leads not yet fed"
-            f"{'' if unfed <= cap - fed_for_date else ' but brokers reached their weekly caps'}")
+            f"{'' if unfed <= cap - fed_for_date else ' but brokers reached their weekly caps'}{held}")
 
 
 def feed(database_url: str, feed_date: date, *, daily_cap: int = constants.DAILY_FEED_CAP, run_id: str | None = None,
          role: str | None = "pipeline_writer", email_gap_days: int = 90,
-         lock_timeout_s: float = constants.FEED_LOCK_TIMEOUT_S) -> FeedResult:
+         lock_timeout_s: float = constants.FEED_LOCK_TIMEOUT_S, breaker_settings=None,
+         mailboxes: list | None = None) -> FeedResult:
     """Top the date's feed up to ``daily_cap`` (one transaction), return what was fed and why not more.
+
+    With ``breaker_settings`` (campaign.breaker.BreakerSettings) the sender's health is judged
+    first: a pause of the whole sender (in force, or opened now) feeds nobody, and the leads of a
+    paused list are left out. With ``mailboxes`` (campaign.mailboxes) the date feeds at most their
+    total for the day, and each lead is given the mailbox it goes out from.
+
     Another run feeding at the same time is waited for, at most ``lock_timeout_s`` (then
     LockNotAvailable: the run fails and its retry feeds what is left)."""
+    from orchestration.campaign import health as sender_health
+    from orchestration.campaign import mailboxes as boxes
+
     with store.connect(database_url, role=role) as conn:
         with conn.transaction():
             store.set_lock_timeout(conn, lock_timeout_s)
-            picked = store.feed_campaign(conn, feed_date, daily_cap, run_id, email_gap_days)
+            health = (sender_health.evaluate(conn, feed_date, breaker_settings, run_id=run_id)
+                      if breaker_settings is not None else None)
+            capacity = boxes.day_capacity(mailboxes, feed_date) if mailboxes else None
+            cap = daily_cap if capacity is None else min(daily_cap, sum(capacity.values()))
+            picked = [] if health is not None and health.paused else store.feed_campaign(
+                conn, feed_date, cap, run_id, email_gap_days)
             batch_id = picked[0][3] if picked else None
+            by_mailbox: dict[str, int] = {}
+            if picked and capacity is not None:
+                spread = boxes.assign(capacity, Counter(store.mailbox_use(conn, feed_date)), len(picked))
+                store.assign_sending_accounts(conn, batch_id, list(zip([p[0] for p in picked], spread)))
+                by_mailbox = dict(Counter(spread))
             by_broker = Counter(str(b) for b in store.batch_brokers(conn, batch_id)) if picked else Counter()
             fed_for_date = store.fed_count(conn, feed_date)
-            reason = explain_shortfall(conn, feed_date, daily_cap, fed_for_date)
+            paused = health.reason if health is not None else ""
+            reason = paused or explain_shortfall(
+                conn, feed_date, daily_cap, fed_for_date,
+                mailbox_capacity=None if capacity is None else sum(capacity.values()),
+                held_lists=len(health.held) if health is not None else 0)
             store.record_event(conn, "fed", stage="campaign_feed", run_id=run_id, row_count=len(picked),
                                details={"feed_date": feed_date.isoformat(), "batch_id": batch_id,
                                         "fed_for_date": fed_for_date, "daily_cap": daily_cap,
-                                        "shortfall_reason": reason})
+                                        "shortfall_reason": reason, "paused": bool(paused),
+                                        "by_mailbox": by_mailbox})
     scores = [int(p[2]) for p in picked]
     return FeedResult(feed_date=feed_date, fed_now=len(picked), fed_for_date=fed_for_date, daily_cap=daily_cap,
                       batch_id=batch_id, by_broker=dict(by_broker), score_min=min(scores) if scores else None,
                       score_max=max(scores) if scores else None, shortfall=max(0, daily_cap - fed_for_date),
-                      shortfall_reason=reason)
+                      shortfall_reason=reason, paused=paused, health=health,
+                      mailbox_capacity=None if capacity is None else sum(capacity.values()), by_mailbox=by_mailbox)
 
 
 @dataclass(frozen=True)

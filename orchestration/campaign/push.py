@@ -68,6 +68,10 @@ def lead_body(row: dict, campaign_id: str) -> dict:
     }
     if row.get("phone"):
         body["phone"] = row["phone"]
+    if row.get("sending_account"):
+        # Instantly's create-lead has no per-lead sender field (its campaign rotates its accounts):
+        # the mailbox the day's spread chose travels as a variable a sender rule can use
+        body["custom_variables"]["sending_account"] = row["sending_account"]
     return body
 
 

@@ -169,6 +169,22 @@ REVISION_CHANGES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
             "      AND pii_index(c.value) IS NOT NULL\n", ""),),
     },
     "feed_campaign": {
+        "0022": (
+            ("-- under another lead within p_email_gap_days of a feed date that carried it. Each fed lead records\n"
+             "-- the vendor list that supplied it (its newest upload): the sender-health breaker judges lists by\n"
+             "-- their own bounces, and a list paused in campaign_pauses feeds nobody until a person resumes it.\n",
+             "-- under another lead within p_email_gap_days of a feed date that carried it.\n"),
+            ("owner_since timestamptz,\n                               upload_id text) ON COMMIT DROP;",
+             "owner_since timestamptz) ON COMMIT DROP;"),
+            ("l.addr_hash, l.owner_since, src.upload_id\n", "l.addr_hash, l.owner_since\n"),
+            ("      LEFT JOIN LATERAL (SELECT s.upload_id FROM lead_sources s WHERE s.lead_id = l.id\n"
+             "                         ORDER BY s.received_at DESC, s.upload_id DESC LIMIT 1) src ON true\n", ""),
+            ("        AND NOT EXISTS (SELECT 1 FROM campaign_pauses p WHERE p.resumed_at IS NULL "
+             "AND p.upload_id = src.upload_id)\n", ""),
+            ("r.owner_since, r.upload_id FROM ranked r", "r.owner_since FROM ranked r"),
+            ("lead_score, owner_since, upload_id)\n", "lead_score, owner_since)\n"),
+            ("p.owner_since, p.upload_id FROM _feed_pick p;", "p.owner_since FROM _feed_pick p;"),
+        ),
         "0018": (
             ("PARTITION BY pii_index(cd.email) ORDER", "PARTITION BY cd.email ORDER"),
             ("lead_is_suppressed(pii_index(cd.email), pii_index(cd.phone), cd.addr_hash)",

@@ -128,7 +128,7 @@ def test_export_cells_are_inert_and_carry_the_consent_url():
                                "lead_score": 9, "consent_url": "https://c.test/consent/abc"}]).decode()
     row = data.splitlines()[1]
     assert "'=HYPERLINK" in row and ",'+1," in row and "'@SUM" in row and "'-2 ST" in row
-    assert row.endswith(",https://c.test/consent/abc")
+    assert row.endswith(",https://c.test/consent/abc,")   # then the (empty) sending account
 
 
 def test_post_retries_429_and_5xx_then_gives_up_on_4xx():

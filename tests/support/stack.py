@@ -43,7 +43,8 @@ PII_KEYS = "# test data keys: the last line seals\ntest-k1:" + "c1" * 32 + "\n"
 
 DATA_TABLES = ["campaign_pushes", "campaign_batch_leads", "campaign_batches", "consent_tokens", "lead_consent_audit",
                "lead_events", "lead_sources", "suppressions", "leads", "brokers", "leads_staging", "leads_validated",
-               "ingest_replay_guard", "pipeline_dlq", "pipeline_events", "deletion_requests"]
+               "ingest_replay_guard", "pipeline_dlq", "pipeline_events", "deletion_requests",
+               "campaign_pauses", "blocklist_sync"]
 
 
 @dataclass

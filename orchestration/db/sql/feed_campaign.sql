@@ -5,7 +5,9 @@
 -- Respects each broker's weekly cap; walks candidates in score order through the feeder's partial
 -- index and widens its window only when broker caps leave the batch short. Suppressions are re-checked at pick time (an unsubscribe that arrived
 -- after the view's refresh is honoured); one e-mail is fed at most once per batch, and not again
--- under another lead within p_email_gap_days of a feed date that carried it.
+-- under another lead within p_email_gap_days of a feed date that carried it. Each fed lead records
+-- the vendor list that supplied it (its newest upload): the sender-health breaker judges lists by
+-- their own bounces, and a list paused in campaign_pauses feeds nobody until a person resumes it.
 CREATE OR REPLACE FUNCTION public.feed_campaign(p_feed_date date, p_cap integer, p_run_id text, p_email_gap_days integer DEFAULT 90)
  RETURNS TABLE(lead_id uuid, broker_id uuid, lead_score integer, batch_id bigint)
  LANGUAGE plpgsql
@@ -26,19 +28,23 @@ BEGIN
   END IF;
 
   DROP TABLE IF EXISTS _feed_pick;
-  CREATE TEMP TABLE _feed_pick (lead_id uuid, broker_id uuid, lead_score integer, owner_since timestamptz) ON COMMIT DROP;
+  CREATE TEMP TABLE _feed_pick (lead_id uuid, broker_id uuid, lead_score integer, owner_since timestamptz,
+                               upload_id text) ON COMMIT DROP;
   -- Walk candidates in score order through the partial index; widen the window only when
   -- broker caps leave the batch short.
   v_window := greatest(v_need * 4, 1000);
   LOOP
     TRUNCATE _feed_pick;
     WITH candidates AS (
-      SELECT l.id AS lead_id, c.broker_id, l.lead_score, l.email, l.phone, l.addr_hash, l.owner_since
+      SELECT l.id AS lead_id, c.broker_id, l.lead_score, l.email, l.phone, l.addr_hash, l.owner_since, src.upload_id
       FROM leads l
       JOIN analytics.mv_contactable_leads c ON c.lead_id = l.id
+      LEFT JOIN LATERAL (SELECT s.upload_id FROM lead_sources s WHERE s.lead_id = l.id
+                         ORDER BY s.received_at DESC, s.upload_id DESC LIMIT 1) src ON true
       WHERE l.campaign_status IN ('new', 'queued') AND l.email_verified
         AND NOT EXISTS (SELECT 1 FROM campaign_batch_leads f WHERE f.lead_id = l.id
                         AND f.owner_since IS NOT DISTINCT FROM l.owner_since)
+        AND NOT EXISTS (SELECT 1 FROM campaign_pauses p WHERE p.resumed_at IS NULL AND p.upload_id = src.upload_id)
       ORDER BY l.lead_score DESC, l.id
       LIMIT v_window
     ),
@@ -67,7 +73,7 @@ BEGIN
       WHERE cd.email_rank = 1
     )
     INSERT INTO _feed_pick
-    SELECT r.lead_id, r.broker_id, r.lead_score, r.owner_since FROM ranked r
+    SELECT r.lead_id, r.broker_id, r.lead_score, r.owner_since, r.upload_id FROM ranked r
     WHERE r.broker_rank <= r.broker_room
     ORDER BY r.lead_score DESC, r.lead_id
     LIMIT v_need;
@@ -90,8 +96,8 @@ BEGIN
   SELECT p_feed_date, array_agg(p.lead_id ORDER BY p.lead_score DESC, p.lead_id), p_run_id
   FROM _feed_pick p
   RETURNING id INTO v_batch;
-  INSERT INTO campaign_batch_leads (lead_id, batch_id, feed_date, broker_id, lead_score, owner_since)
-  SELECT p.lead_id, v_batch, p_feed_date, p.broker_id, p.lead_score, p.owner_since FROM _feed_pick p;
+  INSERT INTO campaign_batch_leads (lead_id, batch_id, feed_date, broker_id, lead_score, owner_since, upload_id)
+  SELECT p.lead_id, v_batch, p_feed_date, p.broker_id, p.lead_score, p.owner_since, p.upload_id FROM _feed_pick p;
   UPDATE leads l SET campaign_status = 'active' FROM _feed_pick p WHERE l.id = p.lead_id;
   RETURN QUERY SELECT p.lead_id, p.broker_id, p.lead_score, v_batch FROM _feed_pick p
                ORDER BY p.lead_score DESC, p.lead_id;

@@ -6,6 +6,7 @@
 - ``uploads``       replay guard, work tables (staging, validated), the merge call, retention
 - ``leads``         leads, brokers, a lead's card and lineage, inbound events
 - ``campaign``      feed, batches, exports, consent tokens, pushes
+- ``deliverability`` the sender-health breaker's figures, pauses, mailboxes, the shared block list
 - ``suppressions``  the suppression list
 - ``sealed``        where sealed values are kept: re-encryption walks, usage per key
 - ``erasure``       a person's erasure across those tables; upload rows naming an erased person
@@ -55,6 +56,20 @@ from orchestration.db.store.connection import (  # noqa: F401 - re-exported
     function_definition,
     relation_row_count,
     set_lock_timeout,
+)
+from orchestration.db.store.deliverability import (  # noqa: F401 - re-exported
+    assign_sending_accounts,
+    blocked_indexes,
+    mailbox_use,
+    open_pause,
+    open_pauses,
+    recent_pauses,
+    record_block_sync,
+    resume_pause,
+    sender_figures,
+    suppress_blocked,
+    unpushed_blocks,
+    upload_exists,
 )
 from orchestration.db.store.erasure import (  # noqa: F401 - re-exported
     erase_lead_events,

@@ -25,7 +25,7 @@ def batch_export_rows(conn: psycopg.Connection, batch_id: int) -> list[dict]:
         "SELECT l.id AS lead_id, l.email, l.first_name, l.last_name,"
         " CASE WHEN s.phone_blocked THEN NULL ELSE l.phone END AS phone, coalesce(s.phone_blocked, false) AS phone_withheld,"
         " l.property_address, l.property_city, l.property_state, l.estimated_equity,"
-        " b.company_name AS broker_name, l.lead_score, b.id AS broker_id"
+        " b.company_name AS broker_name, l.lead_score, b.id AS broker_id, f.sending_account"
         " FROM campaign_batch_leads f JOIN leads l ON l.id = f.lead_id"
         " LEFT JOIN brokers b ON b.id = f.broker_id"
         " LEFT JOIN LATERAL (SELECT true AS phone_blocked FROM suppressions x"

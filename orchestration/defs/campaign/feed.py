@@ -34,12 +34,30 @@ FEED_CHECKS = [
     dg.AssetCheckSpec("campaign_push", asset="campaign_feed",
                       description="The export reached the campaign endpoint (when one is configured); an "
                                   "ERROR leaves the export in the DLQ."),
+    # Blocking: a paused sender stops the run here, so nothing downstream of the feed runs on it.
+    dg.AssetCheckSpec("sender_health", asset="campaign_feed", blocking=True,
+                      description="The sender is not paused: hard-bounce and complaint rates of the last fed "
+                                  "leads below the breaker's limits (EC_BREAKER_*). ERROR while paused (nobody "
+                                  "fed; `equity campaign resume --reason ...` lifts it); WARN while a vendor list "
+                                  "is held back."),
 ]
 
 
+def _health_check(health) -> dg.AssetCheckResult:
+    if health is None:
+        return dg.AssetCheckResult(check_name="sender_health", passed=True, description="not judged on this day")
+    overall = health.overall
+    return dg.AssetCheckResult(
+        check_name="sender_health", passed=not health.paused and not health.held,
+        severity=dg.AssetCheckSeverity.ERROR if health.paused else dg.AssetCheckSeverity.WARN,
+        description=health.describe(),
+        metadata={"sends_in_window": overall.sends, "hard_bounce_rate": round(overall.hard_bounce_rate, 4),
+                  "complaint_rate": round(overall.complaint_rate, 4), "lists_held": len(health.held)})
+
+
 def _checks(*, shortfall: int = 0, shortfall_reason: str = "", push_ok: bool = True,
-            push: str = "no endpoint configured") -> list[dg.AssetCheckResult]:
-    return [
+            push: str = "no endpoint configured", health=None) -> list[dg.AssetCheckResult]:
+    return [_health_check(health),
         dg.AssetCheckResult(check_name="feed_shortfall", passed=shortfall == 0,
                             severity=dg.AssetCheckSeverity.WARN, description=shortfall_reason or "cap reached",
                             metadata={"shortfall": shortfall}),
@@ -61,7 +79,9 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         return dg.MaterializeResult(metadata={"fed": 0, "skipped": why},
                                     check_results=_checks(shortfall_reason=why, push="no feed on this day"))
     result = feeder.feed(warehouse.url, day, daily_cap=feeder_settings.daily_cap, run_id=context.run.run_id,
-                         role=warehouse.role_or_none, email_gap_days=feeder_settings.email_gap_days)
+                         role=warehouse.role_or_none, email_gap_days=feeder_settings.email_gap_days,
+                         breaker_settings=feeder_settings.breaker_settings(),
+                         mailboxes=feeder_settings.sending_mailboxes())
     context.log.info(f"fed {result.fed_now} leads for {day} ({result.fed_for_date}/{result.daily_cap} for the date)"
                      + (f"; shortfall: {result.shortfall_reason}" if result.shortfall else ""))
     meta: dict = {
@@ -70,15 +90,45 @@ def campaign_feed(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "score_min": result.score_min if result.score_min is not None else 0,
         "score_max": result.score_max if result.score_max is not None else 0,
         "by_broker": dg.MetadataValue.json(result.by_broker),
+        **_health_metadata(result),
     }
-    sent = delivery.send(warehouse.url, day, outbox=Path(feeder_settings.outbox_dir),
-                         links=feeder_settings.consent_links(), sealer=feeder_settings.sealer(),
-                         endpoint=feeder_settings.endpoint(), instantly=feeder_settings.push_settings(),
-                         role=warehouse.role_or_none, run_id=context.run.run_id, warn=context.log.warning)
+    if result.paused:
+        context.log.warning(f"{result.paused}: nobody fed for {day}; `equity campaign resume --reason ...` lifts it")
+    # A paused sender sends nothing, not even an earlier batch's unfinished push: it waits for the resume.
+    sent = delivery.Sent(summary="paused: nothing sent") if result.paused else delivery.send(
+        warehouse.url, day, outbox=Path(feeder_settings.outbox_dir), links=feeder_settings.consent_links(),
+        sealer=feeder_settings.sealer(), endpoint=feeder_settings.endpoint(), instantly=feeder_settings.push_settings(),
+        role=warehouse.role_or_none, run_id=context.run.run_id, warn=context.log.warning)
     meta.update(_sent_metadata(sent, result.batch_id))
     push_ok, push = sent.ok, sent.summary
     return dg.MaterializeResult(metadata=meta, check_results=_checks(
-        shortfall=result.shortfall, shortfall_reason=result.shortfall_reason or "", push_ok=push_ok, push=push))
+        shortfall=result.shortfall, shortfall_reason=result.shortfall_reason or "", push_ok=push_ok, push=push,
+        health=result.health))
+
+
+def _health_metadata(result: feeder.FeedResult) -> dict:
+    """The breaker's figures as plain numbers (the UI plots them per feed date), the pause, the
+    lists held back, and the mailboxes' spread."""
+    health = result.health
+    meta: dict = {}
+    if health is not None:
+        overall = health.overall
+        meta.update({
+            "paused": bool(health.paused), "pause_reason": health.paused["reason"] if health.paused else "none",
+            "sends_in_window": overall.sends, "hard_bounces_in_window": overall.hard_bounces,
+            "complaints_in_window": overall.complaints,
+            "hard_bounce_rate": round(overall.hard_bounce_rate, 4), "complaint_rate": round(overall.complaint_rate, 4),
+            "lists_held": len(health.held),
+            "lists": dg.MetadataValue.json([f.as_dict() | {"held": any(p["upload_id"] == f.upload_id
+                                                                          for p in health.held)}
+                                            for f in health.figures[1:]]),
+        })
+        if health.held:
+            meta["held_lists"] = dg.MetadataValue.json({p["upload_id"]: p["reason"] for p in health.held})
+    if result.mailbox_capacity is not None:
+        meta.update({"mailbox_capacity": result.mailbox_capacity,
+                     "by_mailbox": dg.MetadataValue.json(result.by_mailbox)})
+    return meta
 
 
 def _sent_metadata(sent: delivery.Sent, batch_id: int | None) -> dict:

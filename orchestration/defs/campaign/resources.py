@@ -1,7 +1,8 @@
 """Feeder settings from the environment: the daily cap (``EC_DAILY_FEED_CAP``), the outbox for
 exports (``EC_OUTBOX_DIR``), holidays (``EC_FEED_HOLIDAYS``), the optional campaign endpoint
-(``EC_CAMPAIGN_ENDPOINT_URL``), and how consent links are made (``EC_FORM_SECRET_FILE``,
-``EC_PUBLIC_BASE_URL``); ``equity`` exports each with its documented default."""
+(``EC_CAMPAIGN_ENDPOINT_URL``), how consent links are made (``EC_FORM_SECRET_FILE``,
+``EC_PUBLIC_BASE_URL``), the sending mailboxes (``EC_MAILBOXES``) and the sender-health breaker
+(``EC_BREAKER_*``); ``equity`` exports each with its documented default."""
 
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from pydantic import Field
 from orchestration.defs.resources import env_int, env_var
 
 from orchestration import constants
-from orchestration.campaign import delivery, feeder, push
+from orchestration.campaign import breaker, delivery, feeder, push
+from orchestration.campaign.mailboxes import Mailbox, parse as parse_mailboxes
 from orchestration.privacy import pii
 
 
@@ -49,6 +51,28 @@ class FeederSettings(dg.ConfigurableResource):
     push_max_attempts: int = Field(default=5, description="tries per lead (429, 5xx and connection errors retry)")
     push_backoff_s: float = Field(default=1.0, description="first retry delay of a lead's push; doubles per try")
 
+    mailboxes: str = Field(default="", description="sending mailboxes with daily caps and warm-up (EC_MAILBOXES; "
+                                                   "see orchestration.campaign.mailboxes)")
+    breaker_window_days: int = Field(default=7, description="sender-health breaker: feed dates judged "
+                                                            "(EC_BREAKER_WINDOW_DAYS)")
+    breaker_min_sends: int = Field(default=50, description="sends a scope needs before it is judged "
+                                                           "(EC_BREAKER_MIN_SENDS)")
+    breaker_max_hard_bounce_percent: str = Field(default="5", description="hard-bounce percent that pauses "
+                                                                          "(EC_BREAKER_MAX_HARD_BOUNCE_PERCENT)")
+    breaker_max_complaint_percent: str = Field(default="0.3", description="complaint percent that pauses "
+                                                                         "(EC_BREAKER_MAX_COMPLAINT_PERCENT)")
+
+    def breaker_settings(self) -> breaker.BreakerSettings:
+        try:
+            bounce, complaint = float(self.breaker_max_hard_bounce_percent), float(self.breaker_max_complaint_percent)
+        except ValueError:
+            raise ValueError("EC_BREAKER_MAX_HARD_BOUNCE_PERCENT and EC_BREAKER_MAX_COMPLAINT_PERCENT are percents "
+                             "(5 means 5 %)") from None
+        return breaker.BreakerSettings(self.breaker_window_days, self.breaker_min_sends, bounce / 100, complaint / 100)
+
+    def sending_mailboxes(self) -> list[Mailbox]:
+        return parse_mailboxes(self.mailboxes)
+
     def push_settings(self) -> push.PushSettings:
         return push.PushSettings(self.instantly_base_url, self.instantly_api_key, self.instantly_campaign_id,
                                  concurrency=self.push_concurrency, max_attempts=self.push_max_attempts,
@@ -77,4 +101,7 @@ def resources() -> dg.Definitions:
         form_secret_file=env_var("EC_FORM_SECRET_FILE"), public_base_url=env_var("EC_PUBLIC_BASE_URL"),
         pii_keys_file=env_var("EC_PII_KEYS_FILE"), index_key_file=env_var("EC_INDEX_KEY_FILE"),
         instantly_base_url=env_var("EC_INSTANTLY_BASE_URL"), instantly_api_key=env_var("EC_INSTANTLY_API_KEY"),
-        instantly_campaign_id=env_var("EC_INSTANTLY_CAMPAIGN_ID"))})
+        instantly_campaign_id=env_var("EC_INSTANTLY_CAMPAIGN_ID"), mailboxes=env_var("EC_MAILBOXES"),
+        breaker_window_days=env_int("EC_BREAKER_WINDOW_DAYS"), breaker_min_sends=env_int("EC_BREAKER_MIN_SENDS"),
+        breaker_max_hard_bounce_percent=env_var("EC_BREAKER_MAX_HARD_BOUNCE_PERCENT"),
+        breaker_max_complaint_percent=env_var("EC_BREAKER_MAX_COMPLAINT_PERCENT"))})
