@@ -15,6 +15,9 @@ from orchestration.defs.alerts.resources import AlertSettings
 # Check results older than this are not alerted on the very first tick (no cursor yet): a new
 # deployment does not page anyone about last month.
 FIRST_TICK_LOOKBACK = timedelta(hours=1)
+BLOCKING_CHECK_FAILED = "DagsterAssetCheckFailedError"
+# Checks whose descriptions are built from counts, rates and upload ids only, so the alert quotes them.
+QUOTED_CHECKS = ("records_reconcile", "reject_rate", "sender_health")
 
 
 def _stage_error(events):
@@ -41,6 +44,10 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, alert_settings: Al
         return dg.SkipReason("no EC_ALERT_WEBHOOK_URLS configured")
     run = context.dagster_run
     step, cls_name, message = _stage_error(context.get_step_failure_events())
+    if cls_name == BLOCKING_CHECK_FAILED:
+        # The run stopped because a blocking check failed (a paused sender, records that do not
+        # reconcile): alert_on_check_failure posts that check with its reason, once.
+        return dg.SkipReason(f"run {run.run_id} was stopped by a blocking check; alerted as a check failure")
     alert = alerts.Alert(
         kind="run_failure", title=f"run of {run.job_name} failed", run_id=run.run_id, job=run.job_name,
         partition=run.tags.get("dagster/partition"), asset=step, check=None,
@@ -75,8 +82,7 @@ def alert_on_check_failure(context: dg.SensorEvaluationContext, alert_settings: 
         run_id = record.event_log_entry.run_id
         run = context.instance.get_run_by_id(run_id)
         asset = evaluation.asset_key.to_user_string()
-        # These two describe counts and reject reasons only; other checks' texts stay in the UI.
-        own = evaluation.check_name in ("records_reconcile", "reject_rate")
+        own = evaluation.check_name in QUOTED_CHECKS
         reason = (evaluation.description or "failed") if own else "failed (details in the UI)"
         alert_settings.send(alerts.Alert(
             kind="check_failure", title=f"check {evaluation.check_name} on {asset} failed "
