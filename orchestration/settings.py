@@ -107,6 +107,9 @@ VARIABLES: tuple[Variable, ...] = (
     _v("EC_INSTANTLY_API_KEY", "", "Instantly API v2 key (a secret: never in the repository).", handed_on=True,
        secret=True),
     _v("EC_INSTANTLY_CAMPAIGN_ID", "", "The Instantly campaign leads are added to.", handed_on=True),
+    _v("EC_INSTANTLY_WEBHOOK_IPS", "", "Instantly's webhooks (POST /events/instantly, a 'sender:hdr_<token>' line "
+       "of the event keys file sent as the x-equity-webhook-token header): only from these addresses or CIDRs, "
+       "comma-separated. Empty: any address with the right token.", handed_on=True, example="34.120.0.0/16"),
     _v("", "", ""),
     _v("EC_ALERT_WEBHOOK_URLS", "", "Alerts: failed runs and failed asset checks are POSTed (Slack-compatible JSON: "
        "{\"text\": ...} plus fields) to every URL here, separated by commas or spaces. Empty: no alerts.",

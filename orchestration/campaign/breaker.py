@@ -6,7 +6,7 @@ Instantly and Smartlead auto-pause on high recent bounces, and Gmail rejects sen
 complaint rate passes 0.3 %. A cold list bouncing 5 % in a week is already burning the domain; 50
 sends is the smallest sample where 5 % means three or more addresses, not one unlucky bounce.
 
-- A **window** is the leads fed on the last ``window_days`` feed dates (by feed date), counted
+- A **window** is the leads fed on the feed dates of the last ``window_days`` days, counted
   only from the latest resume of that scope on: a person who resumes a pause is not re-tripped by
   the bounces that caused it (the cool-down); the breaker waits for ``min_sends`` new sends.
 - A scope trips when it has at least ``min_sends`` sends and its hard-bounce rate reaches

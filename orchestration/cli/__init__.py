@@ -19,6 +19,9 @@
     equity erase --email E | --phone P | --lead ID   erase a person on request
     equity keys init | list | rotate | reencrypt | retire ID   key files; the data keys e-mails and phones are sealed with
     equity report funnel [--days N]            the funnel by day (uploaded ... fed, replied, booked)
+    equity feed DATE                           run the campaign feed of one date, as the UI does
+    equity refresh                             run the contactable refresh (scores, the view)
+    equity campaign status | pause --reason R | resume --reason R [--list UPLOAD_ID]   the sender's health
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import argparse
 import logging
 import sys
 
-from orchestration.cli import privacy, reports, system, uploads
+from orchestration.cli import campaign, privacy, reports, system, uploads
 from orchestration.cli.common import ShowDefaults
 
 
@@ -44,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         return _add(name, formatter_class=ShowDefaults, **kwargs)
 
     sub.add_parser = add_parser
-    for group in (system, uploads, privacy, reports):
+    for group in (system, uploads, campaign, privacy, reports):
         group.register(sub)
     return p
 

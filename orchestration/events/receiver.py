@@ -47,11 +47,26 @@ class KeysFile:
         return list(self._file.current())
 
 
+def parse_networks(setting: str) -> list:
+    """IP networks from one setting (addresses or CIDRs, separated by commas or spaces)."""
+    import ipaddress
+
+    out = []
+    for item in setting.replace(",", " ").split():
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network (e.g. 34.120.0.0/16)") from None
+    return out
+
+
 class EventReceiver:
     def __init__(self, keys: KeysFile, database_url: str, role: str | None = "pipeline_writer",
-                 max_bytes: int = webhooks.MAX_BODY_BYTES, *, sealer: Sealer):
+                 max_bytes: int = webhooks.MAX_BODY_BYTES, *, sealer: Sealer, token_networks: list | None = None):
         self.keys, self.database_url, self.role, self.max_bytes = keys, database_url, role, max_bytes
         self.sealer = sealer     # the event's e-mail and phone are stored sealed, matched by blind index
+        # Header-token senders (POST /events/instantly) may be held to these networks; empty: any.
+        self.token_networks = list(token_networks or [])
 
     def refuse(self, exc: EventRefused, *, sender: str | None = None, webhook_id: str | None = None) -> EventOutcome:
         details = {"code": exc.code, "sender": sender, "webhook_id": webhook_id}
@@ -80,6 +95,41 @@ class EventReceiver:
             event = webhooks.parse_event(body)
         except EventRefused as exc:
             return self.refuse(exc, sender=sender, webhook_id=webhook_id)
+        return self._apply(sender, webhook_id, event)
+
+    def receive_with_token(self, headers: dict[str, list[str]], body: bytes, *, client_ip: str | None,
+                           too_large: bool = False) -> EventOutcome:
+        """A sender that cannot sign (Instantly): its secret in the ``x-equity-webhook-token``
+        header, optionally only from ``token_networks``; the webhook id is derived from the event
+        itself (``webhooks.idempotency_key``), so a retried delivery changes nothing."""
+        import ipaddress
+
+        if too_large:
+            return self.refuse(EventRefused(413, "too_large", f"an event body is at most {self.max_bytes:,} bytes"))
+        if self.token_networks:
+            try:
+                ip = ipaddress.ip_address(client_ip or "")
+            except ValueError:
+                ip = None
+            if ip is None or not any(ip in net for net in self.token_networks):
+                return self.refuse(EventRefused(403, "address_not_allowed", "this address may not send events "
+                                                                            "(EC_INSTANTLY_WEBHOOK_IPS)"))
+        tokens = headers.get(webhooks.TOKEN_HEADER, [])
+        if len(tokens) > 1:
+            return self.refuse(EventRefused(400, "repeated_header", f"header sent more than once: "
+                                                                    f"{webhooks.TOKEN_HEADER}"))
+        try:
+            sender = webhooks.verify_header_token(self.keys.secrets(), tokens[0] if tokens else None)
+        except EventRefused as exc:
+            return self.refuse(exc)
+        try:
+            event = webhooks.parse_event(body)
+            webhook_id = webhooks.idempotency_key(body)
+        except EventRefused as exc:
+            return self.refuse(exc, sender=sender)
+        return self._apply(sender, webhook_id, event)
+
+    def _apply(self, sender: str, webhook_id: str, event) -> EventOutcome:
         if event is None:
             return EventOutcome(200, {"status": "ignored", "webhook_id": webhook_id,
                                       "message": "this event type changes nothing here"})

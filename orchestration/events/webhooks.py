@@ -30,6 +30,10 @@ from orchestration.ingest.signing import Refused
 TOLERANCE_S = 300
 MAX_BODY_BYTES = 256 * 1024
 SECRET_PREFIX = "whsec_"
+# A sender that cannot sign (Instantly offers custom headers, no HMAC) sends this secret in a
+# custom header instead: ``sender:hdr_<token>`` in the event keys file, ``POST /events/instantly``.
+HEADER_SECRET_PREFIX = "hdr_"
+TOKEN_HEADER = "x-equity-webhook-token"
 
 # Our event types, and what each does (see orchestration/db/sql/apply_lead_event.sql).
 TYPES = ("reply", "unsubscribe", "bounce", "complaint", "booked")
@@ -64,9 +68,10 @@ class EventRefused(Refused):
 class EventSecret:
     sender: str
     key: bytes = field(repr=False)
+    kind: str = "signing"          # "signing" (Standard Webhooks) or "header" (a token sent as a header)
 
     def __repr__(self) -> str:  # never show the key
-        return f"EventSecret(sender={self.sender!r})"
+        return f"EventSecret(sender={self.sender!r}, kind={self.kind!r})"
 
 
 def decode_secret(text: str) -> bytes:
@@ -93,14 +98,61 @@ def parse_event_keys(text: str) -> list[EventSecret]:
         if not sep or not _SENDER.match(sender.strip()):
             raise ValueError(f"event keys line {n} must look like 'sender:whsec_...' (senders: letters, digits, . _ -)")
         try:
-            out.append(EventSecret(sender.strip(), decode_secret(secret)))
+            if secret.strip().startswith(HEADER_SECRET_PREFIX):
+                out.append(EventSecret(sender.strip(), decode_header_token(secret), "header"))
+            else:
+                out.append(EventSecret(sender.strip(), decode_secret(secret)))
         except ValueError as exc:
             raise ValueError(f"event keys line {n}: {exc}") from None
     return out
 
 
+def decode_header_token(text: str) -> bytes:
+    """The bytes a header-token sender must send (``hdr_`` + at least 32 URL-safe characters)."""
+    token = text.strip()
+    body = token.removeprefix(HEADER_SECRET_PREFIX)
+    if len(body) < 32 or not re.fullmatch(r"[A-Za-z0-9_-]+", body):
+        raise ValueError("a header token must be 'hdr_' followed by at least 32 letters, digits, '-' or '_' "
+                         "(make one with `python -c \"import secrets; print('hdr_' + secrets.token_urlsafe(32))\"`)")
+    return token.encode()
+
+
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_header_token() -> str:
+    return HEADER_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def verify_header_token(secrets_: list[EventSecret], token: str | None) -> str:
+    """The sender whose header token this is, else EventRefused (401). Every header secret is
+    compared in constant time, whatever matched before."""
+    if not token:
+        raise EventRefused(401, "missing_token", f"the {TOKEN_HEADER} header is missing: configure it as a custom "
+                                                 "header of the webhook in the campaign tool")
+    offered = token.strip().encode()
+    matches = [hmac.compare_digest(offered, s.key) for s in secrets_ if s.kind == "header"]
+    senders = [s.sender for s in secrets_ if s.kind == "header"]
+    for ok, sender in zip(matches, senders):
+        if ok:
+            return sender
+    raise EventRefused(401, "bad_token", f"the {TOKEN_HEADER} header matches no sender's token "
+                                         "(is its hdr_ line in the event keys file?)")
+
+
+def idempotency_key(body: bytes) -> str:
+    """A webhook id derived from what the event is (its type, the lead's e-mail, the sender's own
+    ids and its timestamp), so a delivery the sender retries is the same event: stored once.
+    The body must be a JSON object (parse_event refuses anything else first)."""
+    doc = json.loads(body)
+    email = doc.get("lead_email", doc.get("email"))
+    parts = [doc.get("event_type", doc.get("type")), email.strip().lower() if isinstance(email, str) else email,
+             doc.get("timestamp", doc.get("occurred_at"))]
+    parts += [doc.get(k) for k in ("workspace", "campaign_id", "email_id", "email_account", "step", "variant",
+                                   "lead_id", "id")]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return f"ik_{digest[:40]}"
 
 
 def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
@@ -143,7 +195,7 @@ def verify(secrets_: list[EventSecret], headers: Mapping[str, str], body: bytes,
             offered.append(base64.b64decode(value, validate=True))
         except (binascii.Error, ValueError):
             continue
-    for secret in secrets_:
+    for secret in [s for s in secrets_ if s.kind == "signing"]:
         expected = base64.b64decode(sign(secret.key, webhook_id, int(stamp), body)[3:])
         # every offered signature is compared (constant time each), whatever matched before
         if any([hmac.compare_digest(expected, sig) for sig in offered]):

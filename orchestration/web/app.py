@@ -125,6 +125,17 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None,
         outcome = await run_in_threadpool(events.receive, _headers(request), body, too_large=too_large)
         return JSONResponse(outcome.body, status_code=outcome.status)
 
+    async def event_with_token(request: Request) -> JSONResponse:
+        try:
+            body, too_large = await _capped_body(request, events.max_bytes, small_body_timeout_s)
+        except BodyTimeout as exc:
+            refused = await run_in_threadpool(events.refuse, EventRefused(408, "body_timeout", str(exc)))
+            return JSONResponse(refused.body, status_code=refused.status)
+        outcome = await run_in_threadpool(events.receive_with_token, _headers(request), body,
+                                          client_ip=request.client.host if request.client else None,
+                                          too_large=too_large)
+        return JSONResponse(outcome.body, status_code=outcome.status)
+
     def _client(request: Request) -> str:
         return request.client.host if request.client else "?"
 
@@ -152,6 +163,8 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None,
     routes = [Route("/uploads", upload, methods=["POST"]), Route("/health", health, methods=["GET"])]
     if events is not None:
         routes.append(Route("/events", event, methods=["POST"]))
+        # Instantly's webhooks as it sends them: unsigned, a secret in a custom header
+        routes.append(Route("/events/instantly", event_with_token, methods=["POST"]))
     if desk is not None:
         routes.append(Route("/consent/{token}", consent_page, methods=["GET", "POST"]))
     return Starlette(routes=routes)
@@ -175,7 +188,10 @@ def environment_app(database_url: str, *, upload_keys: list[signing.SigningKey] 
     keys = signing.KeyRing.from_env(os.environ) if upload_keys is None else upload_keys
     receiver = Receiver(Landing(settings.landing_dir()), keys, database_url, **receiver_limits)
     sealer = pii.environment_sealer()
-    events = EventReceiver(KeysFile(settings.event_keys_file()), database_url, sealer=sealer)
+    from orchestration.events.receiver import parse_networks
+
+    events = EventReceiver(KeysFile(settings.event_keys_file()), database_url, sealer=sealer,
+                           token_networks=parse_networks(settings.value("EC_INSTANTLY_WEBHOOK_IPS")))
     return create_app(receiver, events, ConsentDesk(database_url, ip_key=sealer.index.key))
 
 
