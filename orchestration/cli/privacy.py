@@ -180,14 +180,48 @@ def cmd_erase(args) -> int:
     try:
         with store.connect(rt.warehouse_url) as conn:
             report = erasure.erase(conn, sealer, Landing(settings.landing_dir()),
-                                   settings.outbox_dir(), email=email, phone=phone, lead_id=args.lead)
+                                   settings.outbox_dir(), email=email, phone=phone, lead_id=args.lead,
+                                   before_removal=None if args.skip_campaign_tool else _block_in_campaign_tool(
+                                       conn, sealer))
     except psycopg.errors.InvalidTextRepresentation:
         print(f"equity erase: {args.lead!r} is not a lead id (a UUID)", file=sys.stderr)
         return 2
+    except BlocklistError as exc:
+        print(f"equity erase: {exc}; nothing was erased. Try again, or erase now with --skip-campaign-tool and "
+              "add the address to Instantly's block list by hand", file=sys.stderr)
+        return 1
     print(erasure.summary_text(report))
     for lead_id in report.lead_ids:
         print(f"  lead {lead_id}")
     return 0
+
+
+class BlocklistError(RuntimeError):
+    pass
+
+
+def _block_in_campaign_tool(conn, sealer):
+    """When Instantly is configured: push the person's e-mails to its block list before their
+    values are removed, and record them as pushed (the nightly sync can no longer name them)."""
+    import httpx
+
+    from orchestration.campaign import blocklist
+    from orchestration.db import store
+
+    config = blocklist.BlocklistSettings(settings.value("EC_INSTANTLY_BASE_URL"), settings.value("EC_INSTANTLY_API_KEY"))
+    if not config.enabled:
+        return None
+
+    def push(emails: list[str]) -> None:
+        try:
+            with httpx.Client(timeout=30.0) as client:
+                created = blocklist.push_values(client, config, emails)
+        except blocklist.BlocklistError as exc:
+            raise BlocklistError(str(exc)) from None
+        store.record_block_sync(conn, "pushed", [(sealer.blind("email", e), created.get(e)) for e in emails])
+        print(f"pushed {len(emails)} e-mail(s) to Instantly's block list before erasing")
+
+    return push
 
 
 def cmd_lead_audit(args) -> int:
@@ -345,6 +379,9 @@ def register(sub) -> None:
     who.add_argument("--email", help="the person's e-mail address")
     who.add_argument("--phone", help="the person's phone number (any US format)")
     who.add_argument("--lead", help="a lead id: the person who holds it now")
+    er.add_argument("--skip-campaign-tool", action="store_true",
+                    help="erase even though Instantly's block list cannot be told (when Instantly is configured, "
+                         "the person's e-mails are pushed to it first, and a failed push erases nothing)")
     er.set_defaults(func=cmd_erase)
     ks = sub.add_parser("keys", help="the key files and the PII data keys: init, list, rotate, reencrypt, retire",
                         description="E-mails and phones are sealed (AES-256-GCM) under the data keys of "

@@ -30,6 +30,7 @@ class Delivery:
     error: str | None = None
     waited_s: float = 0.0
     location: str | None = None      # where a 3xx pointed
+    response: httpx.Response | None = field(default=None, repr=False)   # the 2xx answer, for callers that read it
 
     @property
     def status(self) -> int | None:
@@ -66,7 +67,7 @@ def deliver(send: Callable[[], httpx.Response], *, attempts: int = 4, backoff_s:
             status = resp.status_code
             out.statuses.append(status)
             if 200 <= status < 300:
-                out.ok, out.error = True, None
+                out.ok, out.error, out.response = True, None, resp
                 return out
             if 300 <= status < 400:
                 out.location = resp.headers.get("location")

@@ -112,8 +112,12 @@ def _phone_forms(phone: str) -> list[str]:
 
 def erase(conn: psycopg.Connection, sealer: pii.Sealer, landing: Landing, outbox: Path | None, *,
           email: str | None = None, phone: str | None = None, lead_id: str | None = None,
-          source: str = "equity erase") -> Report:
-    """Erase the person named by exactly one of ``email``, ``phone``, ``lead_id`` (see the module)."""
+          source: str = "equity erase", before_removal=None) -> Report:
+    """Erase the person named by exactly one of ``email``, ``phone``, ``lead_id`` (see the module).
+
+    ``before_removal(emails)``, when given, is called with the person's plain e-mails after their
+    suppressions are recorded and before any value is removed (the campaign tool's block list is
+    told while the address can still be named); if it raises, nothing is erased."""
     if sum(x is not None for x in (email, phone, lead_id)) != 1:
         raise ValueError("name the person by exactly one of --email, --phone, --lead")
     key = sealer.index
@@ -142,6 +146,8 @@ def erase(conn: psycopg.Connection, sealer: pii.Sealer, landing: Landing, outbox
         report.lead_ids = [str(i) for i in ids]
         email_list, phone_list = sorted(emails), sorted(phones)
         index_list = sorted(v for _, v in indexes)
+        if before_removal is not None and email_list:
+            before_removal(email_list)
         report.leads = store.erase_leads(conn, ids)
         report.owner_history_rows = store.erase_owner_history(conn, index_list)
         needles = email_list + [f for p in phone_list for f in _phone_forms(p)]

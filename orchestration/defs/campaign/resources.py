@@ -12,7 +12,7 @@ from pydantic import Field
 from orchestration.defs.resources import env_int, env_var
 
 from orchestration import constants
-from orchestration.campaign import breaker, delivery, feeder, push
+from orchestration.campaign import blocklist, breaker, delivery, feeder, push
 from orchestration.campaign.mailboxes import Mailbox, parse as parse_mailboxes
 from orchestration.privacy import pii
 
@@ -77,6 +77,10 @@ class FeederSettings(dg.ConfigurableResource):
         return push.PushSettings(self.instantly_base_url, self.instantly_api_key, self.instantly_campaign_id,
                                  concurrency=self.push_concurrency, max_attempts=self.push_max_attempts,
                                  backoff_s=self.push_backoff_s)
+
+    def blocklist_settings(self) -> blocklist.BlocklistSettings:
+        return blocklist.BlocklistSettings(self.instantly_base_url, self.instantly_api_key,
+                                           attempts=self.push_max_attempts, backoff_s=self.push_backoff_s)
 
     def endpoint(self) -> delivery.Endpoint:
         return delivery.Endpoint(self.endpoint_url, attempts=self.post_attempts, backoff_s=self.post_backoff_s,
