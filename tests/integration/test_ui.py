@@ -61,10 +61,12 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
     assert location["__typename"] == "RepositoryLocation", location.get("message")
     [repo] = location["repositories"]
     assert {j["name"] for j in repo["jobs"]} >= {"ingest_upload", "contactable_refresh_job", "campaign_feed_job",
-                                                  "housekeeping_job", "dlq_retry_job", "pipeline_health_job"}
+                                                  "housekeeping_job", "dlq_retry_job", "pipeline_health_job",
+                                                  "blocklist_sync_job"}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repo["schedules"]} == {
         ("campaign_feed_schedule", "RUNNING"), ("contactable_refresh", "RUNNING"), ("housekeeping_schedule", "RUNNING"),
-        ("dlq_retry_schedule", "RUNNING"), ("pipeline_health_schedule", "RUNNING")}
+        ("dlq_retry_schedule", "RUNNING"), ("pipeline_health_schedule", "RUNNING"),
+        ("blocklist_sync_schedule", "RUNNING")}
     assert {(s["name"], s["sensorState"]["status"]) for s in repo["sensors"]} == {
         ("upload_sensor", "RUNNING"), ("upload_retry_sensor", "RUNNING"), ("alert_on_run_failure", "RUNNING"),
         ("alert_on_check_failure", "RUNNING")}
@@ -76,7 +78,7 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
         "lead_scores": "warehouse", "analytics/int_lead_stages": "campaign",
         "pipeline_events": "warehouse", "lead_events": "campaign", "campaign_batch_leads": "campaign",
         "analytics/mv_contactable_leads": "campaign", "campaign_feed": "campaign",
-        "analytics/funnel_daily": "campaign", "funnel": "campaign"}
+        "analytics/funnel_daily": "campaign", "funnel": "campaign", "instantly_blocklist": "campaign"}
     assert all(a["description"] for a in repo["assetNodes"])
     reexecute_a_launched_run(port)
     # what the runs wrote under DAGSTER_HOME (compute logs: what runs print) is this user's alone
