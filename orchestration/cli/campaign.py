@@ -40,8 +40,10 @@ def _run(job: str, *, partition_key: str | None, launched_by: str, con, timeout_
 
     with DagsterInstance.get() as instance:
         with con.status(f"launching {job}" + (f" for {partition_key}" if partition_key else "")) as status:
+            # The run's own log stays in the UI; this terminal gets the outcome and the failure's
+            # first line (a paused sender's blocking check would otherwise print as a traceback).
             run_id = launch.launch(instance, job, partition_key=partition_key, tags={"equity/launched_by": launched_by},
-                                   slot_timeout_s=timeout_s,
+                                   slot_timeout_s=timeout_s, console_level="CRITICAL",
                                    on_wait=lambda full: status.update(f"waiting for the run queue ({'; '.join(full)})"))
         con.print(f"launched run {run_id}")
         with con.status(f"run {run_id} in progress") as status:
@@ -66,8 +68,9 @@ def cmd_feed(args) -> int:
     from orchestration.defs.campaign.feed import feed_partitions
 
     if not feed_partitions.has_partition_key(day.isoformat()):
-        print(f"equity feed: {day} is outside the feed's dates ({feed_partitions.start:%Y-%m-%d} to two feed days "
-              "ahead of today)", file=sys.stderr)
+        print(f"equity feed: {day} is outside the feed's dates today ({feed_partitions.start:%Y-%m-%d} to "
+              f"{feed_partitions.get_last_partition_key()}: the next morning can be prepared, later ones not yet)",
+              file=sys.stderr)
         return 2
     prepared(keyfiles.RUNS)
     con = console(stderr=args.json)
@@ -77,6 +80,10 @@ def cmd_feed(args) -> int:
     except TimeoutError as exc:
         print(f"equity feed: {exc}", file=sys.stderr)
         return 1
+    from orchestration.db import store
+
+    with store.connect(os.environ[settings.WAREHOUSE_URL_VAR]) as conn:
+        exports = store.date_exports(conn, day)
     paused = bool(meta.get("paused"))
     # A paused sender feeds nobody by design: its blocking check stops the run, and that is the
     # pause working, not a failure to act on (the pause has its own alert and `equity campaign`).
@@ -84,7 +91,7 @@ def cmd_feed(args) -> int:
     doc = {"feed_date": day.isoformat(), "run_id": run_id, "status": status, "paused": paused,
            "fed": meta.get("fed", 0), "fed_for_date": meta.get("fed_for_date", 0),
            "daily_cap": meta.get("daily_cap"), "shortfall_reason": meta.get("shortfall_reason") or meta.get("skipped"),
-           "export": meta.get("export"), "by_mailbox": meta.get("by_mailbox"),
+           "export": meta.get("export"), "exports_for_date": exports, "by_mailbox": meta.get("by_mailbox"),
            "failure": None if ok else (failure or "see the run in the UI")}
     if args.json:
         emit_json(doc)
@@ -99,6 +106,8 @@ def cmd_feed(args) -> int:
         con.print(f"shortfall: {doc['shortfall_reason']}")
     if doc["export"]:
         con.print(f"export: {doc['export']}")
+    elif exports:
+        con.print(f"exports of the date (written earlier): {', '.join(exports)}")
     if paused:
         con.print("resume with: equity campaign resume --reason \"...\"")
     return 0
@@ -190,7 +199,9 @@ def cmd_campaign(args) -> int:
                       f"  it was paused {row['paused_at']:%Y-%m-%d %H:%M %Z} by {row['paused_by']}: {row['reason']}\n"
                       "  the breaker now counts only sends fed from here on")
             return 0
-        doc = _status_doc(conn, _today())
+        # judged as the next feed will judge it: the window ends at the latest date already fed
+        # (the next morning's batch may be fed ahead of time), else today
+        doc = _status_doc(conn, max(_today(), store.latest_feed_date(conn) or _today()))
     if args.json:
         emit_json(doc)
         return 0

@@ -31,6 +31,7 @@ from orchestration.db.store.audit import (  # noqa: F401 - re-exported
     supersede_upload_failures,
 )
 from orchestration.db.store.campaign import (  # noqa: F401 - re-exported
+    date_exports,
     funnel_by_day,
     add_consent_tokens,
     batch_brokers,
@@ -60,6 +61,7 @@ from orchestration.db.store.connection import (  # noqa: F401 - re-exported
 from orchestration.db.store.deliverability import (  # noqa: F401 - re-exported
     assign_sending_accounts,
     blocked_indexes,
+    latest_feed_date,
     mailbox_use,
     open_pause,
     open_pauses,

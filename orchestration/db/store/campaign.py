@@ -52,6 +52,12 @@ def mark_exported(conn: psycopg.Connection, batch_id: int, path) -> None:
                  (str(path), batch_id))
 
 
+def date_exports(conn: psycopg.Connection, feed_date) -> list[str]:
+    """The export files of the date's batches, oldest first."""
+    return [r[0] for r in conn.execute("SELECT export_path FROM campaign_batches WHERE feed_date = %s "
+                                       "AND export_path IS NOT NULL ORDER BY id", (feed_date,)).fetchall()]
+
+
 def fed_count(conn: psycopg.Connection, feed_date) -> int:
     return conn.execute("SELECT count(*) FROM campaign_batch_leads WHERE feed_date = %s", (feed_date,)).fetchone()[0]
 

@@ -96,6 +96,10 @@ def upload_exists(conn: psycopg.Connection, upload_id: str) -> bool:
                         (upload_id, upload_id)).fetchone()[0]
 
 
+def latest_feed_date(conn: psycopg.Connection) -> date | None:
+    return conn.execute("SELECT max(feed_date) FROM campaign_batch_leads").fetchone()[0]
+
+
 def mailbox_use(conn: psycopg.Connection, feed_date: date) -> dict[str, int]:
     """{mailbox: leads assigned to it} for the date."""
     return dict(conn.execute("SELECT sending_account, count(*) FROM campaign_batch_leads "
