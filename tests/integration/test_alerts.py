@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
@@ -145,3 +146,19 @@ def test_a_missed_refresh_is_alerted_by_the_health_job(db, instance, defs, hook,
     posted = [b for b in hook.bodies if b["check"] == "contactable_fresh"]
     assert len(posted) == 1, hook.bodies
     assert posted[0]["asset"] == "analytics/mv_contactable_leads" or "mv_contactable_leads" in posted[0]["asset"]
+
+
+def test_the_first_tick_starts_at_the_newest_evaluation(defs, instance, db):
+    """An instance with a long history: the first tick (no cursor) does not walk it from the start
+    200 at a time; its cursor is the newest evaluation, so the next failure is posted at once."""
+    key = dg.AssetKey("campaign_feed")
+    for n in range(230):
+        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+            asset_key=key, check_name="fed_today", passed=True, severity=dg.AssetCheckSeverity.ERROR,
+            description=f"old {n}"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)     # the sensor's own query (see it)
+        newest = instance.get_event_records(dg.EventRecordsFilter(
+            event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), ascending=False, limit=1)[0].storage_id
+    tick = tick_sensor(defs, instance, "alert_on_check_failure")
+    assert int(tick.cursor) == newest

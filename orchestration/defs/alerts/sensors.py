@@ -65,9 +65,14 @@ def alert_on_check_failure(context: dg.SensorEvaluationContext, alert_settings: 
         # Deprecated for 2.0, but this release has no other query for check evaluations across
         # all checks after a storage id (fetch_* covers materialisations and observations only).
         warnings.simplefilter("ignore", DeprecationWarning)
+        # The first tick (no cursor) starts from the newest evaluations: read from the oldest, an
+        # instance with a long history would spend its ticks walking it 200 at a time before it
+        # reached today's failures.
         records = context.instance.get_event_records(
             dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
-            ascending=True, limit=200)
+            ascending=after is not None, limit=200)
+        if after is None:
+            records = list(reversed(records))
     if records:
         context.update_cursor(str(records[-1].storage_id))
     if not alert_settings.urls():
