@@ -18,7 +18,7 @@
     equity suppress import FILE --reason R | add | remove | list   the suppression list (DNC files, opt-outs)
     equity erase --email E | --phone P | --lead ID   erase a person on request
     equity keys init | list | rotate | reencrypt | retire ID   key files; the data keys e-mails and phones are sealed with
-    equity report funnel [--days N]            the funnel by day (uploaded ... fed, replied, booked)
+    equity report NAME [--days N] [--json | --csv]   funnel, uploads, brokers, verification, errors, scores, vendors
     equity feed DATE                           run the campaign feed of one date, as the UI does
     equity refresh                             run the contactable refresh (scores, the view)
     equity campaign status | pause --reason R | resume --reason R [--list UPLOAD_ID]   the sender's health

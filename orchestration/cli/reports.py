@@ -5,32 +5,39 @@ from __future__ import annotations
 import sys
 
 from orchestration import settings
-from orchestration.cli.common import add_json_flag, database_runtime, emit_json, warehouse_url
+from orchestration.cli.common import database_runtime, emit_json, warehouse_url
 
 
 def cmd_report(args) -> int:
     import psycopg
 
-    from orchestration.campaign import funnel
+    from orchestration.campaign import dashboards, funnel
     from orchestration.db import store
 
+    report = dashboards.REPORTS[args.what]
     rt = database_runtime()
     try:
         with store.connect(rt.warehouse_url) as conn:
-            rows = funnel.by_day(conn, args.days)
-            held = funnel.held_back(conn)
+            rows = dashboards.rows_for(conn, args.what, args.days)
+            held = funnel.held_back(conn) if args.what == "funnel" else None
     except psycopg.errors.UndefinedTable:
-        print("equity report funnel: funnel_daily is not built yet: run the refresh (`equity demo`, or "
-              "contactable_refresh_job in the UI)", file=sys.stderr)
+        print(f"equity report {args.what}: analytics.{report.mart} is not built yet: run the refresh (`equity "
+              "refresh`, `equity demo`, or contactable_refresh_job in the UI)", file=sys.stderr)
         return 2
     if args.json:
-        emit_json({"report": "funnel", "days": args.days, "rows": rows, **held})
+        emit_json([{k: dashboards.plain(v) for k, v in r.items()} for r in rows])
         return 0
-    if not rows:
-        print(f"no funnel activity in the last {args.days} days")
+    if args.csv:
+        sys.stdout.write(dashboards.as_csv(rows))
         return 0
-    print(funnel.table(rows))
-    print(funnel.held_back_text(held))
+    if args.what == "funnel":
+        if not rows:
+            print(f"no funnel activity in the last {args.days} days")
+        else:
+            print(funnel.table(rows))
+        print(funnel.held_back_text(held))
+        return 0
+    print(dashboards.as_text(report, rows))
     return 0
 
 
@@ -77,11 +84,16 @@ def register(sub) -> None:
     q.add_argument("action", choices=["list", "show"], help="list every function, or show one")
     q.add_argument("name", nargs="?", help="function name, e.g. merge_validated_leads or auth.uid")
     q.set_defaults(func=cmd_sql)
-    rp = sub.add_parser("report", help="print a report: the funnel by day",
-                        description="The funnel by day from funnel_daily (built by the daily refresh): rows "
-                                    "uploaded, new leads, contactable, fed, replied, consented, booked, "
-                                    "unsubscribed, bounced, and the reply and booking rates.")
-    rp.add_argument("what", choices=["funnel"], help="which report")
-    rp.add_argument("--days", type=int, default=14, help="how many days back")
-    add_json_flag(rp)
+    from orchestration.campaign.dashboards import REPORTS
+
+    rp = sub.add_parser("report", help="print a report: " + ", ".join(REPORTS),
+                        description="The dashboards' figures from their dbt marts (built by the daily refresh and "
+                                    "after each ingest): " + "; ".join(f"{r.name} ({r.mart})" for r in
+                                                                       REPORTS.values())
+                                    + ". Text by default; --json prints the rows as a list of objects, --csv as CSV.")
+    rp.add_argument("what", choices=list(REPORTS), help="which report")
+    rp.add_argument("--days", type=int, default=14, help="how many days back (funnel, uploads, brokers, errors)")
+    fmt = rp.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="the rows as a JSON list of objects on stdout")
+    fmt.add_argument("--csv", action="store_true", help="the rows as CSV on stdout (for a spreadsheet)")
     rp.set_defaults(func=cmd_report)

@@ -33,7 +33,7 @@ def cmd_upload(args) -> int:
     from orchestration.ingest.client import upload_file
 
     try:
-        status, payload = upload_file(Path(args.file), args.source, args.url)
+        status, payload = upload_file(Path(args.file), args.source, args.url, cost_usd=args.cost)
     except httpx.TransportError as exc:
         print(f"equity upload: cannot reach {args.url} ({type(exc).__name__}): is `equity serve` running "
               "there? (--url or EC_UPLOAD_URL)", file=sys.stderr)
@@ -51,6 +51,8 @@ def cmd_sign(args) -> int:
 
     path = Path(args.file)
     headers = signing.sign(path.read_bytes(), source=args.source, key=client_key())
+    if args.cost is not None:
+        headers[signing.H_COST] = args.cost
     sidecar = path.with_name(path.name + ".sig.json")
     sidecar.write_text(json.dumps(headers, indent=2))
     print(f"wrote {sidecar}: drop both files into {settings.landing_dir() / 'incoming'} within 5 minutes")
@@ -173,6 +175,8 @@ def register(sub) -> None:
     up.add_argument("--source", required=True, choices=constants.SOURCES, help="the file's column profile")
     up.add_argument("--url", default=settings.value("EC_UPLOAD_URL"),
                     help="the upload endpoint (EC_UPLOAD_URL); the key comes from EC_UPLOAD_KEY or the local key file")
+    up.add_argument("--cost", metavar="USD", help="what the list cost, in dollars (e.g. 1500): the vendor-ROI "
+                                                  "dashboard divides it by the bookings the list produced")
     up.set_defaults(func=cmd_upload)
     ig = sub.add_parser("ingest", help="run the ingest job for one upload and print its counts",
                         description="Runs ingest_upload for the upload's partition — the job the sensor "
@@ -189,4 +193,5 @@ def register(sub) -> None:
     sg = sub.add_parser("sign", help="write FILE.sig.json for a signed drop into the landing directory")
     sg.add_argument("file", help="the CSV to sign")
     sg.add_argument("--source", required=True, choices=constants.SOURCES, help="the file's column profile")
+    sg.add_argument("--cost", metavar="USD", help="what the list cost, in dollars (kept in the sidecar)")
     sg.set_defaults(func=cmd_sign)

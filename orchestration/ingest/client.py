@@ -20,13 +20,17 @@ def client_key() -> signing.SigningKey:
     return keys[0]
 
 
-def upload_file(path: Path, source: str, url: str, timeout: float = 300.0) -> tuple[int, dict]:
-    """Sign ``path`` with the sender's key and POST it to ``url``/uploads: (HTTP status, JSON body)."""
+def upload_file(path: Path, source: str, url: str, timeout: float = 300.0, *,
+                cost_usd: str | None = None) -> tuple[int, dict]:
+    """Sign ``path`` with the sender's key and POST it to ``url``/uploads: (HTTP status, JSON body).
+    ``cost_usd``: what the list cost (sent as X-List-Cost-USD, for the vendor-ROI dashboard)."""
     import httpx
 
     body = path.read_bytes()
     headers = signing.sign(body, source=source, key=client_key())
     headers["Content-Type"] = "text/csv"
+    if cost_usd is not None:
+        headers[signing.H_COST] = cost_usd
     resp = httpx.post(url.rstrip("/") + "/uploads", params={"filename": path.name}, content=body,
                       headers=headers, timeout=timeout)
     try:

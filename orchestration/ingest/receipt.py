@@ -78,6 +78,12 @@ class Receipt:
             self.pending = signing.begin(self.headers, receiver.keys, received_at=received_at)
         except signing.UploadRefused as refused:
             self.refusal = refused
+        self.cost_usd: str | None = None
+        if self.refusal is None:
+            try:
+                self.cost_usd = signing.parse_cost(self.headers)
+            except signing.UploadRefused as refused:
+                self.refusal = refused
         if repeated:
             # A proxy keeping the last value would see another request than the one verified here.
             self.refusal = signing.UploadRefused(400, "repeated_header", "header(s) sent more than once: "
@@ -236,7 +242,7 @@ class Receiver:
 
     def _safe_headers(self, receipt: Receipt) -> dict[str, str]:
         # The signature header is evidence, not a secret, but it is left out of records anyway.
-        keep = {signing.H_TIMESTAMP, signing.H_SHA256, signing.H_SOURCE, signing.H_KEY_ID}
+        keep = {signing.H_TIMESTAMP, signing.H_SHA256, signing.H_SOURCE, signing.H_KEY_ID, signing.H_COST}
         return {k: v[:200] for k, v in receipt.headers.items() if k in keep or k.lower() in {h.lower() for h in keep}}
 
     def _conclude(self, receipt: Receipt, verified: signing.VerifiedUpload | None) -> Outcome:
@@ -255,7 +261,8 @@ class Receiver:
                                            upload_id=receipt.upload_id, http_status=202,
                                            details={"source": verified.source, "size": verified.size,
                                                     "sha256": verified.sha256, "key_id": verified.key_id,
-                                                    "door": receipt.door, "filename": receipt.filename})
+                                                    "door": receipt.door, "filename": receipt.filename,
+                                                    **({"cost_usd": receipt.cost_usd} if receipt.cost_usd else {})})
                         return Outcome(202, receipt.upload_id, "accepted",
                                        f"accepted {verified.size:,} bytes as upload {receipt.upload_id}", manifest)
                 receipt.refusal = signing.UploadRefused(

@@ -28,6 +28,9 @@ H_TIMESTAMP = "X-Signature-Timestamp"
 H_SHA256 = "X-Content-SHA256"
 H_SOURCE = "X-Upload-Source"
 H_KEY_ID = "X-Key-Id"
+# What the operator paid for the list (optional, not part of the signature: the vendor-ROI
+# dashboard divides it by the bookings the list produced). Dollars, e.g. "1500" or "1499.99".
+H_COST = "X-List-Cost-USD"
 REQUIRED_HEADERS = (H_SIGNATURE, H_TIMESTAMP, H_SHA256, H_SOURCE)
 
 WINDOW = timedelta(seconds=300)
@@ -135,6 +138,26 @@ def sign(body: bytes, *, source: str, key: SigningKey, when: datetime | None = N
         H_SOURCE: source,
         H_KEY_ID: key.key_id,
     }
+
+
+def parse_cost(headers: Mapping[str, str]) -> str | None:
+    """The list's cost in dollars as a plain decimal text ("1500.00"), None when not sent; a value
+    that is not an amount is refused (400) before the body is read."""
+    from decimal import Decimal, InvalidOperation
+
+    text = _get(headers, H_COST)
+    if text is None or text == "":
+        return None
+    cleaned = text.replace("$", "").replace(",", "").strip()
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0 or amount > Decimal("10000000") \
+            or amount != amount.quantize(Decimal("0.01")):
+        raise UploadRefused(400, "bad_cost", f"{H_COST} must be a dollar amount from 0 to 10,000,000 with at most "
+                                             "two decimals (e.g. 1500 or 1499.99)")
+    return f"{amount:.2f}"
 
 
 def _get(headers: Mapping[str, str], name: str) -> str | None:

@@ -89,13 +89,10 @@ def test_an_upload_of_ineligible_seniors_is_held_back_with_its_reasons(db, door,
     # held back, not lost: the funnel and the lead card say why
     monkeypatch.setenv("EC_WAREHOUSE_DB", psycopg.conninfo.conninfo_to_dict(db)["dbname"])
     capsys.readouterr()
-    assert cli.main(["report", "funnel", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
     held = sum(1 for _, why in PEOPLE.values() if why)
-    assert report["held_back"] == held and report["by_reason"]["under_62"] == 1
-    assert sum(report["by_reason"].values()) == held
     assert cli.main(["report", "funnel"]) == 0
-    assert f"held back as not eligible: {held} leads" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"held back as not eligible: {held} leads" in out and "under_62 1" in out
     assert cli.main(["lead", "show", "--upload", uid, "--row", "5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["lead"]["ineligible_reasons"] == ["property_commercial"]
     # the refresh's write-back asset reports the held-back leads, by reason, as metadata

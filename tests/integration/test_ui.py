@@ -62,14 +62,14 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
     [repo] = location["repositories"]
     assert {j["name"] for j in repo["jobs"]} >= {"ingest_upload", "contactable_refresh_job", "campaign_feed_job",
                                                   "housekeeping_job", "dlq_retry_job", "pipeline_health_job",
-                                                  "blocklist_sync_job"}
+                                                  "blocklist_sync_job", "dashboards_job"}
     assert {(s["name"], s["scheduleState"]["status"]) for s in repo["schedules"]} == {
         ("campaign_feed_schedule", "RUNNING"), ("contactable_refresh", "RUNNING"), ("housekeeping_schedule", "RUNNING"),
         ("dlq_retry_schedule", "RUNNING"), ("pipeline_health_schedule", "RUNNING"),
         ("blocklist_sync_schedule", "RUNNING")}
     assert {(s["name"], s["sensorState"]["status"]) for s in repo["sensors"]} == {
         ("upload_sensor", "RUNNING"), ("upload_retry_sensor", "RUNNING"), ("alert_on_run_failure", "RUNNING"),
-        ("alert_on_check_failure", "RUNNING")}
+        ("alert_on_check_failure", "RUNNING"), ("dashboards_after_ingest", "RUNNING")}
     groups = {"/".join(a["assetKey"]["path"]): a["groupName"] for a in repo["assetNodes"]}
     assert groups == {
         "landed_file": "ingest", "leads_staging": "ingest", "leads_validated": "ingest", "leads": "ingest",
@@ -78,7 +78,12 @@ def test_equity_ui_loads_every_definition_and_stops_on_sigterm(ui):
         "lead_scores": "warehouse", "analytics/int_lead_stages": "campaign",
         "pipeline_events": "warehouse", "lead_events": "campaign", "campaign_batch_leads": "campaign",
         "analytics/mv_contactable_leads": "campaign", "campaign_feed": "campaign",
-        "analytics/funnel_daily": "campaign", "funnel": "campaign", "instantly_blocklist": "campaign"}
+        "analytics/funnel_daily": "campaign", "funnel": "campaign", "instantly_blocklist": "campaign",
+        "pipeline_dlq": "warehouse", "lead_sources": "warehouse", "analytics/int_lead_origin": "campaign",
+        **{f"analytics/{m}": "campaign" for m in ("uploads_daily", "broker_performance", "verification_providers",
+                                                   "errors_daily", "score_distribution", "vendor_roi")},
+        **{f"{d}_dashboard": "dashboards" for d in ("funnel", "uploads", "brokers", "verification", "errors",
+                                                     "scores", "vendors")}}
     assert all(a["description"] for a in repo["assetNodes"])
     reexecute_a_launched_run(port)
     # what the runs wrote under DAGSTER_HOME (compute logs: what runs print) is this user's alone

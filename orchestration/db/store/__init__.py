@@ -7,6 +7,7 @@
 - ``leads``         leads, brokers, a lead's card and lineage, inbound events
 - ``campaign``      feed, batches, exports, consent tokens, pushes
 - ``deliverability`` the sender-health breaker's figures, pauses, mailboxes, the shared block list
+- ``dashboards``    the dashboards' marts, one query per report
 - ``suppressions``  the suppression list
 - ``sealed``        where sealed values are kept: re-encryption walks, usage per key
 - ``erasure``       a person's erasure across those tables; upload rows naming an erased person
@@ -58,6 +59,7 @@ from orchestration.db.store.connection import (  # noqa: F401 - re-exported
     relation_row_count,
     set_lock_timeout,
 )
+from orchestration.db.store.dashboards import mart_rows  # noqa: F401 - re-exported
 from orchestration.db.store.deliverability import (  # noqa: F401 - re-exported
     assign_sending_accounts,
     blocked_indexes,

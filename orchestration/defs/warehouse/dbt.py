@@ -22,6 +22,14 @@ brokers = dg.AssetSpec("brokers", group_name=GROUP, kinds={"postgres"},
 pipeline_events = dg.AssetSpec(
     "pipeline_events", group_name=GROUP, kinds={"postgres"},
     description="The pipeline's audit trail: every stage's counts, uploads received and staged.")
+lead_sources = dg.AssetSpec(
+    "lead_sources", group_name=GROUP, kinds={"postgres"},
+    description="The lineage of every lead: each upload row and the lead it became or merged into (written by "
+                "each upload's merge, with leads). The vendor-ROI dashboard credits leads to lists by it.")
+pipeline_dlq = dg.AssetSpec(
+    "pipeline_dlq", group_name=GROUP, kinds={"postgres"},
+    description="The dead-letter queue: rows rejected at validation, signed events that could not be read, "
+                "pushes that failed (see docs/dlq.md); the errors dashboard counts it by kind and reason.")
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=CAMPAIGN_MODELS,
