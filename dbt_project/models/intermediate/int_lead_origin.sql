@@ -14,7 +14,7 @@ with first_feed as (
 newest_upload as (
     select distinct on (lead_id) lead_id, upload_id
     from {{ source('activity', 'lead_sources') }}
-    order by lead_id, received_at desc, upload_id desc
+    order by lead_id asc, received_at desc, upload_id desc
 )
 
 select

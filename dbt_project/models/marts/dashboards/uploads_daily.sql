@@ -17,7 +17,7 @@ latest as (
         upload_id, event_type, created_at, row_count, details
     from {{ source('activity', 'pipeline_events') }}
     where event_type in ('staged', 'validated', 'merged', 'upload_failed') and upload_id is not null
-    order by upload_id, event_type, created_at desc, id desc
+    order by upload_id asc, event_type asc, created_at desc, id desc
 ),
 
 stages as (
