@@ -49,6 +49,22 @@ def tick(instance, defs):
     return result
 
 
+DEMO_COST = "1500"     # what the sample list "cost": the vendors report divides it by its bookings
+
+
+def forged_upload(url: str, body: bytes):
+    """The sample sent as a stranger would: the right key id, a wrong secret (the door refuses it
+    before reading the body, and records the refusal)."""
+    import httpx
+
+    from orchestration.ingest import signing
+    from orchestration.ingest.client import client_key
+
+    fake = signing.SigningKey(client_key().key_id, b"not-the-shared-secret-" + os.urandom(8).hex().encode())
+    headers = {**signing.sign(body, source="batchdata", key=fake), "Content-Type": "text/csv"}
+    return httpx.post(url.rstrip("/") + "/uploads", content=body, headers=headers, timeout=60)
+
+
 def run_and_wait(con, instance, go, job: str, *, partition_key: str | None = None, tags=None):
     """Launch a run as the UI would (re-executable there, on its timeline) and wait for it."""
     run_id = go(job, partition_key=partition_key, tags={**(tags or {}), "equity/launched_by": "equity demo"})
@@ -89,9 +105,13 @@ def run_demo(rows: int = 0) -> int:
     app = environment_app(url, upload_keys=signing.load_keys({"EC_UPLOAD_KEYS_FILE": str(settings.upload_keys_file())}))
     instance = DagsterInstance.get()
     with local_runs.EndpointThread(app) as endpoint:
-        con.print(f"[bold]1.[/] upload {sample.name} ({sample.stat().st_size:,} bytes) to {endpoint.url}/uploads")
-        status, payload = upload_file(Path(sample), "batchdata", endpoint.url)
+        con.print(f"[bold]1.[/] upload {sample.name} ({sample.stat().st_size:,} bytes, bought for ${DEMO_COST}) "
+                  f"to {endpoint.url}/uploads")
+        status, payload = upload_file(Path(sample), "batchdata", endpoint.url, cost_usd=DEMO_COST)
         con.print(f"   → {status} {payload.get('code')}: {payload.get('message')}")
+        forged = forged_upload(endpoint.url, sample.read_bytes())
+        con.print(f"   a copy signed with a wrong secret → {forged.status_code} {forged.json().get('code')} "
+                  "(refused and recorded: `equity report errors`)")
     if status not in (202, 409):
         return 1
     return _run_jobs(con, instance, defs, url, sample, status)
@@ -218,5 +238,8 @@ def _summary(con, url: str, upload_id: str, feed_day, feed_meta: dict) -> int:
     if revoked:
         con.print(f"revoked by reply: {revoked} e-mail/phone suppression(s) (a reply that said stop)")
     con.print("one person's whole record: .venv/bin/equity lead audit --email ADDRESS (or --lead ID)",
+              markup=False, highlight=False)
+    con.print("the dashboards (charts in the UI's `dashboards` group): .venv/bin/equity report "
+              "uploads | brokers | verification | errors | scores | vendors [--json | --csv]",
               markup=False, highlight=False)
     return 0
