@@ -201,7 +201,11 @@ def cmd_campaign(args) -> int:
             return 0
         # judged as the next feed will judge it: the window ends at the latest date already fed
         # (the next morning's batch may be fed ahead of time), else today
-        doc = _status_doc(conn, max(_today(), store.latest_feed_date(conn) or _today()))
+        try:
+            doc = _status_doc(conn, max(_today(), store.latest_feed_date(conn) or _today()))
+        except ValueError as exc:     # a malformed EC_MAILBOXES names the mailbox and the expected form
+            print(f"equity campaign status: {exc}", file=sys.stderr)
+            return 2
     if args.json:
         emit_json(doc)
         return 0

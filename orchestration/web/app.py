@@ -116,25 +116,23 @@ def create_app(receiver: Receiver, events: EventReceiver | None = None,
         headers = {"Retry-After": "30"} if outcome.status == 429 else None
         return JSONResponse(outcome.body(), status_code=outcome.status, headers=headers)
 
-    async def event(request: Request) -> JSONResponse:
+    async def _event(request: Request, receive) -> JSONResponse:
+        """Read a small event body (capped, timed) and hand it to ``receive(headers, body, too_large=)``."""
         try:
             body, too_large = await _capped_body(request, events.max_bytes, small_body_timeout_s)
         except BodyTimeout as exc:
             refused = await run_in_threadpool(events.refuse, EventRefused(408, "body_timeout", str(exc)))
             return JSONResponse(refused.body, status_code=refused.status)
-        outcome = await run_in_threadpool(events.receive, _headers(request), body, too_large=too_large)
+        outcome = await run_in_threadpool(receive, _headers(request), body, too_large=too_large)
         return JSONResponse(outcome.body, status_code=outcome.status)
 
+    async def event(request: Request) -> JSONResponse:
+        return await _event(request, events.receive)
+
     async def event_with_token(request: Request) -> JSONResponse:
-        try:
-            body, too_large = await _capped_body(request, events.max_bytes, small_body_timeout_s)
-        except BodyTimeout as exc:
-            refused = await run_in_threadpool(events.refuse, EventRefused(408, "body_timeout", str(exc)))
-            return JSONResponse(refused.body, status_code=refused.status)
-        outcome = await run_in_threadpool(events.receive_with_token, _headers(request), body,
-                                          client_ip=request.client.host if request.client else None,
-                                          too_large=too_large)
-        return JSONResponse(outcome.body, status_code=outcome.status)
+        client_ip = request.client.host if request.client else None
+        return await _event(request, lambda headers, body, too_large: events.receive_with_token(
+            headers, body, client_ip=client_ip, too_large=too_large))
 
     def _client(request: Request) -> str:
         return request.client.host if request.client else "?"
