@@ -19,26 +19,63 @@ Pure functions over pandas Series, each run once per distinct value.
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
+
+
+# The USPS table, compact: the ``zipcodes`` package loads 42,789 records of 15 fields each (0.7 s and
+# ~150 MB of Python objects per process, every ingest run); the few fields used here are kept in
+# ZIP_TABLE, written from that package by ``write_zip_table`` (a test checks it still matches the
+# installed package, so an upgrade of ``zipcodes`` cannot leave it stale).
+ZIP_TABLE = Path(__file__).with_name("zip_table.json.gz")
+
+
+def zip_records() -> list[dict]:
+    """The ``zipcodes`` package's records reduced to what placing an address needs."""
+    import zipcodes
+
+    return [{"zip": z["zip_code"], "city": z["city"].upper(), "state": z["state"],
+             "county": (z.get("county") or "").upper(),
+             # one plain form per distinct spelling, repeats kept: two spellings of one ZIP that
+             # read alike make that name ambiguous, as they always have
+             "names": sorted(_plain(n) for n in {z["city"].upper(), *(c.upper() for c in z.get("acceptable_cities") or [])})}
+            for z in zipcodes.list_all()]
+
+
+def write_zip_table(path: Path = ZIP_TABLE) -> int:
+    """(Re)write the compact table from the installed ``zipcodes``; returns the records written."""
+    import importlib.metadata
+
+    records = zip_records()
+    body = {"zipcodes": importlib.metadata.version("zipcodes"),
+            "rows": [[r["zip"], r["city"], r["state"], r["county"], r["names"]] for r in records]}
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as fh:
+        fh.write(json.dumps(body, separators=(",", ":")).encode())     # mtime 0: the same bytes each time
+    return len(records)
+
+
+@lru_cache(maxsize=1)
+def _zip_rows() -> tuple[tuple[str, str, str, str, tuple[str, ...]], ...]:
+    with gzip.open(ZIP_TABLE, "rt", encoding="utf-8") as fh:
+        body = json.load(fh)
+    return tuple((z, city, state, county, tuple(names)) for z, city, state, county, names in body["rows"])
 
 
 @lru_cache(maxsize=1)
 def _tables() -> tuple[dict[str, tuple[str, str, str]], dict[tuple[str, str], str | None]]:
     """(ZIP -> (city, state, county), (city, state) -> its only ZIP, or None when several)."""
-    import zipcodes
-
     by_zip: dict[str, tuple[str, str, str]] = {}
     by_city: dict[tuple[str, str], str | None] = {}
-    for z in zipcodes.list_all():
-        state = z["state"]
-        city = z["city"].upper()
-        by_zip[z["zip_code"]] = (city, state, (z.get("county") or "").upper())
-        for name in {city, *(c.upper() for c in z.get("acceptable_cities") or [])}:
-            key = (_plain(name), state)
-            by_city[key] = z["zip_code"] if key not in by_city else None
+    for zip_code, city, state, county, names in _zip_rows():
+        by_zip[zip_code] = (city, state, county)
+        for name in names:
+            key = (name, state)
+            by_city[key] = zip_code if key not in by_city else None
     return by_zip, by_city
 
 
@@ -70,11 +107,9 @@ def county_from_zip(zip5: pd.Series) -> pd.Series:
 def _county_states() -> dict[str, str | None]:
     """County (normalised as ``normalize.county`` writes it) -> its only state, None when the name
     is a county of several states (WASHINGTON is one in 30)."""
-    import zipcodes
-
     from orchestration.identity import normalize as norm
 
-    names = sorted({(z.get("county") or "", z["state"]) for z in zipcodes.list_all() if z.get("county")})
+    names = sorted({(county, state) for _, _, state, county, _ in _zip_rows() if county})
     normal = norm.county(pd.Series([n for n, _ in names], dtype="string"))
     out: dict[str, str | None] = {}
     for county, (_, state) in zip(normal, names):
@@ -130,10 +165,7 @@ def _state_words() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def _zip_names() -> dict[str, frozenset[str]]:
     """ZIP -> every city name USPS accepts for it (primary and acceptable), in plain form."""
-    import zipcodes
-
-    return {z["zip_code"]: frozenset(_plain(n) for n in [z["city"], *(z.get("acceptable_cities") or [])])
-            for z in zipcodes.list_all()}
+    return {zip_code: frozenset(names) for zip_code, _, _, _, names in _zip_rows()}
 
 
 def _city_forms(city: str) -> list[str]:
@@ -254,3 +286,7 @@ def split_single_lines(street: pd.Series, city: pd.Series, state: pd.Series, zip
     if len(failed):
         unplaced.loc[failed] = [looks_like_a_line(str(v)) for v in street.loc[failed]]
     return street, city, state, zip_, len(parsed), unplaced
+
+
+if __name__ == "__main__":      # python -m orchestration.identity.places: rewrite the compact table
+    print(f"wrote {write_zip_table():,} ZIP records to {ZIP_TABLE}")

@@ -112,3 +112,37 @@ def test_generated_lines_of_every_shape_are_read_right():
             wrong["zip"] += 1
     assert total == 400
     assert sum(wrong.values()) == 0, wrong
+
+
+def test_the_compact_zip_table_is_the_installed_zipcodes_table():
+    """places reads a compact copy of the zipcodes package's table (loading the package's own
+    records costs 0.7 s and ~150 MB per run). Built from the installed package, the copy must say
+    exactly what the file in the repository says — after an upgrade of zipcodes this fails until
+    ``python -m orchestration.identity.places`` rewrites it — and every lookup built on it must
+    equal the lookup built from the package's records directly."""
+    import gzip
+    import importlib.metadata
+    import json
+
+    import zipcodes
+
+    with gzip.open(places.ZIP_TABLE, "rt", encoding="utf-8") as fh:
+        body = json.load(fh)
+    assert body["zipcodes"] == importlib.metadata.version("zipcodes"), \
+        "the zipcodes package changed: run `python -m orchestration.identity.places` and commit the table"
+    fresh = [[r["zip"], r["city"], r["state"], r["county"], r["names"]] for r in places.zip_records()]
+    assert body["rows"] == fresh
+
+    # the lookups, built the way they were built from the package's records
+    by_zip, by_city = {}, {}
+    for z in zipcodes.list_all():
+        city = z["city"].upper()
+        by_zip[z["zip_code"]] = (city, z["state"], (z.get("county") or "").upper())
+        for name in {city, *(c.upper() for c in z.get("acceptable_cities") or [])}:
+            key = (places._plain(name), z["state"])
+            by_city[key] = z["zip_code"] if key not in by_city else None
+    assert places._tables() == (by_zip, by_city)
+    assert places._zip_names() == {
+        z["zip_code"]: frozenset(places._plain(n) for n in [z["city"], *(z.get("acceptable_cities") or [])])
+        for z in zipcodes.list_all()}
+    assert len(by_zip) > 40_000 and sum(v is None for v in by_city.values()) > 100
