@@ -28,7 +28,7 @@ from orchestration.privacy.blind_index import IndexKey
 from orchestration.privacy.pii import Sealer
 from orchestration.db import store
 from orchestration.identity import normalize as norm
-from orchestration.ingest import overlap, profiles, reader, second_chance
+from orchestration.ingest import fingerprint, overlap, profiles, reader, second_chance
 from orchestration.core.landing import Landing, Manifest
 from orchestration.ingest.validate import (compact_keys, group_in_file, init_worker, validate_in_worker,
                                            validate_slice)
@@ -72,6 +72,10 @@ class Context:
     validation_workers: int = 0
     sealer: Sealer | None = field(default=None, repr=False)   # seals e-mails and phones (orchestration.privacy.pii)
     sealer_error: str | None = None                           # why there is none (a key file's problem)
+    # False: a re-run of an upload whose inputs did not change since its last merge (the same
+    # bytes, code, verification codes, keys and reject limit: orchestration.ingest.fingerprint)
+    # skips its work and says so; True (the run tag equity/reprocess=true): every stage runs in full.
+    reprocess: bool = False
 
     @property
     def index_key(self) -> IndexKey | None:
@@ -189,6 +193,43 @@ def _guard(stage_name: str):
     return wrap
 
 
+def upload_fingerprint(ctx: Context, conn, manifest: Manifest) -> str:
+    """The digest of what this upload's result depends on (orchestration.ingest.fingerprint)."""
+    sealer = ctx.sealer
+    return fingerprint.upload_fingerprint(
+        content_sha256=manifest.sha256, profile=manifest.source,
+        codes=store.code_map(conn, profiles.PROFILES[manifest.source].provider),
+        key_id=sealer.ring.active_id if sealer else None,
+        index_probe=sealer.blind("email", "fingerprint-probe@equity-connect.invalid") if sealer else None,
+        max_reject_rate=ctx.max_reject_rate)
+
+
+def unchanged_since_merge(ctx: Context, stage_name: str, upload_id: str, manifest: Manifest,
+                          event_type: str) -> StageResult | None:
+    """A re-run with nothing to do: when the upload's last merge saw exactly these inputs and its
+    leads are all still there, ``stage_name`` records a ``rerun_skipped`` event and returns the
+    counts that stage recorded then (``unchanged_upload`` 1). None: the stage runs in full."""
+    if ctx.reprocess:
+        return None
+    t0 = time.perf_counter()
+    with ctx.connect() as conn, conn.transaction():
+        fp = upload_fingerprint(ctx, conn, manifest)
+        last = store.last_merge_if_unchanged(conn, upload_id, fp)
+        if last is None:
+            return None
+        earlier = store.upload_summary(conn, upload_id).get(event_type) or {}
+        counts = {k: v for k, v in earlier.items() if isinstance(v, int) and not isinstance(v, bool)}
+        counts["unchanged_upload"] = 1
+        seconds = time.perf_counter() - t0
+        store.record_event(conn, "rerun_skipped", stage=stage_name, upload_id=upload_id, run_id=ctx.run_id,
+                           duration_ms=int(seconds * 1000),
+                           details={"fingerprint": fp, "merged_event_id": last[0]})
+    ctx.log(f"{stage_name}: upload {upload_id} is unchanged since its merge (event {last[0]}: the same bytes, "
+            "code, verification codes, keys and reject limit; its leads all there): nothing to do. "
+            "Tag the run equity/reprocess=true to run it in full")
+    return StageResult(counts, seconds, {"skipped": "unchanged since its last merge", "merged_event_id": last[0]})
+
+
 @_guard("landed_file")
 def check_landed(ctx: Context, upload_id: str) -> tuple[Manifest, StageResult]:
     """Re-hash the landed bytes against the manifest (no time window: backfills must work)."""
@@ -222,6 +263,8 @@ def stage(ctx: Context, upload_id: str) -> StageResult:
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
     sealer = ctx.require_sealer("leads_staging", upload_id)
+    if (skipped := unchanged_since_merge(ctx, "leads_staging", upload_id, manifest, "staged")) is not None:
+        return skipped
 
     def refused(exc: reader.FileRejected) -> StageFailed:
         return _fail(ctx, "leads_staging", upload_id, f"upload {upload_id} ({manifest.filename}) refused: {exc}",
@@ -296,6 +339,8 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
     sealer = ctx.require_sealer("leads_validated", upload_id)
+    if (skipped := unchanged_since_merge(ctx, "leads_validated", upload_id, manifest, "validated")) is not None:
+        return skipped
     counts: Counter = Counter()
     unknown: Counter = Counter()
     rejects: list[dict] = []
@@ -349,6 +394,7 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
             "phone_verified": published["phone_verified"], "email_verified": published["email_verified"],
             "validation_workers": workers, "worker_peak_rss_mb": int(max(worker_peaks, default=0)),
         })
+        fp = upload_fingerprint(ctx, conn, manifest)
         ctx.log(f"validated in {time.perf_counter() - t0:.1f}s: {counts['valid']:,} valid, "
                 f"{counts['rejected']:,} rejected, {counts['in_file_duplicates']:,} in-file duplicates")
         reasons = Counter(r for rej in rejects for r in rej["reasons"])
@@ -358,7 +404,8 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int = 100_000) 
                 ("; ".join(r["reasons"]), {"upload_id": upload_id, **r}) for r in rejects])
         seconds = time.perf_counter() - t0
         details = {**counts, "reject_reasons": dict(reasons.most_common(10)),
-                   "unknown_codes": dict(unknown.most_common(10)), "in_file_conflicts": conflicts[:20]}
+                   "unknown_codes": dict(unknown.most_common(10)), "in_file_conflicts": conflicts[:20],
+                   "fingerprint": fp}
         store.record_event(conn, "validated", stage="leads_validated", upload_id=upload_id,
                            run_id=ctx.run_id, row_count=counts["valid"],
                            duration_ms=int(seconds * 1000), details=details)
@@ -406,6 +453,8 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
     """Merge the upload's validated rows into leads (one transaction, set-based SQL)."""
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)
+    if (skipped := unchanged_since_merge(ctx, "leads", upload_id, manifest, "merged")) is not None:
+        return skipped
     with ctx.connect() as conn, conn.transaction():
         store.set_lock_timeout(conn, ctx.lock_timeout_s)   # another merge's lock: wait, but not forever
         n = store.validated_count(conn, upload_id)
@@ -466,8 +515,12 @@ def merge(ctx: Context, upload_id: str) -> StageResult:
             store.record_event(conn, "dlq_resolved", stage="leads", upload_id=upload_id, run_id=ctx.run_id,
                                details={"dlq_ids": settled})
         seconds = time.perf_counter() - t0
+        counts["lineage_rows"] = store.lineage_rows(conn, upload_id)
+        # what the merged rows were validated from: a later re-run with the same inputs skips
+        fp = (store.upload_summary(conn, upload_id).get("validated") or {}).get("fingerprint")
         store.record_event(conn, "merged", stage="leads", upload_id=upload_id, run_id=ctx.run_id,
-                           row_count=n, duration_ms=int(seconds * 1000), details=counts)
+                           row_count=n, duration_ms=int(seconds * 1000),
+                           details={**counts, **({"fingerprint": fp} if fp else {})})
     ctx.log(f"merged in {seconds:.1f}s: {counts['inserted']:,} new, {counts['updated']:,} merged, "
             f"{counts['unchanged']:,} unchanged, {counts['conflicts']:,} key conflicts")
     return StageResult(counts, seconds)

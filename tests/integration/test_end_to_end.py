@@ -99,12 +99,28 @@ def test_same_partition_twice_leaves_leads_identical(db, endpoint, instance, tmp
     first = leads_checksum(db)
     with psycopg.connect(db) as conn:
         staged_before = conn.execute("SELECT count(*) FROM leads_staging").fetchone()[0]
-    assert run_ingest(defs, instance, key).success
+    # nothing it depends on changed: every stage sees that and skips its work, saying so
+    again = run_ingest(defs, instance, key)
+    assert again.success
     assert leads_checksum(db) == first
+    skipped = {m.asset_key.path[-1]: m.metadata for m in again.get_asset_materialization_events()
+               and [e.event_specific_data.materialization for e in again.get_asset_materialization_events()]}
+    assert set(skipped) >= {"leads_staging", "leads_validated", "leads"}
+    assert all("unchanged since its last merge" in md["skipped"].value for md in
+               (skipped[k] for k in ("leads_staging", "leads_validated", "leads")))
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM leads_staging").fetchone()[0] == staged_before
+        assert conn.execute("SELECT array_agg(stage ORDER BY id) FROM pipeline_events"
+                            " WHERE event_type = 'rerun_skipped'").fetchone()[0] == [
+            "leads_staging", "leads_validated", "leads"]
+    # forced through every stage, the merge finds every row unchanged and writes nothing
+    assert run_ingest(defs, instance, key, reprocess=True).success
+    assert leads_checksum(db) == first
+    with psycopg.connect(db) as conn:
         merged = conn.execute("SELECT details FROM pipeline_events WHERE event_type = 'merged' "
                               "ORDER BY id DESC LIMIT 1").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM pipeline_events WHERE event_type = 'rerun_skipped'"
+                            ).fetchone()[0] == 3
     assert merged["inserted"] == 0 and merged["updated"] == 0 and merged["unchanged"] == 6
 
 

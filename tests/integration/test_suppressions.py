@@ -97,8 +97,8 @@ def test_a_vendor_flag_is_a_suppression_a_later_upload_cannot_lift(db, door, ins
     flagged_upload, result = ingest(db, door, instance, defs, hostile.to_csv(flagged, header=header).encode())
     merged = {k: v.value for k, v in result.asset_materializations_for_node("leads")[0].metadata.items()}
     assert merged["phones_unverified"] == 1
-    before = leads_checksum(db)                                   # re-running the upload changes nothing
-    rerun = run_ingest(defs, instance, flagged_upload)
+    before = leads_checksum(db)                # re-running the upload in full changes nothing
+    rerun = run_ingest(defs, instance, flagged_upload, reprocess=True)
     assert leads_checksum(db) == before
     again_meta = {k: v.value for k, v in rerun.asset_materializations_for_node("leads")[0].metadata.items()}
     assert again_meta["updated"] == 0 and again_meta["phones_unverified"] == 0

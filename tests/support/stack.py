@@ -221,8 +221,11 @@ def tick_sensor(defs, instance, cursor: str | None = None):
     return tick(defs, instance, "upload_sensor", cursor=cursor)
 
 
-def run_ingest(defs, instance, partition_key: str, raise_on_error: bool = True):
-    return run_job(defs, instance, "ingest_upload", partition_key, raise_on_error=raise_on_error)
+def run_ingest(defs, instance, partition_key: str, raise_on_error: bool = True, reprocess: bool = False):
+    from orchestration.runs.local_runs import run_job as run
+
+    return run(defs, instance, "ingest_upload", partition_key=partition_key, raise_on_error=raise_on_error,
+               tags={"equity/reprocess": "true"} if reprocess else None)
 
 
 def leads_checksum(url: str) -> str:

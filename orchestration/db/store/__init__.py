@@ -137,6 +137,8 @@ from orchestration.db.store.uploads import (  # noqa: F401 - re-exported
     finish_staging,
     hold_back_other_units,
     iter_staged,
+    last_merge_if_unchanged,
+    lineage_rows,
     load_validated_slice,
     merge_upload,
     publish_validated,

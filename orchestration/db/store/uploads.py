@@ -411,3 +411,22 @@ def write_second_chance_links(conn: psycopg.Connection, found: dict[int, tuple[s
         with conn.cursor().copy("COPY _second_chance (row_number, lead_id, rule) FROM STDIN") as copy:
             for row_number, (lead_id, rule) in found.items():
                 copy.write_row((row_number, lead_id, rule))
+
+
+def last_merge_if_unchanged(conn: psycopg.Connection, upload_id: str, fingerprint: str) -> tuple[int, dict] | None:
+    """(event id, details) of the upload's last merge when nothing since can make a re-run differ:
+    its latest stage outcome is that merge, the merge recorded ``fingerprint``, and every lineage
+    row it wrote still names an existing lead (a reset, an erasure or a deleted lead means no)."""
+    row = conn.execute(
+        "SELECT e.id, e.details FROM ("
+        "  SELECT id, event_type, details FROM pipeline_events WHERE upload_id = %s"
+        "   AND event_type IN ('staged', 'validated', 'merged', 'upload_failed') ORDER BY id DESC LIMIT 1) e"
+        " WHERE e.event_type = 'merged' AND e.details->>'fingerprint' = %s"
+        "   AND (e.details->>'lineage_rows')::bigint = (SELECT count(*) FROM lead_sources s JOIN leads l"
+        "                                              ON l.id = s.lead_id WHERE s.upload_id = %s)",
+        (upload_id, fingerprint, upload_id)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def lineage_rows(conn: psycopg.Connection, upload_id: str) -> int:
+    return conn.execute("SELECT count(*) FROM lead_sources WHERE upload_id = %s", (upload_id,)).fetchone()[0]

@@ -21,8 +21,26 @@ GROUP = "ingest"
 uploads_partitions = dg.DynamicPartitionsDefinition(name="uploads")
 
 
+# A run tagged so (Launchpad "Add tag", or a backfill's tags) runs every stage of the upload in full
+# even when nothing changed since its last merge (orchestration.ingest.fingerprint).
+REPROCESS_TAG = "equity/reprocess"
+
+
 def _ctx(context: dg.AssetExecutionContext, ingest: IngestSettings, warehouse: WarehouseResource):
-    return ingest.pipeline_context(warehouse, run_id=context.run.run_id, log=context.log.info)
+    ctx = ingest.pipeline_context(warehouse, run_id=context.run.run_id, log=context.log.info)
+    if context.run.tags.get(REPROCESS_TAG, "").lower() in ("true", "1", "yes"):
+        ctx.reprocess = True
+    return ctx
+
+
+def _skipped(r: pipeline.StageResult) -> dg.MaterializeResult | None:
+    """A re-run with nothing to do: the counts recorded then, and why nothing ran."""
+    if not r.details.get("skipped"):
+        return None
+    return dg.MaterializeResult(metadata={
+        **r.counts, "skipped": f"{r.details['skipped']} (pipeline_events id {r.details['merged_event_id']}); "
+                               f"tag the run {REPROCESS_TAG}=true to run it in full",
+        "duration_s": round(r.seconds, 3)})
 
 
 def _table(counts: dict) -> dg.MetadataValue:
@@ -46,7 +64,7 @@ def landed_file(context: dg.AssetExecutionContext, ingest: IngestSettings,
 def leads_staging(context: dg.AssetExecutionContext, ingest: IngestSettings,
                   warehouse: WarehouseResource) -> dg.MaterializeResult:
     r = pipeline.stage(_ctx(context, ingest, warehouse), context.partition_key)
-    return dg.MaterializeResult(metadata={
+    return _skipped(r) or dg.MaterializeResult(metadata={
         **r.counts, "encoding": r.details["encoding"],
         "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in r.details["warnings"]) or "none"),
         "malformed_records": dg.MetadataValue.json(r.details["malformed"]),
@@ -63,7 +81,7 @@ def leads_staging(context: dg.AssetExecutionContext, ingest: IngestSettings,
 def leads_validated(context: dg.AssetExecutionContext, ingest: IngestSettings,
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     r = pipeline.validate_upload(_ctx(context, ingest, warehouse), context.partition_key)
-    return dg.MaterializeResult(metadata={
+    return _skipped(r) or dg.MaterializeResult(metadata={
         **r.counts, "rows_per_s": round(r.rows_per_second), "duration_s": round(r.seconds, 3),
         "reject_rate": round(r.details["reject_rate"], 4), "refused": r.details["refusal"] is not None,
         "reject_reasons": _table(r.details["reject_reasons"]),
@@ -75,7 +93,7 @@ def leads_validated(context: dg.AssetExecutionContext, ingest: IngestSettings,
 def leads(context: dg.AssetExecutionContext, ingest: IngestSettings,
           warehouse: WarehouseResource) -> dg.MaterializeResult:
     r = pipeline.merge(_ctx(context, ingest, warehouse), context.partition_key)
-    return dg.MaterializeResult(metadata={
+    return _skipped(r) or dg.MaterializeResult(metadata={
         **r.counts, "rows_per_s": round(r.rows_per_second), "duration_s": round(r.seconds, 3)})
 
 
