@@ -11,7 +11,7 @@
   a record over the size bound, a NUL byte) is not fatal: ``records.RecordFilter`` sets it aside
   with its line number and its text (cut to 500 characters), and the file goes on from the next
   line.
-- The file is read as a stream of ~16 MB blocks (``open_upload``): memory stays flat whatever the
+- The file is read as a stream of ~4 MB blocks (``open_upload``): memory stays flat whatever the
   file's size. One streaming pass over the bytes first settles the encoding.
 """
 
@@ -38,7 +38,7 @@ class FileRejected(ValueError):
     """The whole file cannot be ingested; the message says why and what to do."""
 
 
-BLOCK_BYTES = 1 << 24
+BLOCK_BYTES = 1 << 22
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
