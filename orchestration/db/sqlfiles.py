@@ -113,6 +113,13 @@ def apply_text(text: str) -> None:
 # Changes a revision made to a file's object, as (new, old) text pairs, where an earlier revision's
 # downgrade rebuilds that object from its current file: that downgrade takes these back as well.
 REVISION_CHANGES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "unverify_suppressed_phones": {
+        "0023": ((
+            "  -- phone IS NOT NULL lets the lookup use leads' index of phone indexes (a partial index): without\n"
+            "  -- it the planner cannot tell and scans every lead, a cost that grew with the warehouse\n"
+            "  WHERE pii_index(l.phone) = sp.idx AND l.phone IS NOT NULL AND l.phone_verified;",
+            "  WHERE pii_index(l.phone) = sp.idx AND l.phone_verified;"),),
+    },
     "merge_validated_leads": {
         "0021": ((
             "  v_owner_cols text[] := ARRAY['first_name', 'last_name', 'age', 'owner_occupied', 'owner_birth_date',\n"

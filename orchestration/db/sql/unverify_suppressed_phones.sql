@@ -17,7 +17,9 @@ BEGIN
               WHERE v.upload_id = p_upload_id
                 AND (v.melissa_payload @> '{"litigator": true}' OR v.melissa_payload @> '{"phones": [{"dnc": true}]}')) AS x
         WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = 'phone' AND s.value = x.idx)) AS sp
-  WHERE pii_index(l.phone) = sp.idx AND l.phone_verified;
+  -- phone IS NOT NULL lets the lookup use leads' index of phone indexes (a partial index): without
+  -- it the planner cannot tell and scans every lead, a cost that grew with the warehouse
+  WHERE pii_index(l.phone) = sp.idx AND l.phone IS NOT NULL AND l.phone_verified;
   GET DIAGNOSTICS v_changed = ROW_COUNT;
   RETURN v_changed;
 END

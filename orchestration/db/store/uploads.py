@@ -282,29 +282,39 @@ def second_chance_candidates(conn: psycopg.Connection, upload_id: str) -> list[t
                  "lead_id uuid NOT NULL, rule text NOT NULL) ON COMMIT DROP")
     conn.execute("TRUNCATE _second_chance")
     conn.execute("DROP TABLE IF EXISTS pg_temp._unmatched")
-    # The merge's own plan shape (hash joins with room to hash leads in memory): with the default
-    # work_mem and nested loops allowed, the 1M-row warm case spent minutes here; a merge join
-    # sorted both sides by text keys (10.7 s against 2.5 s hashed).
+    # Which rows no key finds: per row, three lookups in leads' unique key indexes. Against a
+    # leads table many times the upload's size (the common case: a list of 100k into millions)
+    # the index lookups are the plan, so the pass costs the upload's rows, not the warehouse's;
+    # for an upload the size of leads or larger (a first million-row list), hash joins with room
+    # to hash leads in memory (nested loops there once spent minutes).
     conn.execute("SET LOCAL work_mem = '256MB'")
-    conn.execute("SET LOCAL enable_nestloop = off")
-    conn.execute("SET LOCAL enable_mergejoin = off")
+    rows = validated_count(conn, upload_id)
+    leads_rows = conn.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'leads'::regclass"
+                              ).fetchone()[0]
+    if rows * 10 >= leads_rows:
+        conn.execute("SET LOCAL enable_nestloop = off")
+        conn.execute("SET LOCAL enable_mergejoin = off")
     conn.execute("""
         CREATE TEMP TABLE _unmatched ON COMMIT DROP AS
         SELECT v.row_number, v.property_address, v.property_city, v.property_state, v.property_zip,
                v.owner_key, split_part(v.property_address, ' ', 1) AS house
         FROM leads_validated v
-        LEFT JOIN leads l1 ON v.mak IS NOT NULL AND l1.mak = v.mak
-        LEFT JOIN leads l2 ON v.apn IS NOT NULL AND l2.apn = v.apn AND l2.property_state = v.property_state
-                          AND coalesce(l2.property_county, '') = coalesce(v.property_county, '')
-        LEFT JOIN leads l3 ON v.addr_hash IS NOT NULL AND l3.addr_hash = v.addr_hash
         WHERE v.upload_id = %(u)s AND v.property_address IS NOT NULL
-          AND l1.id IS NULL AND l2.id IS NULL AND l3.id IS NULL
+          AND NOT (v.mak IS NOT NULL AND EXISTS (SELECT 1 FROM leads l1 WHERE l1.mak = v.mak))
+          AND NOT (v.apn IS NOT NULL AND EXISTS (
+                SELECT 1 FROM leads l2 WHERE l2.apn = v.apn AND l2.property_state = v.property_state
+                  AND coalesce(l2.property_county, '') = coalesce(v.property_county, '')))
+          AND NOT (v.addr_hash IS NOT NULL AND EXISTS (SELECT 1 FROM leads l3 WHERE l3.addr_hash = v.addr_hash))
     """, {"u": upload_id})
+    unmatched = conn.execute("SELECT count(*) FROM _unmatched").fetchone()[0]
     conn.execute("ANALYZE _unmatched")
-    candidates = conn.execute("""
+    # Their blocks, through leads' block index (ZIP, house number) and the index of leads without a
+    # ZIP: nothing to look up when every row found its lead (a re-run, a repeat list).
+    candidates = [] if unmatched == 0 else conn.execute("""
         SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'zip', u.owner_key, l.owner_key
         FROM _unmatched u
         JOIN leads l ON l.property_zip = u.property_zip AND split_part(l.property_address, ' ', 1) = u.house
+                    AND l.property_address IS NOT NULL
         WHERE u.property_zip IS NOT NULL AND l.property_address <> u.property_address
           -- a typo changes a line's length by at most two and keeps the letter after the house
           -- number and the last word (suffix or unit): cheap filters before any pair reaches Python
@@ -312,12 +322,18 @@ def second_chance_candidates(conn: psycopg.Connection, upload_id: str) -> list[t
           AND left(l.property_address, length(u.house) + 2) = left(u.property_address, length(u.house) + 2)
           AND split_part(reverse(l.property_address), ' ', 1) = split_part(reverse(u.property_address), ' ', 1)
         UNION ALL
+        -- either way round: a row without its ZIP, or a lead made from a record without one
         SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'city', u.owner_key, l.owner_key
         FROM _unmatched u
         JOIN leads l ON l.property_city = u.property_city AND l.property_state = u.property_state
                     AND l.property_address = u.property_address
-        -- either way round: a row without its ZIP, or a lead made from a record without one
-        WHERE u.property_zip IS NULL OR l.property_zip IS NULL
+        WHERE u.property_zip IS NULL
+        UNION ALL
+        SELECT u.row_number, u.property_address, l.id::text, l.property_address, 'city', u.owner_key, l.owner_key
+        FROM _unmatched u
+        JOIN leads l ON l.property_address = u.property_address AND l.property_city = u.property_city
+                    AND l.property_state = u.property_state
+        WHERE u.property_zip IS NOT NULL AND l.property_zip IS NULL AND l.property_address IS NOT NULL
     """).fetchall()
     # A parcel row that names its county but no state (a county name several states share, so
     # validation could not place it): the leads holding that APN in a county of that name.
