@@ -327,8 +327,8 @@ PROGRESS_ROWS = 250_000
 
 # Validation slices are sized by the file's bytes, not a fixed row count: a slice's frames (the
 # staged text, its normalised columns, the sealed tokens, the JSON payloads) take ~40x its text,
-# and up to five slices are alive at once (two prefetched, one being validated, two being
-# written). Measured at 100k rows of 200 bytes: 100k-row slices peaked at 1,022 MB, 25k-row
+# and three slices are alive at once (one prefetched, one being validated, one being written:
+# one slice of queue each way keeps both threads busy). Measured at 100k rows of 200 bytes: 100k-row slices peaked at 1,022 MB, 25k-row
 # slices well under half that, for the same time (smaller slices also let the writer's COPY
 # overlap the next slice's validation).
 SLICE_BYTES = 5 << 20
@@ -375,8 +375,9 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int | None = No
         if workers:
             ctx.log(f"  {workers} validation processes (normalising and sealing in parallel)")
         with ctx.connect() as source_conn, \
-                overlap.Prefetch(store.iter_staged(source_conn, upload_id, STAGED_COLUMNS, slice_rows)) as slices, \
-                overlap.Background(lambda f: store.load_validated_slice(conn, upload_id, f)) as out:
+                overlap.Prefetch(store.iter_staged(source_conn, upload_id, STAGED_COLUMNS, slice_rows),
+                                 depth=1) as slices, \
+                overlap.Background(lambda f: store.load_validated_slice(conn, upload_id, f), depth=1) as out:
             if workers:
                 results = overlap.in_processes(validate_in_worker, slices, workers, initializer=init_worker,
                                                initargs=(codes, sealer))
