@@ -392,9 +392,9 @@ def reject_payload(sealer: Sealer | None, row: dict[str, str]) -> dict:
 # Validation slices are sized by the file's bytes, not a fixed row count: a slice's frames (the
 # staged text, its normalised columns, the sealed tokens, the JSON payloads) take ~40x its text,
 # and three slices are alive at once (one prefetched, one being validated, one being written:
-# one slice of queue each way keeps both threads busy). Measured at 100k rows of 200 bytes: 100k-row slices peaked at 1,022 MB, 25k-row
-# slices well under half that, for the same time (smaller slices also let the writer's COPY
-# overlap the next slice's validation).
+# one slice of queue each way keeps both threads busy). Measured at 100k rows of 200 bytes: one
+# 100k-row slice peaked at 1,022 MB, 26k-row slices at ~545 MB, in the same time (smaller slices
+# also let the writer's COPY overlap the next slice's validation).
 SLICE_BYTES = 5 << 20
 SLICE_ROWS_MIN, SLICE_ROWS_MAX = 5_000, 100_000
 
