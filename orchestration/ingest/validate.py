@@ -393,9 +393,9 @@ def reject_payload(sealer: Sealer | None, row: dict[str, str]) -> dict:
 # staged text, its normalised columns, the sealed tokens, the JSON payloads) take ~40x its text,
 # and three slices are alive at once (one prefetched, one being validated, one being written:
 # one slice of queue each way keeps both threads busy). Measured at 100k rows of 200 bytes: one
-# 100k-row slice peaked at 1,022 MB, 26k-row slices at ~545 MB, in the same time (smaller slices
+# 100k-row slice peaked at 1,022 MB, 26k-row slices (5 MB) at ~545 MB, in the same time (smaller slices
 # also let the writer's COPY overlap the next slice's validation).
-SLICE_BYTES = 5 << 20
+SLICE_BYTES = 3 << 20
 SLICE_ROWS_MIN, SLICE_ROWS_MAX = 5_000, 100_000
 
 
