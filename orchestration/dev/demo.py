@@ -135,7 +135,9 @@ def _run_jobs(con, instance, defs, url: str, sample: Path, status: int) -> int:
         else:
             with store.connect(url) as conn:
                 upload_id = store.upload_for_content(conn, hashlib.sha256(sample.read_bytes()).hexdigest())
-            con.print(f"[bold]2.[/] already ingested as {upload_id}: re-running its partition (must change nothing)")
+            con.print(f"[bold]2.[/] already ingested as {upload_id}: re-running its partition (must change nothing: "
+                      "its inputs are as they were at its merge, so each stage says so and skips its work; "
+                      "a run tagged equity/reprocess=true runs it in full)")
             if not run_and_wait(con, instance, go, "ingest_upload", partition_key=upload_id):
                 return 1
         con.print("[bold]3.[/] dbt build: scores, contactable view (the 05:30 refresh job)")
