@@ -101,7 +101,10 @@ def test_retention_removes_merged_work_rows_old_files_and_quoted_records(db, ins
     assert (event["work_uploads"], event["landed_files"], event["quarantine_files"], event["outbox_files"],
             event["dlq_payloads_scrubbed"]) == (1, 1, 1, 1, 2)
     assert event["work_rows"] == 2
-    # The merged upload's merge alone cannot run on rows that went; its whole partition can.
+    # Unchanged since its merge: a re-run of the merge has nothing to do, although its work rows went.
+    assert pipeline.merge(ctx, merged).counts["unchanged_upload"] == 1
+    # Forced, the merge alone cannot run on rows that went; its whole partition can.
+    ctx.reprocess = True
     with pytest.raises(pipeline.StageFailed, match="materialize leads_validated first"):
         pipeline.merge(ctx, merged)
     pipeline.stage(ctx, merged)
