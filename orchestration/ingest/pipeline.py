@@ -26,6 +26,7 @@ from orchestration import constants
 from orchestration.privacy import deletion_list, erasure
 from orchestration.privacy.blind_index import IndexKey
 from orchestration.privacy.pii import Sealer
+from orchestration.privacy.seal_worker import sealing_for
 from orchestration.db import store
 from orchestration.identity import normalize as norm
 from orchestration.ingest import fingerprint, overlap, profiles, reader, second_chance
@@ -70,6 +71,10 @@ class Context:
     # 1.35 GB for one process), so the default is none; a machine with cores and memory to spare
     # sets EC_VALIDATION_WORKERS.
     validation_workers: int = 0
+    # Uploads of at least this many rows seal their e-mails and phones in a lean child process
+    # while this one normalises (orchestration.privacy.seal_worker); 0: always here. Below it the
+    # process start (~0.1 s) costs more than the sealing it would move.
+    sealing_worker_rows: int = constants.SEALING_WORKER_ROWS
     sealer: Sealer | None = field(default=None, repr=False)   # seals e-mails and phones (orchestration.privacy.pii)
     sealer_error: str | None = None                           # why there is none (a key file's problem)
     # False: a re-run of an upload whose inputs did not change since its last merge (the same
@@ -330,10 +335,11 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int | None = No
     """Normalise and validate staged rows slice by slice, dedupe within the file, write
     leads_validated — all in one transaction.
 
-    Three things happen at once: a reader thread fetches the next staged slice, this thread
-    normalises, checks and seals the current one (with ``Context.validation_workers``, worker
-    processes do that for several slices side by side), a writer thread loads the previous one into
-    leads_validated. Only the key columns of each valid row stay in memory, for the in-file groups;
+    Four things happen at once: a reader thread fetches the next staged slice, this thread
+    normalises and checks the current one while a sealing worker process seals its e-mails and
+    phones (uploads of at least ``Context.sealing_worker_rows`` rows; with
+    ``Context.validation_workers``, worker processes do all of it for several slices side by side),
+    and a writer thread loads the previous one into leads_validated. Only the key columns of each valid row stay in memory, for the in-file groups;
     publish_validated() (SQL) then collapses each group into one row.
     """
     t0 = time.perf_counter()
@@ -359,6 +365,7 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int | None = No
         if workers:
             ctx.log(f"  {workers} validation processes (normalising and sealing in parallel)")
         with ctx.connect() as source_conn, \
+                sealing_for(sealer, total, 0 if workers else ctx.sealing_worker_rows) as sealing, \
                 overlap.Prefetch(store.iter_staged(source_conn, upload_id, STAGED_COLUMNS, slice_rows),
                                  depth=1) as slices, \
                 overlap.Background(lambda f: store.load_validated_slice(conn, upload_id, f), depth=1) as out:
@@ -366,7 +373,7 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int | None = No
                 results = overlap.in_processes(validate_in_worker, slices, workers, initializer=init_worker,
                                                initargs=(codes, sealer))
             else:
-                results = (_validate_here(s, codes, sealer) for s in slices)
+                results = (_validate_here(s, codes, sealing) for s in slices)
             for result, slice_counts, slice_unknown, worker_rss in results:
                 before = counts["rows"]
                 counts.update(slice_counts)
@@ -429,11 +436,12 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int | None = No
                                                "reject_rate": rate, "refusal": refusal})
 
 
-def _validate_here(staged: pd.DataFrame, codes, sealer: Sealer) -> tuple:
-    """validate_slice in this process, shaped like validate_in_worker's answer."""
+def _validate_here(staged: pd.DataFrame, codes, sealing) -> tuple:
+    """validate_slice in this process (its sealing perhaps in a sealing worker), shaped like
+    validate_in_worker's answer."""
     counts: Counter = Counter()
     unknown: Counter = Counter()
-    return validate_slice(staged, codes, unknown, counts, sealer), counts, unknown, 0.0
+    return validate_slice(staged, codes, unknown, counts, sealing=sealing), counts, unknown, 0.0
 
 
 def reject_gate(refusal: str | None, summary: dict[str, dict], max_reject_rate: float) -> tuple[bool, str, float]:

@@ -46,6 +46,9 @@ from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
 from orchestration.ingest.grouping import KEY_COLUMNS, compact_keys, find, group_in_file, union  # noqa: F401
 from orchestration.ingest.schemas import NormalisedLead, reason_for
 from orchestration.privacy.pii import PREFIX, Sealer
+from orchestration.privacy.seal_worker import InlineSealing, SealingWorker
+
+Sealing = InlineSealing | SealingWorker
 
 # The columns validation writes, by name, into the _validated_work temp table (shaped like
 # leads_validated, with the chosen code of each channel): a new lead column is added here and in
@@ -153,13 +156,52 @@ def _join_nonnull(frags: list[pa_arrow.Array], n: int) -> pa_arrow.Array:
     return acc
 
 
-def _sealed(sealer: Sealer | None, channel: str, values: pd.Series) -> pd.Series:
-    """The values sealed (orchestration.privacy.pii), or as they are when no sealer is given (the pure
-    rules tested on their own)."""
-    if sealer is None:
-        return values
-    tokens = sealer.seal_many(channel, values.to_numpy(dtype=object, na_value=None))
-    return pd.Series(tokens, index=values.index, dtype="string")
+class _PendingTokens:
+    """The tokens of one channel's values across its slots, being sealed (by ``Sealing.submit``)
+    while the rest of the slice is normalised: each distinct value is sent once."""
+
+    def __init__(self, sealing, channel: str, slots: list[pd.Series]):
+        self._distinct = pd.unique(np.concatenate([s.dropna().to_numpy(dtype=object) for s in slots]))
+        self._future = sealing.submit(channel, self._distinct.tolist())
+
+    def tokens(self, values: pd.Series) -> pd.Series:
+        """``values`` (one slot) as tokens, NA where the value is NA."""
+        table = np.array([*self._future.result(), None], dtype=object)     # index -1 (not found) -> None
+        where = pd.Index(self._distinct, dtype=object).get_indexer(values.to_numpy(dtype=object, na_value=None))
+        return pd.Series(table[where], index=values.index, dtype="string")
+
+
+def _pending(sealing, channel: str, slots: list[pd.Series]) -> _PendingTokens | None:
+    return None if sealing is None else _PendingTokens(sealing, channel, slots)
+
+
+def _sealed(pending: _PendingTokens | None, values: pd.Series) -> pd.Series:
+    """The values sealed (orchestration.privacy.pii), or as they are when there is no sealer (the
+    pure rules tested on their own)."""
+    return values if pending is None else pending.tokens(values)
+
+
+@dataclass
+class _ChannelValues:
+    """A slice's phones and e-mails, normalised per slot, with their tokens on the way."""
+
+    p_slots: list[str]
+    phones: list[pd.Series]
+    e_slots: list[str]
+    emails: list[pd.Series]
+    phone_tokens: _PendingTokens | None
+    email_tokens: _PendingTokens | None
+
+
+def _channel_values(df: pd.DataFrame, sealing) -> _ChannelValues:
+    """Normalise every phone and e-mail slot and send their distinct values to be sealed (first,
+    so a sealing worker seals while this thread normalises the rest of the slice)."""
+    p_slots = [s for s in PHONE_SLOTS if df[s].notna().any()] or PHONE_SLOTS[:1]
+    e_slots = [s for s in EMAIL_SLOTS if df[s].notna().any()] or EMAIL_SLOTS[:1]
+    phones = [norm.phone_e164(df[s]) for s in p_slots]
+    emails = [norm.email(df[s]) for s in e_slots]
+    return _ChannelValues(p_slots, phones, e_slots, emails,
+                          _pending(sealing, "phone", phones), _pending(sealing, "email", emails))
 
 
 def _chosen(slots: list[pd.Series], pick: np.ndarray) -> pd.Series:
@@ -170,17 +212,16 @@ def _chosen(slots: list[pd.Series], pick: np.ndarray) -> pd.Series:
 
 
 def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter,
-              sealer: Sealer | None = None) -> pd.DataFrame:
+              values: _ChannelValues) -> pd.DataFrame:
     """Choose each lead's phone and e-mail and keep every channel in melissa_payload (see module doc).
     With a sealer every value is sealed once: the payload quotes the tokens; the chosen e-mail and
     phone stay plain for the checks, their tokens beside them (``email_token``, ``phone_token``)."""
     idx = df.index
     out = pd.DataFrame(index=idx)
     litigator = norm.yes_no(df["litigator"]).fillna(False).astype(bool).to_numpy()
-    p_slots = [s for s in PHONE_SLOTS if df[s].notna().any()] or PHONE_SLOTS[:1]
-    e_slots = [s for s in EMAIL_SLOTS if df[s].notna().any()] or EMAIL_SLOTS[:1]
+    p_slots, phones, e_slots, emails = values.p_slots, values.phones, values.e_slots, values.emails
+    sealed = values.phone_tokens is not None
 
-    phones = [norm.phone_e164(df[s]) for s in p_slots]
     dnc = [norm.yes_no(df[f"{s}_dnc"]).fillna(False).astype(bool) for s in p_slots]
     pver = [_verified(df[f"{s}_code"], "phone", code_map, unknown) for s in p_slots]
     counts["invalid_phones"] += int(sum((df[s].notna() & p.isna()).sum() for s, p in zip(p_slots, phones)))
@@ -190,19 +231,18 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
     out["phone"] = _chosen(phones, p_idx)
     # Every value sealed once: the payload quotes these tokens, and the chosen channel is the
     # chosen slot's token (validate_slice puts it in place once the row has passed its checks).
-    p_tokens = [_sealed(sealer, "phone", p) for p in phones]
-    if sealer is not None:
+    p_tokens = [_sealed(values.phone_tokens, p) for p in phones]
+    if sealed:
         out["phone_token"] = _chosen(p_tokens, p_idx)
     out["phone_verified"] = p_has_ver
 
-    emails = [norm.email(df[s]) for s in e_slots]
     ever = [_verified(df[f"{s}_code"], "email", code_map, unknown) for s in e_slots]
     counts["invalid_emails"] += int(sum((df[s].notna() & e.isna()).sum() for s, e in zip(e_slots, emails)))
     e_valid = np.column_stack([e.notna().to_numpy() for e in emails])
     e_idx, e_has_ver = _pick(e_valid, np.column_stack([v.to_numpy() for v in ever]))
     out["email"] = _chosen(emails, e_idx)
-    e_tokens = [_sealed(sealer, "email", e) for e in emails]
-    if sealer is not None:
+    e_tokens = [_sealed(values.email_tokens, e) for e in emails]
+    if sealed:
         out["email_token"] = _chosen(e_tokens, e_idx)
     out["email_verified"] = e_has_ver
 
@@ -245,8 +285,13 @@ def _channels(df: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Cou
 
 
 def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter,
-              sealer: Sealer | None = None) -> pd.DataFrame:
+              sealer: Sealer | None = None, sealing: Sealing | None = None) -> pd.DataFrame:
+    """The slice's rows normalised; with a sealer (or a ``sealing`` of one, which may seal in
+    another process) every e-mail and phone is sealed, see ``_channels``."""
     df = staged
+    if sealing is None and sealer is not None:
+        sealing = InlineSealing(sealer)
+    channel_values = _channel_values(df, sealing)
     address, city_in, state_in, zip_in, split, unplaced = places.split_single_lines(
         df["property_address"], df["property_city"], df["property_state"], df["property_zip"])
     counts["single_line_addresses"] += split
@@ -309,7 +354,7 @@ def normalise(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts:
                                       out["property_zip"])
     counts["unparsed_money"] += int(((df["property_value"].notna() & out["property_value"].isna())
                                     | (df["estimated_equity"].notna() & out["estimated_equity"].isna())).sum())
-    return pd.concat([out, _channels(df, code_map, unknown, counts, sealer)], axis=1)
+    return pd.concat([out, _channels(df, code_map, unknown, counts, channel_values)], axis=1)
 
 
 def split_rejects(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[str]]]:
@@ -352,13 +397,17 @@ def overlong(staged: pd.DataFrame) -> dict[int, list[str]]:
 
 
 def validate_slice(staged: pd.DataFrame, code_map: CodeMap, unknown: Counter, counts: Counter,
-                   sealer: Sealer | None = None) -> SliceResult:
+                   sealer: Sealer | None = None, sealing: Sealing | None = None) -> SliceResult:
     """Normalise and check one slice of staged rows; rejects carry every failed check and the row.
 
     With a sealer (the pipeline always gives one) every e-mail and phone of a valid row leaves
     sealed, and a rejected row is quoted as a sealed record with the blind indexes of the e-mails
-    and phones it holds (``reject_payload``)."""
-    frame = normalise(staged, code_map, unknown, counts, sealer)
+    and phones it holds (``reject_payload``). ``sealing`` (orchestration.privacy.seal_worker) seals
+    the slice's e-mails and phones, in another process while this one normalises the rest; by
+    default the sealer seals them here."""
+    if sealer is None and sealing is not None:
+        sealer = sealing.sealer
+    frame = normalise(staged, code_map, unknown, counts, sealer, sealing)
     good, reasons = split_rejects(frame)
     if too_long := overlong(staged):
         for rn, why in too_long.items():

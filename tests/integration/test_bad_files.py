@@ -175,6 +175,17 @@ def test_slice_size_changes_nothing(db):
                                    "worker_peak_rss_mb": side_by_side.counts["worker_peak_rss_mb"]}
     assert side_by_side.counts["worker_peak_rss_mb"] > 0
     assert scalar(db, snapshot, (uid,)) == rows_one
+    # ... and so do e-mails and phones sealed in a sealing worker process (an upload of at least
+    # sealing_worker_rows rows): the very same tokens, not only the same blind indexes
+    exact = ("SELECT md5(string_agg(v::text, '|' ORDER BY row_number)) FROM leads_validated v"
+             " WHERE upload_id = %s")
+    pipeline.validate_upload(dataclasses.replace(ctx(db), sealing_worker_rows=0), uid, slice_rows=7)
+    sealed_here = scalar(db, exact, (uid,))
+    elsewhere = pipeline.validate_upload(dataclasses.replace(ctx(db), sealing_worker_rows=1), uid, slice_rows=7)
+    assert elsewhere.counts == one.counts
+    assert scalar(db, exact, (uid,)) == sealed_here
+    assert scalar(db, "SELECT count(*) FROM leads_validated WHERE upload_id = %s AND email LIKE 'enc1.%%'",
+                  (uid,)) > 0
 
 
 def test_streamed_blocks_read_like_one_block(tmp_path):
