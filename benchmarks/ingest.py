@@ -46,7 +46,7 @@ import pandas as pd  # noqa: E402
 import psycopg  # noqa: E402
 
 from orchestration.privacy import blind_index, pii  # noqa: E402
-from orchestration import settings
+from orchestration import constants, settings
 from orchestration.db import migrate, runtime  # noqa: E402
 from orchestration.ingest import pipeline, signing  # noqa: E402
 from orchestration.dev import samples
@@ -83,10 +83,11 @@ def _sealer(keys: tuple[str, str]) -> pii.Sealer:
     return pii.load_sealer(*keys)
 
 
-def _ingest_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, str], workers: int) -> dict:
+def _ingest_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, str], workers: tuple[int, int]) -> dict:
     """Runs in a fresh (spawned) interpreter so its memory is the ingest's alone."""
     ctx = pipeline.Context(database_url=url, landing=Landing(landing_dir), log=lambda m: print("   ", m, flush=True),
-                           max_reject_rate=1.0, sealer=_sealer(keys), validation_workers=workers)
+                           max_reject_rate=1.0, sealer=_sealer(keys), validation_workers=workers[0],
+                           sealing_worker_rows=workers[1])
     stages, stage_rss = {}, {}
     t0 = time.perf_counter()
     for name, fn in (("landed_file", pipeline.check_landed), ("leads_staging", pipeline.stage),
@@ -97,8 +98,10 @@ def _ingest_child(url: str, landing_dir: str, upload_id: str, keys: tuple[str, s
         result = out[1] if isinstance(out, tuple) else out
         stages[name] = (time.perf_counter() - t, dict(result.counts))
         # the validation workers' peaks add to this process's (conservatively: as if they coincided)
-        workers = result.counts.get("validation_workers", 0) * result.counts.get("worker_peak_rss_mb", 0)
-        stage_rss[name] = _peak_rss_mb() + workers
+        # (and the sealing worker's)
+        helpers = (result.counts.get("validation_workers", 0) * result.counts.get("worker_peak_rss_mb", 0)
+                   + result.counts.get("sealing_worker_peak_rss_mb", 0))
+        stage_rss[name] = _peak_rss_mb() + helpers
     total = time.perf_counter() - t0
     return {"stages": stages, "total": total, "stage_rss_mb": stage_rss,
             "peak_rss_mb": max(stage_rss.values())}
@@ -176,7 +179,7 @@ def checkpoint(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
-def run_ingest(url: str, landing: Landing, csv_path: Path, keys: tuple[str, str], workers: int | None) -> dict:
+def run_ingest(url: str, landing: Landing, csv_path: Path, keys: tuple[str, str], workers: tuple[int, int]) -> dict:
     receiver = Receiver(landing, [KEY], url, max_bytes=1 << 34)
     body_headers = signing.sign(csv_path.read_bytes(), source="batchdata", key=KEY)
     outcome = receiver.receive_file(csv_path, body_headers, received_at=datetime.now(UTC), door="benchmark")
@@ -290,7 +293,7 @@ def report(label: str, res: dict, plain: float, indexed: float, indexed_rows: in
               f"{res['stage_rss_mb'].get(name, 0):>6,.0f} MB   {counts}")
     total = res["total"]
     print(f"  {'total':<16} {total:7.2f} s  {rows / total:>12,.0f} rows/s")
-    print(f"  peak RSS of the ingest process and its validation workers: {res['peak_rss_mb']:,.0f} MB")
+    print(f"  peak RSS of the ingest process and its validation and sealing workers: {res['peak_rss_mb']:,.0f} MB")
     print(f"  baseline (1) plain COPY, unindexed:            {plain:6.2f} s   ratio {total / plain:5.1f}x")
     print(f"  baseline (2) COPY {indexed_rows:,} leads-shaped rows into indexed leads copy: "
           f"{indexed:6.2f} s   ratio {total / indexed:5.2f}x", flush=True)
@@ -358,7 +361,11 @@ def main() -> int:
     ap.add_argument("--validation-workers", type=int, default=int(settings.value("EC_VALIDATION_WORKERS") or 0),
                     help="worker processes validating slices side by side (default: EC_VALIDATION_WORKERS, "
                          "else 0: the run's own process)")
+    ap.add_argument("--sealing-worker-rows", type=int, default=constants.SEALING_WORKER_ROWS,
+                    help="uploads of at least this many rows seal e-mails and phones in a sealing worker process "
+                         f"(default {constants.SEALING_WORKER_ROWS:,}; 0: never, to compare)")
     args = ap.parse_args()
+    workers = (args.validation_workers, args.sealing_worker_rows)
 
     base = runtime.bring_up(create=False)
     stamp = int(time.time())
@@ -374,7 +381,7 @@ def main() -> int:
             migrate.upgrade(base.url(db))
         url = base.url(dbs[0])
         cold_frame = samples.generate(args.rows, seed=4, start=0)
-        cold = measure("cold", url, landing, tmp, keys, args.validation_workers, cold_frame, figures)
+        cold = measure("cold", url, landing, tmp, keys, workers, cold_frame, figures)
         for label, reprocess in (("rerun_unchanged", False), ("rerun_forced", True)):
             r = rerun(url, landing, cold["upload_id"], keys, reprocess)
             figures[label] = {"total_s": round(r["total"], 3), "ratio_to_cold": round(r["total"] / cold["total"], 3),
@@ -386,16 +393,16 @@ def main() -> int:
                   + f"\n  leads: {r['stages']['leads'][1]}", flush=True)
         if args.overlap > 0:
             frame, mix = overlap_frame(cold_frame, args.rows, args.overlap, seed=11)
-            measure("overlap", url, landing, tmp, keys, args.validation_workers, frame, figures, mix=mix)
+            measure("overlap", url, landing, tmp, keys, workers, frame, figures, mix=mix)
         del cold_frame
         if not args.no_warm:
             t = time.perf_counter()
             top_up_leads(url, args.warm_leads)
             print(f"\ntopped leads up to {args.warm_leads:,} rows in {time.perf_counter() - t:.0f} s", flush=True)
-            measure("warm", url, landing, tmp, keys, args.validation_workers,
+            measure("warm", url, landing, tmp, keys, workers,
                     samples.generate(args.rows, seed=5, start=30_000_000), figures)
         if args.large_rows:
-            measure("large", base.url(dbs[1]), landing, tmp, keys, args.validation_workers,
+            measure("large", base.url(dbs[1]), landing, tmp, keys, workers,
                     samples.generate(args.large_rows, seed=4, start=0), figures)
     finally:
         if not args.keep:

@@ -386,6 +386,7 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int | None = No
                 if counts["rows"] // PROGRESS_ROWS != before // PROGRESS_ROWS:
                     ctx.log(f"  {counts['rows']:,} of {total:,} rows normalised and checked "
                             f"({time.perf_counter() - t0:.1f}s)")
+        sealing_rss = sealing.peak_rss_mb
         t_groups = time.perf_counter()
         every_key = pd.concat(keys, ignore_index=True)
         keys.clear()                     # the slices' key frames go before the grouping needs memory
@@ -402,6 +403,7 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int | None = No
             "unknown_codes": int(sum(unknown.values())),
             "phone_verified": published["phone_verified"], "email_verified": published["email_verified"],
             "validation_workers": workers, "worker_peak_rss_mb": int(max(worker_peaks, default=0)),
+            "sealing_worker_peak_rss_mb": int(sealing_rss),
         })
         fp = upload_fingerprint(ctx, conn, manifest)
         ctx.log(f"validated in {time.perf_counter() - t0:.1f}s: {counts['valid']:,} valid, "

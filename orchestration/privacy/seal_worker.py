@@ -43,6 +43,8 @@ class SealingError(RuntimeError):
 class InlineSealing:
     """Seals in the caller's thread; ``submit`` returns a future that is already done."""
 
+    peak_rss_mb = 0.0                      # (no process of its own)
+
     def __init__(self, sealer: Sealer):
         self.sealer = sealer
 
@@ -74,6 +76,7 @@ class SealingWorker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         self._proc = subprocess.Popen([sys.executable, "-m", "orchestration.privacy.seal_worker"],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        self.peak_rss_mb = 0.0             # the child's resident-memory high-water mark, read at close
         self._pending: deque[Future] = deque()
         self._lock = threading.Lock()
         self._failure: str | None = None
@@ -131,6 +134,7 @@ class SealingWorker:
 
     def close(self) -> None:
         """End the child once it has answered everything sent (its answers still resolve)."""
+        self.peak_rss_mb = max(self.peak_rss_mb, _peak_rss_mb(self._proc.pid))
         self._outbox.put(_END)
         self._sender.join(timeout=60)
         self._reader.join(timeout=60)
@@ -147,6 +151,18 @@ class SealingWorker:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """A process's VmHWM in MB (0 once it is gone, or where /proc is missing)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def sealing_for(sealer: Sealer, rows: int, min_rows: int) -> InlineSealing | SealingWorker:

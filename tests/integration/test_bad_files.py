@@ -171,6 +171,7 @@ def test_slice_size_changes_nothing(db):
     # ... and so do slices validated side by side in worker processes (a large upload's way)
     parallel = dataclasses.replace(ctx(db), validation_workers=2)
     side_by_side = pipeline.validate_upload(parallel, uid, slice_rows=7)
+    assert one.counts["sealing_worker_peak_rss_mb"] == 0                 # a small upload seals here
     assert side_by_side.counts == {**one.counts, "validation_workers": 2,
                                    "worker_peak_rss_mb": side_by_side.counts["worker_peak_rss_mb"]}
     assert side_by_side.counts["worker_peak_rss_mb"] > 0
@@ -182,7 +183,8 @@ def test_slice_size_changes_nothing(db):
     pipeline.validate_upload(dataclasses.replace(ctx(db), sealing_worker_rows=0), uid, slice_rows=7)
     sealed_here = scalar(db, exact, (uid,))
     elsewhere = pipeline.validate_upload(dataclasses.replace(ctx(db), sealing_worker_rows=1), uid, slice_rows=7)
-    assert elsewhere.counts == one.counts
+    assert elsewhere.counts == {**one.counts, "sealing_worker_peak_rss_mb": elsewhere.counts["sealing_worker_peak_rss_mb"]}
+    assert 0 < elsewhere.counts["sealing_worker_peak_rss_mb"] < 200
     assert scalar(db, exact, (uid,)) == sealed_here
     assert scalar(db, "SELECT count(*) FROM leads_validated WHERE upload_id = %s AND email LIKE 'enc1.%%'",
                   (uid,)) > 0
