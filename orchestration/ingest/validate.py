@@ -46,7 +46,7 @@ from orchestration.ingest.profiles import EMAIL_SLOTS, PHONE_SLOTS
 from orchestration.ingest.grouping import KEY_COLUMNS, compact_keys, find, group_in_file, union  # noqa: F401
 from orchestration.ingest.schemas import NormalisedLead, reason_for
 from orchestration.privacy.pii import PREFIX, Sealer
-from orchestration.privacy.seal_worker import InlineSealing, SealingWorker
+from orchestration.privacy.seal_worker import InlineSealing, SealingWorker, process_peak_rss_mb
 
 Sealing = InlineSealing | SealingWorker
 
@@ -163,11 +163,15 @@ class _PendingTokens:
     def __init__(self, sealing, channel: str, slots: list[pd.Series]):
         self._distinct = pd.unique(np.concatenate([s.dropna().to_numpy(dtype=object) for s in slots]))
         self._future = sealing.submit(channel, self._distinct.tolist())
+        self._lookup: tuple[pd.Index, np.ndarray] | None = None
 
     def tokens(self, values: pd.Series) -> pd.Series:
         """``values`` (one slot) as tokens, NA where the value is NA."""
-        table = np.array([*self._future.result(), None], dtype=object)     # index -1 (not found) -> None
-        where = pd.Index(self._distinct, dtype=object).get_indexer(values.to_numpy(dtype=object, na_value=None))
+        if self._lookup is None:       # once per channel, at the first slot that needs it
+            table = np.array([*self._future.result(), None], dtype=object)     # index -1 (not found) -> None
+            self._lookup = pd.Index(self._distinct, dtype=object), table
+        index, table = self._lookup
+        where = index.get_indexer(values.to_numpy(dtype=object, na_value=None))
         return pd.Series(table[where], index=values.index, dtype="string")
 
 
@@ -473,11 +477,4 @@ def validate_in_worker(staged: pd.DataFrame) -> tuple[SliceResult, Counter, Coun
 
 def peak_rss_mb() -> float:
     """This process's resident-memory high-water mark (VmHWM), in MB (0 where /proc is missing)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return process_peak_rss_mb("self")

@@ -134,7 +134,7 @@ class SealingWorker:
 
     def close(self) -> None:
         """End the child once it has answered everything sent (its answers still resolve)."""
-        self.peak_rss_mb = max(self.peak_rss_mb, _peak_rss_mb(self._proc.pid))
+        self.peak_rss_mb = max(self.peak_rss_mb, process_peak_rss_mb(self._proc.pid))
         self._outbox.put(_END)
         self._sender.join(timeout=60)
         self._reader.join(timeout=60)
@@ -153,8 +153,9 @@ class SealingWorker:
         self.close()
 
 
-def _peak_rss_mb(pid: int) -> float:
-    """A process's VmHWM in MB (0 once it is gone, or where /proc is missing)."""
+def process_peak_rss_mb(pid: int | str) -> float:
+    """A process's resident-memory high-water mark (VmHWM) in MB; ``pid`` "self" for this one
+    (0 once it is gone, or where /proc is missing)."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
