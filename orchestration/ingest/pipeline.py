@@ -73,7 +73,7 @@ class Context:
     validation_workers: int = 0
     # Uploads of at least this many rows seal their e-mails and phones in a lean child process
     # while this one normalises (orchestration.privacy.seal_worker); 0: always here. Below it the
-    # process start (~0.1 s) costs more than the sealing it would move.
+    # process start (~0.06 s) costs more than the sealing it would move.
     sealing_worker_rows: int = constants.SEALING_WORKER_ROWS
     sealer: Sealer | None = field(default=None, repr=False)   # seals e-mails and phones (orchestration.privacy.pii)
     sealer_error: str | None = None                           # why there is none (a key file's problem)
@@ -339,8 +339,9 @@ def validate_upload(ctx: Context, upload_id: str, *, slice_rows: int | None = No
     normalises and checks the current one while a sealing worker process seals its e-mails and
     phones (uploads of at least ``Context.sealing_worker_rows`` rows; with
     ``Context.validation_workers``, worker processes do all of it for several slices side by side),
-    and a writer thread loads the previous one into leads_validated. Only the key columns of each valid row stay in memory, for the in-file groups;
-    publish_validated() (SQL) then collapses each group into one row.
+    and a writer thread loads the previous one into leads_validated. Only the key columns of each
+    valid row stay in memory, for the in-file groups; publish_validated() (SQL) then collapses each
+    group into one row.
     """
     t0 = time.perf_counter()
     manifest = ctx.landing.read_manifest(upload_id)

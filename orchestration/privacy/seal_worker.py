@@ -3,7 +3,7 @@
 Validation normalises a slice's addresses, names and money in this process while the values it has
 already picked out (e-mails, phones) are sealed elsewhere. Sealing is one HMAC and one AES-GCM per
 distinct value, a Python loop that holds the GIL, so a thread would not run it beside the
-normalising; a process does. The child imports only this package's ``pii`` module (about 25 MB and
+normalising; a process does. The child imports only this package's ``pii`` module (about 35 MB and
 60 ms, where a pool worker that re-imports the parent's main module, pandas and pandera costs about
 180 MB and a second before its first slice), and it lives as long as one validation.
 
